@@ -1,0 +1,3 @@
+from examples.demo.app import app
+
+__all__ = ["app"]

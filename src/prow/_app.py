@@ -1,0 +1,395 @@
+"""``App``: the ASGI application — routes, middleware, lifespan, errors, API docs."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, Unpack
+
+import anyio.to_thread
+
+from prow._datastructures import State
+from prow._errors import problem_response, server_error_response
+from prow._exceptions import ConfigurationError, HTTPError
+from prow._request import DEFAULT_MAX_BODY_SIZE, Request
+from prow._routing._options import RouteOptions
+from prow._routing._route import Mount, Route, WebSocketRoute
+from prow._routing._router import Router
+from prow._routing._table import RouteTable
+from prow._types import ASGIApp, Message, Receive, Scope, Send
+from prow.responses import RedirectResponse, Response
+
+__all__ = ["App"]
+
+logger = logging.getLogger("prow.error")
+
+ExceptionHandler = Callable[[Request, Any], Any]
+Lifespan = Callable[["App"], contextlib.AbstractAsyncContextManager[Mapping[str, Any] | None]]
+
+
+class DependencyOverrides(dict[Callable[..., Any], Callable[..., Any]]):
+    """``app.dependency_overrides``: a dict that tells the app to re-plan routes on change."""
+
+    def __init__(self, app: App) -> None:
+        super().__init__()
+        self._app = app
+
+    def __setitem__(self, key: Callable[..., Any], value: Callable[..., Any]) -> None:
+        super().__setitem__(key, value)
+        self._app._stale = True
+
+    def __delitem__(self, key: Callable[..., Any]) -> None:
+        super().__delitem__(key)
+        self._app._stale = True
+
+    def clear(self) -> None:
+        super().clear()
+        self._app._stale = True
+
+    def pop(self, key: Any, *default: Any) -> Any:
+        self._app._stale = True
+        return super().pop(key, *default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        super().update(*args, **kwargs)
+        self._app._stale = True
+
+
+class App(Router):
+    """A prow application: an ASGI 3 callable that is also the root router.
+
+    Everything learnt from handlers is compiled when the app starts (lifespan
+    start-up, or the first request): a configuration mistake fails there with a
+    ``prow.E...`` code, not in the middle of serving.
+    """
+
+    def __init__(
+        self,
+        *,
+        debug: bool = False,
+        title: str = "prow",
+        version: str = "0.1.0",
+        middleware: Sequence[Any] = (),
+        exception_handlers: Mapping[type[BaseException] | int, ExceptionHandler] | None = None,
+        lifespan: Lifespan | None = None,
+        on_startup: Sequence[Callable[[], Any]] = (),
+        on_shutdown: Sequence[Callable[[], Any]] = (),
+        openapi_url: str | None = "/openapi.json",
+        docs_url: str | None = "/docs",
+        redoc_url: str | None = "/redoc",
+        redirect_slashes: bool = True,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        openapi: Mapping[str, Any] | None = None,
+        **options: Unpack[RouteOptions],
+    ) -> None:
+        description = options.pop("description", None)
+        summary = options.pop("summary", None)
+        super().__init__("", **options)
+        self.debug = debug
+        self.title = title
+        self.version = version
+        self.description = description
+        self.summary = summary
+        self.openapi_url = openapi_url
+        self.docs_url = docs_url
+        self.redoc_url = redoc_url
+        self.openapi_settings: dict[str, Any] = dict(openapi or {})
+        self.redirect_slashes = redirect_slashes
+        self.max_body_size = max_body_size
+        self.state = State()
+        self.dependency_overrides = DependencyOverrides(self)
+        self.exception_handlers: dict[type[BaseException] | int, ExceptionHandler] = dict(
+            exception_handlers or {}
+        )
+        self.user_middleware: list[Any] = list(middleware)
+        self._lifespan = lifespan
+        self._on_startup = list(on_startup)
+        self._on_shutdown = list(on_shutdown)
+        self._routes: list[Route | WebSocketRoute | Mount] | None = None
+        self._table = RouteTable()
+        self._mounts: list[Mount] = []
+        self._names: dict[str, Route | WebSocketRoute | Mount] = {}
+        self._stack: ASGIApp | None = None
+        self._stale = False
+        self._openapi: dict[str, Any] | None = None
+
+    # -- configuration -------------------------------------------------------------------
+
+    def add_middleware(self, cls: Any, *args: Any, **kwargs: Any) -> None:
+        """Add a pure-ASGI middleware; the last added runs first (outermost)."""
+        if self._stack is not None:
+            raise ConfigurationError("prow.E020", "middleware must be added before the app starts")
+        from prow.middleware import Middleware
+
+        self.user_middleware.insert(0, Middleware(cls, *args, **kwargs))
+
+    def exception_handler(self, key: type[BaseException] | int) -> Callable[[Any], Any]:
+        """Decorator: answer exceptions of a type (or an HTTP status) with your own response."""
+
+        def register(handler: Any) -> Any:
+            self.exception_handlers[key] = handler
+            return handler
+
+        return register
+
+    def on_startup(self, func: Callable[[], Any]) -> Callable[[], Any]:
+        """Decorator: run ``func`` (sync or async) when the app starts."""
+        self._on_startup.append(func)
+        return func
+
+    def on_shutdown(self, func: Callable[[], Any]) -> Callable[[], Any]:
+        """Decorator: run ``func`` (sync or async) when the app stops."""
+        self._on_shutdown.append(func)
+        return func
+
+    # -- the compiled application --------------------------------------------------------
+
+    @property
+    def routes(self) -> list[Route | WebSocketRoute | Mount]:
+        """Every route of the app (including included routers and mounts), in order."""
+        self._build()
+        assert self._routes is not None
+        return list(self._routes)
+
+    def url_for(self, name: str, /, **params: Any) -> str:
+        """The path of the route called ``name`` with ``params`` filled in."""
+        self._build()
+        route = self._names.get(name)
+        if route is None:
+            known = ", ".join(sorted(self._names)) or "none"
+            raise LookupError(f"no route is named {name!r}; named routes: {known}")
+        return route.url_path_for(**params)
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of this app (built once, from the compiled plans)."""
+        self._build()
+        if self._openapi is None:
+            from prow.openapi import build_openapi
+
+            self._openapi = build_openapi(self)
+        return self._openapi
+
+    def _build(self) -> None:
+        if self._routes is not None and not self._stale:
+            return
+        if self._routes is None:
+            self._add_docs_routes()
+            routes = self.resolved()
+            self._index(routes)
+            self._routes = routes
+        for route in self._routes or []:
+            if isinstance(route, Route | WebSocketRoute):
+                route.prepare(self.dependency_overrides)
+        self._stale = False
+        if self._stack is None:
+            self._stack = self._build_stack()
+
+    def _index(self, routes: list[Route | WebSocketRoute | Mount]) -> None:
+        for route in routes:
+            if (
+                route.name is not None and not isinstance(route, Mount | WebSocketRoute)
+            ) or route.name is not None:
+                self._names.setdefault(route.name, route)
+            if isinstance(route, Mount):
+                self._mounts.append(route)
+                continue
+            entry = self._table.entry_for(route.template)
+            if isinstance(route, WebSocketRoute):
+                entry.websocket = route
+                continue
+            for method in route.methods:
+                if method in entry.methods:
+                    raise ConfigurationError(
+                        "prow.E007",
+                        f"{method} {route.path} is registered twice "
+                        f"({entry.methods[method].name} and {route.name})",
+                    )
+                entry.methods[method] = route
+        self._mounts.sort(key=lambda m: len(m.path), reverse=True)
+        self._table.finish()
+
+    def _add_docs_routes(self) -> None:
+        from prow.openapi import docs_router
+
+        router = docs_router(self)
+        if router is not None:
+            self.include(router)
+
+    def _build_stack(self) -> ASGIApp:
+        app: ASGIApp = self._dispatch
+        for spec in reversed(self.user_middleware):
+            app = spec.build(app) if hasattr(spec, "build") else spec(app)
+        return app
+
+    # -- serving -------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._run_lifespan(scope, receive, send)
+            return
+        if self._stack is None or self._stale:
+            self._build()
+        assert self._stack is not None
+        if self.user_middleware and kind == "http":
+            await self._guarded(scope, receive, send)
+        else:
+            await self._stack(scope, receive, send)
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer 500 when a middleware raises before a response has started."""
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        assert self._stack is not None
+        try:
+            await self._stack(scope, receive, tracking_send)
+        except Exception as exc:
+            if not started:
+                response, _ = await self.exception_response(Request(scope, receive), exc)
+                await response(scope, receive, send)
+            raise
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        root = scope.get("root_path")
+        if root and path.startswith(root):
+            path = path[len(root) :] or "/"
+        method = scope.get("method") if scope["type"] == "http" else None
+        found = self._table.lookup(path, method)
+        if found is not None:
+            entry, params = found
+            scope["path_params"] = params
+            if method is None:
+                if entry.websocket is not None:
+                    await entry.websocket.handle(scope, receive, send)
+                    return
+            else:
+                route = entry.methods.get(method)
+                if route is not None:
+                    await route.handle(scope, receive, send)
+                    return
+                await self._not_allowed(scope, receive, send, entry.allow)
+                return
+        await self._fallback(scope, receive, send, path)
+
+    async def _fallback(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        for mount in self._mounts:
+            if mount.covers(path):
+                await mount.handle(scope, receive, send)
+                return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": "no such route"})
+            return
+        if self.redirect_slashes and path != "/":
+            other = path[:-1] if path.endswith("/") else path + "/"
+            if self._table.lookup(other, scope["method"]) is not None:
+                await self._redirect_slash(scope, receive, send, other)
+                return
+        await self._send_error(scope, receive, send, HTTPError(404, f"No route matches {path}"))
+
+    async def _redirect_slash(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        # Redirect only to a path on this same host: the target is built from the
+        # request path, never from a header, so it cannot point elsewhere.
+        root = scope.get("root_path", "")
+        target = root + path
+        if target.startswith("//"):
+            target = "/" + target.lstrip("/")
+        query = scope.get("query_string", b"")
+        if query:
+            target += "?" + query.decode("latin-1")
+        await RedirectResponse(target, status_code=307)(scope, receive, send)
+
+    async def _not_allowed(self, scope: Scope, receive: Receive, send: Send, allow: str) -> None:
+        error = HTTPError(
+            405, f"{scope['method']} is not allowed here; allowed: {allow}", {"Allow": allow}
+        )
+        await self._send_error(scope, receive, send, error)
+
+    async def _send_error(self, scope: Scope, receive: Receive, send: Send, exc: HTTPError) -> None:
+        response, _ = await self.exception_response(Request(scope, receive), exc)
+        await response(scope, receive, send)
+
+    async def exception_response(
+        self, request: Request, exc: Exception
+    ) -> tuple[Response, Exception | None]:
+        """The response for ``exc``, and the exception to re-raise when nobody handled it.
+
+        Unhandled exceptions are answered 500 and then re-raised so that the server
+        logs them (and the test client shows them).
+        """
+        handler = self._handler_for(exc)
+        if handler is not None:
+            result = handler(request, exc)
+            if inspect.isawaitable(result):
+                result = await result
+            if not isinstance(result, Response):
+                raise TypeError(f"exception handler {handler!r} must return a Response")
+            return result, None
+        if isinstance(exc, HTTPError):
+            return problem_response(exc), None
+        logger.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
+        return server_error_response(request, exc, self.debug), exc
+
+    def _handler_for(self, exc: Exception) -> ExceptionHandler | None:
+        handlers = self.exception_handlers
+        if not handlers:
+            return None
+        if isinstance(exc, HTTPError) and exc.status in handlers:
+            return handlers[exc.status]
+        for cls in type(exc).__mro__:
+            if cls in handlers:
+                return handlers[cls]
+        return None
+
+    # -- lifespan ------------------------------------------------------------------------
+
+    async def _run_lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+        await receive()
+        try:
+            self._build()
+            async with self._lifespan_context() as state:
+                if state:
+                    scope.setdefault("state", {}).update(state)
+                    for key, value in state.items():
+                        setattr(self.state, key, value)
+                await send({"type": "lifespan.startup.complete"})
+                started = True
+                await receive()
+        except BaseException as exc:
+            kind = "shutdown" if started else "startup"
+            text = f"{type(exc).__name__}: {exc}"
+            await send({"type": f"lifespan.{kind}.failed", "message": text})
+            raise
+        await send({"type": "lifespan.shutdown.complete"})
+
+    @contextlib.asynccontextmanager
+    async def _lifespan_context(self) -> AsyncIterator[Mapping[str, Any] | None]:
+        for hook in self._on_startup:
+            await _call_hook(hook)
+        try:
+            if self._lifespan is None:
+                yield None
+            else:
+                async with self._lifespan(self) as state:
+                    yield state
+        finally:
+            for hook in self._on_shutdown:
+                await _call_hook(hook)
+
+
+async def _call_hook(hook: Callable[[], Any]) -> None:
+    if inspect.iscoroutinefunction(hook):
+        await hook()
+    else:
+        result = await anyio.to_thread.run_sync(hook)
+        if inspect.isawaitable(result):
+            await result

@@ -1,0 +1,62 @@
+"""Error answers: RFC 9457 problem documents, and the debug page when ``debug=True``."""
+
+from __future__ import annotations
+
+import html
+import traceback
+from typing import Any
+
+import pydantic_core
+
+from prow._exceptions import HTTPError
+from prow._request import HTTPConnection
+from prow.responses import HTMLResponse, Response
+
+__all__ = ["debug_response", "problem_response", "server_error_response"]
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_response(exc: HTTPError) -> Response:
+    """The problem+json answer for an ``HTTPError``; headers such as ``Allow`` are kept."""
+    body = pydantic_core.to_json(exc.problem(), fallback=str)
+    if exc.status in (204, 304):
+        return Response(b"", status_code=exc.status, headers=exc.headers)
+    return Response(body, status_code=exc.status, headers=exc.headers, media_type=PROBLEM_JSON)
+
+
+def server_error_response(connection: HTTPConnection, exc: BaseException, debug: bool) -> Response:
+    """The 500 answer: a bare problem document, or a debug page/JSON when debugging.
+
+    Outside debug mode nothing about the exception reaches the client: tracebacks
+    reveal code paths, settings and sometimes secrets.
+    """
+    if debug:
+        return debug_response(connection, exc)
+    return problem_response(HTTPError(500, "The server failed to handle this request."))
+
+
+def debug_response(connection: HTTPConnection, exc: BaseException) -> Response:
+    frames = traceback.format_exception(type(exc), exc, exc.__traceback__)
+    accept = connection.headers.get("accept", "")
+    if "text/html" in accept:
+        return HTMLResponse(_debug_page(connection, exc, frames), status_code=500)
+    problem: dict[str, Any] = HTTPError(500, f"{type(exc).__name__}: {exc}").problem()
+    problem["traceback"] = "".join(frames).splitlines()
+    return Response(pydantic_core.to_json(problem), 500, media_type=PROBLEM_JSON)
+
+
+def _debug_page(connection: HTTPConnection, exc: BaseException, frames: list[str]) -> str:
+    title = html.escape(f"{type(exc).__name__}: {exc}")
+    method = html.escape(str(connection.scope.get("method", "WEBSOCKET")))
+    path = html.escape(str(connection.scope.get("path", "")))
+    trace = html.escape("".join(frames))
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>500 · "
+        f"{title}</title><style>body{{font:14px/1.5 system-ui,sans-serif;margin:2rem;"
+        "color:#222}h1{color:#b00;font-size:1.4rem}pre{background:#f6f6f6;padding:1rem;"
+        "overflow:auto;border-left:4px solid #b00}.note{color:#666}</style></head><body>"
+        f"<h1>{title}</h1><p>{method} {path}</p><pre>{trace}</pre>"
+        "<p class='note'>You see this page because the app runs with debug=True. "
+        "Never enable debug in production.</p></body></html>"
+    )

@@ -1,0 +1,257 @@
+"""Running a route's plan for one request: extract, validate, resolve dependencies, call.
+
+Every parameter of the whole dependency tree is extracted and validated first,
+so a bad request is answered 422 before any user code (dependency or handler) runs.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import anyio.to_thread
+
+from prow._exceptions import RequestValidationError
+from prow._params._body import BodyPlan, build_body_plan
+from prow._params._convert import ConversionError
+from prow._params._errors import missing
+from prow._params._plan import CallPlan, DependencyRef, ParamPlan, compile_call
+from prow._request import HTTPConnection, Request
+from prow.background import BackgroundTasks
+
+__all__ = ["Context", "RoutePlan", "close_exits", "plan_route"]
+
+
+class Context:
+    """Per-request working state of a plan run."""
+
+    __slots__ = ("background", "body", "cache", "connection", "exits", "response", "values")
+
+    def __init__(self, connection: HTTPConnection) -> None:
+        self.connection = connection
+        self.values: dict[ParamPlan, Any] = {}
+        self.body: dict[ParamPlan, Any] = {}
+        self.cache: dict[Callable[..., Any], Any] = {}
+        self.exits: list[Any] = []
+        self.background: BackgroundTasks | None = None
+        self.response: Any = None
+
+
+class RoutePlan:
+    """A handler's plan joined with route-level dependencies, flattened for one request."""
+
+    __slots__ = ("body", "gens", "pre", "root", "simple", "trivial")
+
+    def __init__(self, root: CallPlan, pre: list[DependencyRef], owner: str) -> None:
+        self.root = root
+        self.pre = pre
+        plans = [plan for ref in pre for plan in ref.plan.walk()] + list(root.walk())
+        self.simple = [param for plan in plans for param in plan.params]
+        self.body: BodyPlan | None = build_body_plan(
+            [param for plan in plans for param in plan.body_params], owner
+        )
+        self.gens = any(plan.kind in ("gen", "asyncgen") for plan in plans)
+        self.trivial = not pre and not root.dependencies and not root.specials and self.body is None
+
+    def all_plans(self) -> list[CallPlan]:
+        return [plan for ref in self.pre for plan in ref.plan.walk()] + list(self.root.walk())
+
+    async def run(self, ctx: Context) -> Any:
+        """Validate the request against the plan, then call the handler; returns its result."""
+        errors: list[dict[str, Any]] = []
+        if self.simple:
+            extract_simple(self.simple, ctx, errors)
+        if self.body is not None:
+            assert isinstance(ctx.connection, Request)
+            ctx.body = await self.body.extract(ctx.connection, errors)
+        if errors:
+            raise RequestValidationError(errors)
+        if self.trivial:
+            kwargs = {param.name: ctx.values[param] for param in self.root.params}
+        else:
+            for ref in self.pre:
+                await resolve(ref, ctx)
+            kwargs = await build_kwargs(self.root, ctx)
+        return await invoke(self.root, kwargs, ctx)
+
+
+def extract_simple(params: list[ParamPlan], ctx: Context, errors: list[dict[str, Any]]) -> None:
+    conn = ctx.connection
+    values = ctx.values
+    for param in params:
+        raw = _raw(param, conn)
+        if raw is None:
+            if param.required:
+                errors.append(missing([param.source, param.alias]))
+            else:
+                values[param] = param.default_value()
+            continue
+        try:
+            values[param] = param.convert(raw) if param.convert is not None else raw
+        except ConversionError as exc:
+            prefix = [param.source, param.alias]
+            errors.extend({**e, "loc": prefix + e["loc"]} for e in exc.entries)
+
+
+def _raw(param: ParamPlan, conn: HTTPConnection) -> Any:
+    source = param.source
+    if source == "query":
+        query = conn.query_params
+        if param.sequence:
+            return query.getlist(param.alias) or None
+        return query.get(param.alias)
+    if source == "path":
+        return conn.scope["path_params"].get(param.alias)
+    if source == "header":
+        if param.sequence:
+            return conn.headers.getlist(param.alias) or None
+        return conn.headers.get(param.alias)
+    return conn.cookies.get(param.alias)
+
+
+async def build_kwargs(plan: CallPlan, ctx: Context) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    for param in plan.params:
+        kwargs[param.name] = ctx.values[param]
+    for param in plan.body_params:
+        kwargs[param.name] = ctx.body.get(param, param.default_value())
+    for ref in plan.dependencies:
+        value = await resolve(ref, ctx)
+        if ref.name is not None:
+            kwargs[ref.name] = value
+    for name, kind in plan.specials:
+        kwargs[name] = _special(kind, ctx)
+    return kwargs
+
+
+def _special(kind: str, ctx: Context) -> Any:
+    if kind == "background":
+        if ctx.background is None:
+            ctx.background = BackgroundTasks()
+        return ctx.background
+    if kind == "response":
+        if ctx.response is None:
+            from prow.responses import Response
+
+            ctx.response = Response(status_code=0)
+        return ctx.response
+    return ctx.connection
+
+
+async def resolve(ref: DependencyRef, ctx: Context) -> Any:
+    if ref.use_cache and ref.call in ctx.cache:
+        return ctx.cache[ref.call]
+    kwargs = await build_kwargs(ref.plan, ctx)
+    value = await invoke(ref.plan, kwargs, ctx)
+    if ref.use_cache:
+        ctx.cache[ref.call] = value
+    return value
+
+
+async def invoke(plan: CallPlan, kwargs: dict[str, Any], ctx: Context) -> Any:
+    kind = plan.kind
+    if kind == "async":
+        return await plan.call(**kwargs)
+    if kind == "sync":
+        return await anyio.to_thread.run_sync(functools.partial(plan.call, **kwargs))
+    if kind == "class":
+        return plan.call(**kwargs)
+    if kind == "asyncgen":
+        agen = plan.call(**kwargs)
+        value = await agen.__anext__()
+        ctx.exits.append(agen)
+        return value
+    gen = plan.call(**kwargs)
+    value = await anyio.to_thread.run_sync(next, gen)
+    ctx.exits.append(gen)
+    return value
+
+
+async def close_exits(exits: list[Any], exc: BaseException | None) -> BaseException | None:
+    """Finish generator dependencies, newest first, throwing ``exc`` into them if set.
+
+    Returns the exception that should propagate: a teardown may replace it (for
+    example turn a database error into an ``HTTPError``), but never silently drop it.
+    """
+    for gen in reversed(exits):
+        try:
+            if hasattr(gen, "__anext__"):
+                await _close_async(gen, exc)
+            else:
+                await anyio.to_thread.run_sync(_close_sync, gen, exc)
+        except BaseException as raised:
+            if raised is not exc:
+                exc = raised
+    return exc
+
+
+async def _close_async(agen: Any, exc: BaseException | None) -> None:
+    try:
+        if exc is None:
+            await agen.__anext__()
+        else:
+            await agen.athrow(exc)
+    except StopAsyncIteration:
+        return
+    await agen.aclose()
+    raise RuntimeError("a generator dependency yielded more than once")
+
+
+def _close_sync(gen: Any, exc: BaseException | None) -> None:
+    try:
+        if exc is None:
+            next(gen)
+        else:
+            gen.throw(exc)
+    except StopIteration:
+        return
+    gen.close()
+    raise RuntimeError("a generator dependency yielded more than once")
+
+
+def plan_route(
+    handler: Callable[..., Any],
+    dependencies: list[Any],
+    path_names: frozenset[str],
+    special_types: dict[type, str],
+    overrides: Mapping[Callable[..., Any], Callable[..., Any]],
+    owner: str,
+) -> RoutePlan:
+    """Plan a route: its handler, the route/router/app dependencies, with overrides applied."""
+    root = compile_call(handler, path_names, special_types)
+    pre = []
+    for depends in dependencies:
+        call = depends.dependency
+        plan = compile_call(call, path_names, special_types)
+        pre.append(DependencyRef(None, call, depends.use_cache, plan))
+    if overrides:
+        root = _override(root, overrides, path_names, special_types)
+        pre = [_override_ref(ref, overrides, path_names, special_types) for ref in pre]
+    return RoutePlan(root, pre, owner)
+
+
+def _override(
+    plan: CallPlan,
+    overrides: Mapping[Callable[..., Any], Callable[..., Any]],
+    path_names: frozenset[str],
+    special_types: dict[type, str],
+) -> CallPlan:
+    deps = [_override_ref(ref, overrides, path_names, special_types) for ref in plan.dependencies]
+    return CallPlan(plan.call, plan.kind, plan.params, plan.body_params, deps, plan.specials)
+
+
+def _override_ref(
+    ref: DependencyRef,
+    overrides: Mapping[Callable[..., Any], Callable[..., Any]],
+    path_names: frozenset[str],
+    special_types: dict[type, str],
+) -> DependencyRef:
+    replacement = overrides.get(ref.call)
+    if replacement is None:
+        plan = _override(ref.plan, overrides, path_names, special_types)
+        return DependencyRef(ref.name, ref.call, ref.use_cache, plan)
+    plan = compile_call(replacement, path_names, special_types)
+    plan = _override(plan, overrides, path_names, special_types)
+    # The cache stays keyed by the original so every user of it shares one value.
+    return DependencyRef(ref.name, ref.call, ref.use_cache, plan)

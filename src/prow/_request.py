@@ -1,0 +1,229 @@
+"""The incoming side of a connection: ``Request`` for HTTP, shared parts for websockets."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from http.cookies import CookieError, SimpleCookie
+from typing import TYPE_CHECKING, Any
+
+import pydantic_core
+
+from prow._datastructures import URL, Address, Headers, QueryParams, State
+from prow._exceptions import HTTPError
+from prow._types import Message, Receive, Scope
+
+if TYPE_CHECKING:
+    from prow._app import App
+    from prow._forms import FormData
+
+__all__ = ["HTTPConnection", "Request"]
+
+DEFAULT_MAX_BODY_SIZE = 16 * 1024 * 1024
+
+
+class HTTPConnection:
+    """What HTTP requests and websockets share: the scope and views over it, built lazily."""
+
+    __slots__ = ("_cookies", "_headers", "_query", "_receive", "_state", "_url", "scope")
+
+    def __init__(self, scope: Scope, receive: Receive | None = None) -> None:
+        self.scope = scope
+        self._receive = receive
+        self._headers: Headers | None = None
+        self._query: QueryParams | None = None
+        self._cookies: dict[str, str] | None = None
+        self._url: URL | None = None
+        self._state: State | None = None
+
+    @property
+    def app(self) -> App:
+        """The prow application handling this connection."""
+        app: App = self.scope["app"]
+        return app
+
+    @property
+    def headers(self) -> Headers:
+        if self._headers is None:
+            self._headers = Headers(raw=self.scope["headers"])
+        return self._headers
+
+    @property
+    def query_params(self) -> QueryParams:
+        if self._query is None:
+            self._query = QueryParams(self.scope.get("query_string", b""))
+        return self._query
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        if self._cookies is None:
+            self._cookies = parse_cookie_header(self.headers.get("cookie", ""))
+        return self._cookies
+
+    @property
+    def path_params(self) -> dict[str, Any]:
+        params: dict[str, Any] = self.scope.get("path_params", {})
+        return params
+
+    @property
+    def url(self) -> URL:
+        if self._url is None:
+            self._url = URL(scope=self.scope)
+        return self._url
+
+    @property
+    def base_url(self) -> URL:
+        """The URL of the application root (scheme, host and ``root_path``)."""
+        root = self.scope.get("root_path", "")
+        return URL(f"{self.url.scheme}://{self.url.netloc}{root}/")
+
+    @property
+    def client(self) -> Address | None:
+        client = self.scope.get("client")
+        return None if client is None else Address(client[0], client[1])
+
+    @property
+    def state(self) -> State:
+        """Per-connection state; starts with a copy of what the lifespan put in app state."""
+        if self._state is None:
+            self._state = State(self.scope.setdefault("state", {}))
+        return self._state
+
+    @property
+    def session(self) -> Any:
+        """The session mapping; present once a session middleware is installed."""
+        if "session" not in self.scope:
+            raise RuntimeError("request.session needs a session middleware installed on the app")
+        return self.scope["session"]
+
+    def url_for(self, name: str, /, **params: Any) -> URL:
+        """The absolute URL of the route called ``name``."""
+        path = self.app.url_for(name, **params)
+        return URL(f"{self.url.scheme}://{self.url.netloc}{path}")
+
+
+def parse_cookie_header(header: str) -> dict[str, str]:
+    """Parse a ``Cookie`` header leniently: one bad pair does not lose the others."""
+    if not header:
+        return {}
+    cookie: SimpleCookie = SimpleCookie()
+    try:
+        cookie.load(header)
+        return {key: morsel.value for key, morsel in cookie.items()}
+    except CookieError:
+        pass
+    result: dict[str, str] = {}
+    for chunk in header.split(";"):
+        key, sep, value = chunk.partition("=")
+        if sep and key.strip():
+            result[key.strip()] = value.strip().strip('"')
+    return result
+
+
+class Request(HTTPConnection):
+    """An HTTP request. Handlers get one by annotating a parameter with ``Request``."""
+
+    __slots__ = ("_body", "_form", "_json", "_stream_consumed")
+
+    def __init__(self, scope: Scope, receive: Receive | None = None) -> None:
+        super().__init__(scope, receive)
+        self._body: bytes | None = None
+        self._json: Any = _UNSET
+        self._form: FormData | None = None
+        self._stream_consumed = False
+
+    @property
+    def method(self) -> str:
+        method: str = self.scope["method"]
+        return method
+
+    @property
+    def receive(self) -> Receive:
+        if self._receive is None:
+            raise RuntimeError("this request has no receive channel")
+        return self._receive
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the body, lower-cased and without parameters."""
+        return str(self.headers.get("content-type", "")).split(";", 1)[0].strip().lower()
+
+    def _max_body_size(self) -> int:
+        app = self.scope.get("app")
+        size: int = getattr(app, "max_body_size", DEFAULT_MAX_BODY_SIZE)
+        return size
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The body as it arrives, chunk by chunk; refuses bodies past ``max_body_size`` (413)."""
+        if self._body is not None:
+            yield self._body
+            return
+        if self._stream_consumed:
+            raise RuntimeError("the request body was already streamed")
+        self._stream_consumed = True
+        limit = self._max_body_size()
+        declared = self.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise _too_large(limit)
+        received = 0
+        while True:
+            message: Message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            chunk: bytes = message.get("body", b"")
+            received += len(chunk)
+            if received > limit:
+                raise _too_large(limit)
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
+
+    async def body(self) -> bytes:
+        """The whole body (read once, then cached)."""
+        if self._body is None:
+            chunks = [chunk async for chunk in self.stream()]
+            self._body = b"".join(chunks)
+        return self._body
+
+    async def json(self) -> Any:
+        """The body parsed as JSON; malformed JSON answers 400 naming the problem."""
+        if self._json is _UNSET:
+            body = await self.body()
+            try:
+                self._json = pydantic_core.from_json(body)
+            except ValueError as exc:
+                raise HTTPError(400, f"Request body is not valid JSON: {exc}") from None
+        return self._json
+
+    async def form(self, **limits: int) -> FormData:
+        """The body parsed as a urlencoded or multipart form (files spool to disk)."""
+        if self._form is None:
+            from prow._forms import parse_form
+
+            self._form = await parse_form(self.headers, self.stream(), **limits)
+        return self._form
+
+    async def close(self) -> None:
+        """Release uploaded files; prow calls this when the response is done."""
+        if self._form is not None:
+            await self._form.close()
+
+    async def is_disconnected(self) -> bool:
+        """True when the client has gone away (checked without blocking)."""
+        import anyio
+
+        with anyio.move_on_after(0):
+            message = await self.receive()
+            return bool(message["type"] == "http.disconnect")
+        return False
+
+
+class ClientDisconnect(Exception):
+    """The client went away before the request body was read."""
+
+
+_UNSET: Any = object()
+
+
+def _too_large(limit: int) -> HTTPError:
+    return HTTPError(413, f"Request body is larger than the {limit}-byte limit")

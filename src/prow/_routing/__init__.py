@@ -1,0 +1,1 @@
+"""Routing engine (private): path templates, the compiled table, routes and routers."""

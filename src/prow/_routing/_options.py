@@ -1,0 +1,55 @@
+"""Route options have one home: this TypedDict, resolved app → router → route in one place."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+__all__ = ["RouteOptions", "merge_options"]
+
+
+class RouteOptions(TypedDict, total=False):
+    """Settings a route, a router or the app can carry.
+
+    Lists (``tags``, ``dependencies``) and mappings (``responses``, ``openapi_extra``)
+    accumulate from the outside in; single values set closer to the handler win.
+    """
+
+    status_code: int
+    name: str
+    tags: list[str]
+    dependencies: list[Any]
+    response_model: Any
+    response_class: type[Any]
+    summary: str
+    description: str
+    deprecated: bool
+    include_in_schema: bool
+    operation_id: str
+    responses: dict[int | str, dict[str, Any]]
+    openapi_extra: dict[str, Any]
+    security: list[dict[str, list[str]]]
+
+
+_ACCUMULATE = ("tags", "dependencies", "security")
+_MERGE = ("responses", "openapi_extra")
+#: Options that describe one route only; a router or app passing them is a mistake.
+ROUTE_ONLY = frozenset(("name", "operation_id", "summary", "description", "status_code"))
+
+
+def merge_options(*layers: RouteOptions | dict[str, Any]) -> RouteOptions:
+    """Combine option layers, outermost (app) first, innermost (route) last."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in dict(layer).items():
+            if key in _ACCUMULATE:
+                existing = merged.get(key, [])
+                merged[key] = existing + [v for v in value if v not in existing]
+            elif key in _MERGE:
+                merged[key] = {**merged.get(key, {}), **value}
+            elif key == "deprecated":
+                merged[key] = merged.get(key, False) or value
+            elif key == "include_in_schema":
+                merged[key] = merged.get(key, True) and value
+            else:
+                merged[key] = value
+    return merged  # type: ignore[return-value]

@@ -1,0 +1,123 @@
+"""Turning a handler's return value into a response, planned once from its return type."""
+
+from __future__ import annotations
+
+import inspect
+import types
+import typing
+from typing import Any
+
+import pydantic_core
+from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
+
+from prow._params._types_util import is_model_like, split_annotated
+from prow.responses import JSONResponse, Response
+
+__all__ = ["ResponsePlan", "ResponseValidationError"]
+
+#: ``response_model`` left unset: the return annotation decides.
+UNSET: Any = object()
+
+
+class ResponseValidationError(Exception):
+    """A handler returned data that does not fit its declared response type (a server bug)."""
+
+
+class ResponsePlan:
+    """Status, response class and output adapter for one route."""
+
+    __slots__ = (
+        "adapter",
+        "content_type",
+        "fast_json",
+        "model",
+        "response_class",
+        "schema",
+        "status_code",
+        "validate",
+    )
+
+    def __init__(
+        self,
+        handler: Any,
+        status_code: int | None,
+        response_model: Any,
+        response_class: type[Response] | None,
+    ) -> None:
+        self.response_class: type[Response] = response_class or JSONResponse
+        self.status_code = status_code or 200
+        self.schema = _response_schema(handler, response_model)
+        self.adapter: TypeAdapter[Any] | None = None
+        self.model: type[Any] | None = None
+        self.validate = False
+        if self.schema is not None:
+            try:
+                self.adapter = TypeAdapter(self.schema)
+            except PydanticSchemaGenerationError:
+                self.schema = None
+        if self.adapter is not None:
+            self.validate = is_model_like(self.schema)
+            base = split_annotated(self.schema)[0]
+            self.model = base if isinstance(base, type) and self.validate else None
+        self.fast_json = self.response_class.render is JSONResponse.render
+        probe = self.response_class.__new__(self.response_class)
+        probe.status_code = self.status_code
+        self.content_type = (b"content-type", probe._content_type())
+
+    def encode(self, value: Any) -> bytes:
+        """JSON bytes for ``value``, validated and filtered by the declared type if any."""
+        adapter = self.adapter
+        if adapter is None:
+            return pydantic_core.to_json(value)
+        if self.validate and type(value) is not self.model:
+            try:
+                value = adapter.validate_python(value, from_attributes=True)
+            except ValidationError as exc:
+                raise ResponseValidationError(
+                    f"the handler's return value does not match its response type: {exc}"
+                ) from exc
+        return adapter.dump_json(value)
+
+    def render(self, value: Any) -> Response:
+        if isinstance(value, Response):
+            return value
+        status = self.status_code
+        if not self.fast_json:
+            return self.response_class(value, status_code=status)
+        response = self.response_class.__new__(self.response_class)
+        response.status_code = status
+        response.background = None
+        if status in {204, 304} or (value is None and status >= 300):
+            response.body = b""
+            response.raw_headers = []
+            return response
+        body = self.encode(value)
+        response.body = body
+        response.raw_headers = [(b"content-length", str(len(body)).encode()), self.content_type]
+        return response
+
+
+def _response_schema(handler: Any, response_model: Any) -> Any:
+    if response_model is not UNSET:
+        return response_model
+    try:
+        hints = typing.get_type_hints(handler, include_extras=True)
+    except (NameError, TypeError):
+        return None
+    annotation = hints.get("return", inspect.Signature.empty)
+    if annotation in (inspect.Signature.empty, None, type(None), Any):
+        return None
+    base = split_annotated(annotation)[0]
+    if isinstance(base, type) and issubclass(base, Response):
+        return None
+    if typing.get_origin(base) in (typing.Union, types.UnionType):
+        kept = [a for a in typing.get_args(base) if not _is_response(a)]
+        if not kept:
+            return None
+        if len(kept) < len(typing.get_args(base)):
+            return kept[0] if len(kept) == 1 else typing.Union[tuple(kept)]  # noqa: UP007
+    return annotation
+
+
+def _is_response(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, Response)

@@ -1,0 +1,253 @@
+"""Routes: each answers "do I match", "handle", and "build my URL"."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from prow._exceptions import (
+    HTTPError,
+    RequestValidationError,
+    WebSocketDisconnect,
+    WebSocketError,
+)
+from prow._params._plan import describe
+from prow._params._solve import Context, RoutePlan, close_exits, plan_route
+from prow._request import HTTPConnection, Request
+from prow._routing._options import RouteOptions
+from prow._routing._path import PathTemplate
+from prow._routing._render import UNSET, ResponsePlan
+from prow._types import ASGIApp, Receive, Scope, Send
+from prow._websocket import WebSocket, WebSocketState
+from prow.background import BackgroundTasks
+from prow.responses import Response
+
+if TYPE_CHECKING:
+    from prow._app import App
+
+__all__ = ["BaseRoute", "Mount", "Route", "WebSocketRoute"]
+
+logger = logging.getLogger("prow.error")
+
+SPECIAL_TYPES: dict[type, str] = {
+    Request: "request",
+    WebSocket: "websocket",
+    HTTPConnection: "connection",
+    BackgroundTasks: "background",
+    Response: "response",
+}
+
+
+class BaseRoute:
+    """What every entry of ``app.routes`` has: a path, a name and a URL builder."""
+
+    path: str
+    name: str | None
+    template: PathTemplate
+
+    def matches(self, path: str) -> dict[str, Any] | None:
+        """The path parameters when ``path`` fits this route's template, else None."""
+        return self.template.match(path)
+
+    def url_path_for(self, **params: Any) -> str:
+        return self.template.format(params)
+
+
+class Route(BaseRoute):
+    """An HTTP route: a path template, methods, a handler and its resolved options."""
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        methods: list[str] | tuple[str, ...] | None = None,
+        options: RouteOptions | None = None,
+    ) -> None:
+        self.path = path
+        self.endpoint = endpoint
+        self.methods = frozenset(m.upper() for m in (methods or ("GET",)))
+        self.options: RouteOptions = options or {}
+        self.name = self.options.get("name") or getattr(endpoint, "__name__", None)
+        self.template = PathTemplate(path)
+        self.plan: RoutePlan | None = None
+        self.response_plan: ResponsePlan | None = None
+
+    def __repr__(self) -> str:
+        return f"Route({self.path!r}, methods={sorted(self.methods)}, name={self.name!r})"
+
+    def prepare(self, overrides: Mapping[Callable[..., Any], Callable[..., Any]]) -> None:
+        """Compile the parameter and response plans (at start-up, or when overrides change)."""
+        options = self.options
+        self.plan = plan_route(
+            self.endpoint,
+            list(options.get("dependencies", [])),
+            self.template.names,
+            SPECIAL_TYPES,
+            overrides,
+            self.name or describe(self.endpoint),
+        )
+        if self.response_plan is None:
+            self.response_plan = ResponsePlan(
+                self.endpoint,
+                options.get("status_code"),
+                options.get("response_model", UNSET),
+                options.get("response_class"),
+            )
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        ctx = Context(request)
+        unhandled: Exception | None = None
+        try:
+            response = await self._respond(ctx)
+        except Exception as exc:
+            error = exc
+            if ctx.exits:
+                closed = await close_exits(ctx.exits, exc)
+                error = closed if isinstance(closed, Exception) else exc
+            ctx.exits = []
+            app: App = scope["app"]
+            response, unhandled = await app.exception_response(request, error)
+        try:
+            await response(scope, receive, send)
+        finally:
+            await _finish(ctx, request)
+        if unhandled is not None:
+            raise unhandled
+
+    async def _respond(self, ctx: Context) -> Response:
+        assert self.plan is not None and self.response_plan is not None
+        result = await self.plan.run(ctx)
+        response = self.response_plan.render(result)
+        if ctx.response is not None:
+            _merge_into(response, ctx.response)
+        if ctx.background is not None and response.background is None:
+            response.background = ctx.background
+        return response
+
+
+async def _finish(ctx: Context, request: Request) -> None:
+    try:
+        if ctx.exits:
+            error = await close_exits(ctx.exits, None)
+            if error is not None:
+                raise error
+    finally:
+        await request.close()
+
+
+def _merge_into(response: Response, extra: Response) -> None:
+    """Copy headers, cookies and status set on an injected ``Response`` parameter."""
+    if extra.status_code:
+        response.status_code = extra.status_code
+    for key, value in extra.raw_headers:
+        if key not in (b"content-length", b"content-type"):
+            response.raw_headers.append((key, value))
+
+
+class WebSocketRoute(BaseRoute):
+    """A websocket route; the handler takes a ``WebSocket`` and typed parameters like HTTP ones."""
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        options: RouteOptions | None = None,
+    ) -> None:
+        self.path = path
+        self.endpoint = endpoint
+        self.options: RouteOptions = options or {}
+        self.name = self.options.get("name") or getattr(endpoint, "__name__", None)
+        self.template = PathTemplate(path)
+        self.plan: RoutePlan | None = None
+
+    def __repr__(self) -> str:
+        return f"WebSocketRoute({self.path!r}, name={self.name!r})"
+
+    def prepare(self, overrides: Mapping[Callable[..., Any], Callable[..., Any]]) -> None:
+        self.plan = plan_route(
+            self.endpoint,
+            list(self.options.get("dependencies", [])),
+            self.template.names,
+            SPECIAL_TYPES,
+            overrides,
+            self.name or describe(self.endpoint),
+        )
+        if self.plan.body is not None:
+            from prow._exceptions import ConfigurationError
+
+            raise ConfigurationError(
+                "prow.E004",
+                f"websocket handler {describe(self.endpoint)} declares a request body; "
+                "websockets have none. Read messages with websocket.receive_json() instead.",
+            )
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.plan is not None
+        websocket = WebSocket(scope, receive, send)
+        ctx = Context(websocket)
+        error: BaseException | None = None
+        try:
+            await self.plan.run(ctx)
+        except Exception as exc:
+            error = exc
+            await _close_for(websocket, exc)
+        finally:
+            if ctx.exits:
+                error = await close_exits(ctx.exits, error)
+        if error is not None and not _expected(error):
+            raise error
+
+
+def _expected(exc: BaseException) -> bool:
+    return isinstance(exc, WebSocketDisconnect | WebSocketError | HTTPError)
+
+
+async def _close_for(websocket: WebSocket, exc: Exception) -> None:
+    if websocket.client_state is WebSocketState.DISCONNECTED:
+        return
+    if isinstance(exc, WebSocketDisconnect):
+        return
+    if isinstance(exc, WebSocketError):
+        await websocket.close(exc.code, exc.reason)
+    elif isinstance(exc, RequestValidationError):
+        fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors)
+        await websocket.close(1008, f"invalid parameters: {fields}"[:120])
+    elif isinstance(exc, HTTPError):
+        await websocket.close(1008, str(exc.detail)[:120])
+    else:
+        await websocket.close(1011, "internal error")
+
+
+class Mount(BaseRoute):
+    """Another ASGI app (a static folder, a sub-application, a WSGI app) under a path prefix.
+
+    The mounted app sees the full ``path`` and a ``root_path`` extended by the prefix,
+    so it can rebuild its own URLs.
+    """
+
+    def __init__(self, path: str, app: ASGIApp, *, name: str | None = None) -> None:
+        self.path = path.rstrip("/")
+        self.app = app
+        self.name = name
+        self.template = PathTemplate(self.path + "/{path:path}")
+
+    def __repr__(self) -> str:
+        return f"Mount({self.path!r}, name={self.name!r})"
+
+    def covers(self, path: str) -> bool:
+        return path == self.path or path.startswith(self.path + "/") or not self.path
+
+    def url_path_for(self, **params: Any) -> str:
+        rest = str(params.pop("path", "")).lstrip("/")
+        if params:
+            raise ValueError(f"a mount builds URLs from 'path' only; got {sorted(params)}")
+        return f"{self.path}/{rest}"
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        child = dict(scope)
+        child["root_path"] = scope.get("root_path", "") + self.path
+        await self.app(child, receive, send)

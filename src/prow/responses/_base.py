@@ -1,0 +1,198 @@
+"""The response every other response builds on, and the plain body kinds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC as _UTC
+from datetime import datetime
+from email.utils import format_datetime
+from http.cookies import SimpleCookie
+from typing import Any, Literal
+from urllib.parse import quote
+
+import pydantic_core
+
+from prow._datastructures import MutableHeaders
+from prow._types import Receive, Scope, Send
+from prow.background import BackgroundTask
+
+__all__ = [
+    "HTMLResponse",
+    "JSONResponse",
+    "PlainTextResponse",
+    "RedirectResponse",
+    "Response",
+]
+
+
+class Response:
+    """An HTTP response: a status, headers and a body, sent as an ASGI callable.
+
+    Headers are kept as the raw ASGI list of byte pairs, encoded once when the
+    response is built, so sending it does no further work.
+    """
+
+    media_type: str | None = None
+    charset = "utf-8"
+
+    def __init__(
+        self,
+        content: Any = None,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        background: BackgroundTask | None = None,
+    ) -> None:
+        self.status_code = status_code
+        if media_type is not None:
+            self.media_type = media_type
+        self.background = background
+        self.body = self.render(content)
+        self.raw_headers = self._build_headers(headers)
+
+    def render(self, content: Any) -> bytes:
+        """Turn ``content`` into the body bytes; subclasses change the encoding."""
+        if content is None:
+            return b""
+        if isinstance(content, bytes | bytearray | memoryview):
+            return bytes(content)
+        return str(content).encode(self.charset)
+
+    def _build_headers(self, headers: Mapping[str, str] | None) -> list[tuple[bytes, bytes]]:
+        raw: list[tuple[bytes, bytes]] = []
+        has_length = has_type = False
+        if headers:
+            for key, value in headers.items():
+                name = key.lower().encode("latin-1")
+                has_length = has_length or name == b"content-length"
+                has_type = has_type or name == b"content-type"
+                raw.append((name, value.encode("latin-1")))
+        body = getattr(self, "body", None)
+        if body is not None and not has_length and not _bodyless(self.status_code):
+            raw.append((b"content-length", str(len(body)).encode("latin-1")))
+        if self.media_type is not None and not has_type:
+            raw.append((b"content-type", self._content_type()))
+        return raw
+
+    def _content_type(self) -> bytes:
+        media_type = self.media_type or ""
+        if media_type.startswith("text/") and "charset=" not in media_type:
+            media_type += "; charset=" + self.charset
+        return media_type.encode("latin-1")
+
+    @property
+    def headers(self) -> MutableHeaders:
+        """The response headers, editable in place."""
+        return MutableHeaders(raw=self.raw_headers)
+
+    def set_cookie(
+        self,
+        key: str,
+        value: str = "",
+        max_age: int | None = None,
+        expires: datetime | str | int | None = None,
+        path: str | None = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: Literal["lax", "strict", "none"] | None = "lax",
+        partitioned: bool = False,
+    ) -> None:
+        """Add a ``Set-Cookie`` header; SameSite=Lax unless told otherwise."""
+        cookie: SimpleCookie = SimpleCookie()
+        cookie[key] = value
+        morsel = cookie[key]
+        if max_age is not None:
+            morsel["max-age"] = max_age
+        if expires is not None:
+            morsel["expires"] = _http_date(expires)
+        if path is not None:
+            morsel["path"] = path
+        if domain is not None:
+            morsel["domain"] = domain
+        if secure:
+            morsel["secure"] = True
+        if httponly:
+            morsel["httponly"] = True
+        if samesite is not None:
+            if samesite.lower() not in ("lax", "strict", "none"):
+                raise ValueError("samesite must be 'lax', 'strict' or 'none'")
+            morsel["samesite"] = samesite.capitalize()
+        header = morsel.output(header="").strip()
+        if partitioned:
+            header += "; Partitioned"
+        self.raw_headers.append((b"set-cookie", header.encode("latin-1")))
+
+    def delete_cookie(
+        self,
+        key: str,
+        path: str = "/",
+        domain: str | None = None,
+        secure: bool = False,
+        httponly: bool = False,
+        samesite: Literal["lax", "strict", "none"] | None = "lax",
+    ) -> None:
+        """Tell the client to forget a cookie."""
+        self.set_cookie(
+            key,
+            max_age=0,
+            expires=0,
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        body = b"" if scope.get("method") == "HEAD" else self.body
+        await send({"type": "http.response.body", "body": body})
+        if self.background is not None:
+            await self.background()
+
+
+def _bodyless(status: int) -> bool:
+    return status < 200 or status in (204, 304)
+
+
+def _http_date(value: datetime | str | int) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        value = datetime.fromtimestamp(value, tz=_UTC)
+    return format_datetime(value, usegmt=True)
+
+
+class HTMLResponse(Response):
+    media_type = "text/html"
+
+
+class PlainTextResponse(Response):
+    media_type = "text/plain"
+
+
+class JSONResponse(Response):
+    """JSON straight to bytes through pydantic-core: models, dataclasses, dates, UUIDs, Decimals."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return pydantic_core.to_json(content)
+
+
+class RedirectResponse(Response):
+    """Redirect to ``url``; 307 keeps the method and body, 303 turns a POST into a GET."""
+
+    def __init__(
+        self,
+        url: str,
+        status_code: int = 307,
+        headers: Mapping[str, str] | None = None,
+        background: BackgroundTask | None = None,
+    ) -> None:
+        super().__init__(None, status_code, headers, None, background)
+        location = quote(str(url), safe=":/%#?=@[]!$&'()*+,;~")
+        self.raw_headers.append((b"location", location.encode("latin-1")))
