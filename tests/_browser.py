@@ -52,6 +52,7 @@ __all__ = [
     "browser",
     "offline_page",
     "pytest_collection_modifyitems",
+    "pytest_configure",
     "serve_app",
 ]
 
@@ -76,6 +77,11 @@ def _unavailable(reason: str) -> NoReturn:
     if os.environ.get("PROW_REQUIRE_BROWSER") == "1":
         pytest.fail(f"{reason} (PROW_REQUIRE_BROWSER=1 requires the browser tests to run)")
     pytest.skip(reason)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the ``browser`` marker, so the plugin also works outside this repository."""
+    config.addinivalue_line("markers", "browser: drives headless Chromium (see tests/_browser.py)")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -183,6 +183,7 @@ class App(Router):
             if isinstance(route, Route | WebSocketRoute):
                 route.prepare(self.dependency_overrides)
         self._stale = False
+        self._openapi = None
         if self._stack is None:
             self._stack = self._build_stack()
 
@@ -276,8 +277,10 @@ class App(Router):
                 if route is not None:
                     await route.handle(scope, receive, send)
                     return
-                await self._not_allowed(scope, receive, send, entry.allow)
-                return
+                # A path served only by a websocket has no HTTP methods to allow: 404.
+                if entry.methods:
+                    await self._not_allowed(scope, receive, send, entry.allow)
+                    return
         await self._fallback(scope, receive, send, path)
 
     async def _fallback(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:

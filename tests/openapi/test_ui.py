@@ -20,6 +20,7 @@ from prow.openapi._ui import (
     load_asset,
     redoc_html,
     swagger_ui_html,
+    swagger_ui_oauth2_redirect_html,
 )
 
 URL_RE = re.compile(r"https?://[^\s\"'<>]*")
@@ -196,6 +197,24 @@ def test_redoc_mentions_only_the_given_absolute_urls() -> None:
         "http://127.0.0.1:9000/static/favicon-32x32.png",
         "http://127.0.0.1:9000/static/redoc.standalone.js",
     }
+
+
+# --- OAuth2 redirect page --------------------------------------------------------------------
+
+
+def test_oauth2_redirect_page_names_its_script_absolutely() -> None:
+    page = swagger_ui_oauth2_redirect_html(assets_url="/_prow/docs-assets")
+    assert [a.get("src") for a in _scripts(page)] == ["/_prow/docs-assets/oauth2-redirect.js"]
+    assert '<meta name="referrer" content="no-referrer">' in page
+    assert URL_RE.findall(page) == []
+
+
+def test_oauth2_redirect_page_escapes_assets_url() -> None:
+    page = swagger_ui_oauth2_redirect_html(assets_url='/a"></script><script>x()</script>')
+    assert page.count("<script") == 1
+    assert [a.get("src") for a in _scripts(page)] == [
+        '/a"></script><script>x()</script>/oauth2-redirect.js'
+    ]
 
 
 # --- assets ------------------------------------------------------------------------------------

@@ -31,11 +31,14 @@ class Context:
     def __init__(self, connection: HTTPConnection) -> None:
         self.connection = connection
         self.values: dict[ParamPlan, Any] = {}
-        self.body: dict[ParamPlan, Any] = {}
+        self.body: dict[ParamPlan, Any] = _EMPTY
         self.cache: dict[Callable[..., Any], Any] = {}
         self.exits: list[Any] = []
         self.background: BackgroundTasks | None = None
         self.response: Any = None
+
+
+_EMPTY: dict[Any, Any] = {}
 
 
 class RoutePlan:
@@ -59,6 +62,20 @@ class RoutePlan:
 
     async def run(self, ctx: Context) -> Any:
         """Validate the request against the plan, then call the handler; returns its result."""
+        if self.simple or self.body is not None:
+            await self._validate(ctx)
+        if self.trivial:
+            values = ctx.values
+            kwargs = {param.name: values[param] for param in self.root.params}
+            if self.root.kind == "async":
+                return await self.root.call(**kwargs)
+        else:
+            for ref in self.pre:
+                await resolve(ref, ctx)
+            kwargs = await build_kwargs(self.root, ctx)
+        return await invoke(self.root, kwargs, ctx)
+
+    async def _validate(self, ctx: Context) -> None:
         errors: list[dict[str, Any]] = []
         if self.simple:
             extract_simple(self.simple, ctx, errors)
@@ -67,13 +84,6 @@ class RoutePlan:
             ctx.body = await self.body.extract(ctx.connection, errors)
         if errors:
             raise RequestValidationError(errors)
-        if self.trivial:
-            kwargs = {param.name: ctx.values[param] for param in self.root.params}
-        else:
-            for ref in self.pre:
-                await resolve(ref, ctx)
-            kwargs = await build_kwargs(self.root, ctx)
-        return await invoke(self.root, kwargs, ctx)
 
 
 def extract_simple(params: list[ParamPlan], ctx: Context, errors: list[dict[str, Any]]) -> None:

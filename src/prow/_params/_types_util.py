@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import types
-import typing
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Union, get_args, get_origin
+
+import typing_extensions
 
 __all__ = ["is_model_like", "is_sequence", "split_annotated", "unwrap_optional"]
 
@@ -56,5 +57,7 @@ def is_model_like(annotation: Any) -> bool:
     return (
         (hasattr(base, "__pydantic_core_schema__") and hasattr(base, "model_fields"))
         or dataclasses.is_dataclass(base)
-        or typing.is_typeddict(base)
+        # typing_extensions' check also knows its own TypedDict, which pydantic requires
+        # before Python 3.12 (``typing.is_typeddict`` says False for those).
+        or typing_extensions.is_typeddict(base)
     )

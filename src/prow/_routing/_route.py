@@ -103,17 +103,14 @@ class Route(BaseRoute):
         try:
             response = await self._respond(ctx)
         except Exception as exc:
-            error = exc
-            if ctx.exits:
-                closed = await close_exits(ctx.exits, exc)
-                error = closed if isinstance(closed, Exception) else exc
-            ctx.exits = []
-            app: App = scope["app"]
-            response, unhandled = await app.exception_response(request, error)
+            response, unhandled = await _error_response(ctx, request, exc)
         try:
             await response(scope, receive, send)
         finally:
-            await _finish(ctx, request)
+            if ctx.exits:
+                await _close_after_response(ctx)
+            if request._form is not None:
+                await request.close()
         if unhandled is not None:
             raise unhandled
 
@@ -128,14 +125,24 @@ class Route(BaseRoute):
         return response
 
 
-async def _finish(ctx: Context, request: Request) -> None:
-    try:
-        if ctx.exits:
-            error = await close_exits(ctx.exits, None)
-            if error is not None:
-                raise error
-    finally:
-        await request.close()
+async def _error_response(
+    ctx: Context, request: Request, exc: Exception
+) -> tuple[Response, Exception | None]:
+    """Let generator dependencies see ``exc`` first, then ask the app for an answer."""
+    error = exc
+    if ctx.exits:
+        closed = await close_exits(ctx.exits, exc)
+        error = closed if isinstance(closed, Exception) else exc
+        ctx.exits = []
+    app: App = request.scope["app"]
+    return await app.exception_response(request, error)
+
+
+async def _close_after_response(ctx: Context) -> None:
+    error = await close_exits(ctx.exits, None)
+    ctx.exits = []
+    if error is not None:
+        raise error
 
 
 def _merge_into(response: Response, extra: Response) -> None:

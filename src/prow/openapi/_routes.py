@@ -52,8 +52,10 @@ def docs_router(app: App) -> Router | None:
             )
 
         @router.get(oauth2_redirect, name="swagger_ui_oauth2_redirect")
-        async def swagger_oauth2_redirect() -> Response:
-            return _asset_response("oauth2-redirect.html", None)
+        async def swagger_oauth2_redirect(request: Request) -> Response:
+            root = request.scope.get("root_path", "")
+            page = swagger_ui_oauth2_redirect_html(assets_url=root + ASSETS_PATH)
+            return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
     if app.redoc_url is not None:
 

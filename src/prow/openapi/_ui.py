@@ -26,6 +26,7 @@ __all__ = [
     "load_asset",
     "redoc_html",
     "swagger_ui_html",
+    "swagger_ui_oauth2_redirect_html",
 ]
 
 _JS: Final = "text/javascript; charset=utf-8"
@@ -193,6 +194,28 @@ def redoc_html(*, openapi_url: str, title: str, assets_url: str) -> str:
 <body>
 <redoc spec-url="{_attr(openapi_url)}"></redoc>
 <script src="{assets}/redoc.standalone.js"></script>
+</body>
+</html>
+"""
+
+
+def swagger_ui_oauth2_redirect_html(*, assets_url: str) -> str:
+    """Return Swagger UI's OAuth2 redirect page, for serving at any URL (``oauth2_redirect_url``).
+
+    The vendored ``oauth2-redirect.html`` loads ``oauth2-redirect.js`` by a relative URL, so it
+    works only when served from ``assets_url`` itself. This page names the script absolutely.
+    """
+    # The page's URL carries the OAuth authorization code or token; no-referrer keeps it out of
+    # the Referer header of the script request (and of anything a browser extension adds).
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="referrer" content="no-referrer">
+<title>Swagger UI: OAuth2 redirect</title>
+</head>
+<body>
+<script src="{_attr(assets_url)}/oauth2-redirect.js"></script>
 </body>
 </html>
 """

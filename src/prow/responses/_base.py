@@ -75,10 +75,11 @@ class Response:
         return raw
 
     def _content_type(self) -> bytes:
-        media_type = self.media_type or ""
-        if media_type.startswith("text/") and "charset=" not in media_type:
-            media_type += "; charset=" + self.charset
-        return media_type.encode("latin-1")
+        key = (self.media_type, self.charset)
+        cached = _CONTENT_TYPES.get(key)
+        if cached is None:
+            cached = _CONTENT_TYPES[key] = _encode_content_type(*key)
+        return cached
 
     @property
     def headers(self) -> MutableHeaders:
@@ -152,6 +153,16 @@ class Response:
         await send({"type": "http.response.body", "body": body})
         if self.background is not None:
             await self.background()
+
+
+_CONTENT_TYPES: dict[tuple[str | None, str], bytes] = {}
+
+
+def _encode_content_type(media_type: str | None, charset: str) -> bytes:
+    media_type = media_type or ""
+    if media_type.startswith("text/") and "charset=" not in media_type:
+        media_type += "; charset=" + charset
+    return media_type.encode("latin-1")
 
 
 def _bodyless(status: int) -> bool:
