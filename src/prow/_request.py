@@ -98,7 +98,10 @@ class HTTPConnection:
     def url_for(self, name: str, /, **params: Any) -> URL:
         """The absolute URL of the route called ``name``."""
         path = self.app.url_for(name, **params)
-        return URL(f"{self.url.scheme}://{self.url.netloc}{path}")
+        # Routes are relative to the app; a mounted app (or one behind a proxy prefix)
+        # lives under ``root_path``, which the browser must include.
+        root = self.scope.get("root_path", "")
+        return URL(f"{self.url.scheme}://{self.url.netloc}{root}{path}")
 
 
 def parse_cookie_header(header: str) -> dict[str, str]:

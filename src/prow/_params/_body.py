@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError, create_model
+from pydantic_core import ValidationError
 
 from prow._exceptions import HTTPError
 from prow._params._errors import error_entries, missing
@@ -14,6 +14,8 @@ from prow._params._plan import ParamPlan
 from prow._params._types_util import is_model_like, is_sequence, split_annotated, unwrap_optional
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel, TypeAdapter
+
     from prow._forms import FormData
     from prow._request import Request
 
@@ -167,6 +169,8 @@ def build_body_plan(params: list[ParamPlan], owner: str) -> BodyPlan | None:
 
 
 def _json_plan(params: list[ParamPlan], owner: str) -> BodyPlan:
+    from pydantic import TypeAdapter
+
     first = params[0]
     embed = len(params) > 1 or (isinstance(first.marker, Body) and first.marker.embed)
     media_type = first.marker.media_type if isinstance(first.marker, Body) else "application/json"
@@ -181,6 +185,8 @@ def _json_plan(params: list[ParamPlan], owner: str) -> BodyPlan:
 
 
 def _form_plan(params: list[ParamPlan], owner: str) -> BodyPlan:
+    from pydantic import TypeAdapter
+
     has_file = any(p.source == "file" for p in params)
     media_type = "multipart/form-data" if has_file else "application/x-www-form-urlencoded"
     first = params[0]
@@ -196,6 +202,8 @@ def _form_plan(params: list[ParamPlan], owner: str) -> BodyPlan:
 def _constrained(param: ParamPlan) -> Any:
     from typing import Annotated
 
+    from pydantic import Field
+
     marker = param.marker
     if not marker.constraints and not marker.description and not marker.examples:
         return param.annotation
@@ -204,6 +212,8 @@ def _constrained(param: ParamPlan) -> Any:
 
 
 def _model_for(params: list[ParamPlan], owner: str) -> type[BaseModel]:
+    from pydantic import Field, create_model
+
     fields: dict[str, Any] = {}
     for param in params:
         marker = param.marker

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic_core import ValidationError
 
 from prow._params._errors import error_entries
 
@@ -100,6 +100,8 @@ def make_converter(annotation: Any, constraints: dict[str, Any]) -> Converter:
     """Build the converter for one parameter; pydantic only when the type needs it."""
     if not constraints and annotation in _FAST:
         return _FAST[annotation]
+    from pydantic import Field, TypeAdapter
+
     target: Any = Annotated[annotation, Field(**constraints)] if constraints else annotation
     adapter: TypeAdapter[Any] = TypeAdapter(target)
     validate = adapter.validate_python

@@ -5,13 +5,16 @@ from __future__ import annotations
 import inspect
 import types
 import typing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic_core
-from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
+from pydantic_core import ValidationError
 
 from prow._params._types_util import is_model_like, split_annotated
 from prow.responses import JSONResponse, Response
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 __all__ = ["ResponsePlan", "ResponseValidationError"]
 
@@ -51,6 +54,8 @@ class ResponsePlan:
         self.model: type[Any] | None = None
         self.validate = False
         if self.schema is not None:
+            from pydantic import PydanticSchemaGenerationError, TypeAdapter
+
             try:
                 self.adapter = TypeAdapter(self.schema)
             except PydanticSchemaGenerationError:

@@ -11,6 +11,7 @@ from prow.openapi._ui import (
     get_asset,
     redoc_html,
     swagger_ui_html,
+    swagger_ui_oauth2_redirect_html,
 )
 from prow.responses import HTMLResponse, JSONResponse, Response
 
