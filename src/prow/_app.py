@@ -350,6 +350,9 @@ class App(Router):
         for cls in type(exc).__mro__:
             if cls in handlers:
                 return handlers[cls]
+        if not isinstance(exc, HTTPError):
+            # As in Starlette, a handler for status 500 answers every unhandled error.
+            return handlers.get(500)
         return None
 
     # -- lifespan ------------------------------------------------------------------------

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 __all__ = ["URL", "Address", "Headers", "MultiDict", "MutableHeaders", "QueryParams", "State"]
 
 
-class MultiDict(Mapping[str, str]):
+_V = TypeVar("_V")
+
+
+class MultiDict(Mapping[str, _V]):
     """An immutable mapping that keeps every value of a repeated key.
 
     ``m[key]`` gives the last value (as most frameworks do); ``m.getlist(key)`` gives all.
@@ -17,20 +20,21 @@ class MultiDict(Mapping[str, str]):
 
     __slots__ = ("_dict", "_list")
 
-    def __init__(self, items: Iterable[tuple[str, str]] | Mapping[str, str] = ()) -> None:
+    def __init__(self, items: Iterable[tuple[str, _V]] | Mapping[str, _V] = ()) -> None:
         pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
-        self._list = pairs
-        self._dict = dict(pairs)
+        self._list: list[tuple[str, _V]] = pairs
+        self._dict: dict[str, _V] = dict(pairs)
 
-    def getlist(self, key: str) -> list[str]:
+    def getlist(self, key: str) -> list[_V]:
+        """Every value sent under ``key``, in order."""
         return [v for k, v in self._list if k == key]
 
-    def multi_items(self) -> list[tuple[str, str]]:
+    def multi_items(self) -> list[tuple[str, _V]]:
+        """Every ``(name, value)`` pair, in the order the client sent them."""
         return list(self._list)
 
-    def __getitem__(self, key: str) -> str:
-        value: str = self._dict[key]
-        return value
+    def __getitem__(self, key: str) -> _V:
+        return self._dict[key]
 
     def __contains__(self, key: object) -> bool:
         return key in self._dict
@@ -43,17 +47,16 @@ class MultiDict(Mapping[str, str]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, MultiDict):
-            return sorted(self._list) == sorted(other._list)
+            return sorted(self._list, key=repr) == sorted(other._list, key=repr)
         return NotImplemented
 
-    def __hash__(self) -> int:
-        return hash(tuple(sorted(self._list)))
+    __hash__ = None  # type: ignore[assignment]  # mutable contents: not hashable
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._list!r})"
 
 
-class QueryParams(MultiDict):
+class QueryParams(MultiDict[str]):
     """The decoded query string of a request."""
 
     __slots__ = ()

@@ -19,7 +19,7 @@ Uploaded file names are client-supplied text: never use ``UploadFile.filename`` 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 from io import BytesIO
 from typing import IO, TYPE_CHECKING, Any, TypeVar
@@ -30,7 +30,7 @@ from python_multipart import MultipartParser, QuerystringParser
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartState, parse_options_header
 
-from prow._datastructures import Headers
+from prow._datastructures import Headers, MultiDict
 from prow._exceptions import HTTPError
 
 if TYPE_CHECKING:
@@ -147,48 +147,19 @@ class UploadFile:
 FormValue = str | UploadFile
 
 
-class FormData(Mapping[str, FormValue]):
+class FormData(MultiDict[FormValue]):
     """An immutable multi-dict of form fields: strings and :class:`UploadFile` objects.
 
     ``form[name]`` gives the last value sent under ``name``; ``form.getlist(name)`` gives all.
     """
 
-    __slots__ = ("_dict", "_list")
-
-    def __init__(self, items: Iterable[tuple[str, FormValue]] | Mapping[str, FormValue] = ()):
-        pairs: list[tuple[str, FormValue]]
-        pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
-        self._list = pairs
-        self._dict: dict[str, FormValue] = dict(pairs)
-
-    def getlist(self, key: str) -> list[FormValue]:
-        """Every value sent under ``key``, in order."""
-        return [v for k, v in self._list if k == key]
-
-    def multi_items(self) -> list[tuple[str, FormValue]]:
-        """Every ``(name, value)`` pair, in the order the client sent them."""
-        return list(self._list)
+    __slots__ = ()
 
     async def close(self) -> None:
         """Close every uploaded file (deleting their temporary files)."""
         for _, value in self._list:
             if isinstance(value, UploadFile):
                 await value.close()
-
-    def __getitem__(self, key: str) -> FormValue:
-        return self._dict[key]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._dict
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._dict)
-
-    def __len__(self) -> int:
-        return len(self._dict)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._list!r})"
 
 
 @dataclass(frozen=True, slots=True)

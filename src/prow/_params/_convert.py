@@ -27,6 +27,13 @@ class ConversionError(Exception):
 Converter = Callable[[Any], Any]
 
 
+def _error(kind: str, expected: str, raw: Any) -> ConversionError:
+    """An error worded as pydantic words it, so fast and slow paths read the same."""
+    return ConversionError(
+        [{"loc": [], "msg": f"Input should be {expected}", "type": kind, "input": raw}]
+    )
+
+
 def _int(raw: Any) -> int:
     if type(raw) is int:
         return raw
@@ -35,16 +42,7 @@ def _int(raw: Any) -> int:
             return int(raw)
         except ValueError:
             pass
-    raise ConversionError(
-        [
-            {
-                "loc": [],
-                "msg": "Input should be a valid integer, unable to parse string as an integer",
-                "type": "int_parsing",
-                "input": raw,
-            }
-        ]
-    )
+    raise _error("int_parsing", "a valid integer, unable to parse string as an integer", raw)
 
 
 def _float(raw: Any) -> float:
@@ -55,16 +53,7 @@ def _float(raw: Any) -> float:
             return float(raw)
         except ValueError:
             pass
-    raise ConversionError(
-        [
-            {
-                "loc": [],
-                "msg": "Input should be a valid number, unable to parse string as a number",
-                "type": "float_parsing",
-                "input": raw,
-            }
-        ]
-    )
+    raise _error("float_parsing", "a valid number, unable to parse string as a number", raw)
 
 
 _TRUE = frozenset(("1", "true", "t", "yes", "y", "on"))
@@ -77,16 +66,7 @@ def _bool(raw: Any) -> bool:
         return True
     if value in _FALSE:
         return False
-    raise ConversionError(
-        [
-            {
-                "loc": [],
-                "msg": "Input should be a valid boolean, unable to interpret input",
-                "type": "bool_parsing",
-                "input": raw,
-            }
-        ]
-    )
+    raise _error("bool_parsing", "a valid boolean, unable to interpret input", raw)
 
 
 def _str(raw: Any) -> str:
