@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 
-from _browser import OfflinePage, serve_app
 from pydantic import BaseModel
 
+from _browser import OfflinePage, serve_app
 from prow import App
 
 

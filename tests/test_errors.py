@@ -1,0 +1,217 @@
+"""Error answers: HTTPError, exception handlers, 500s with and without debug."""
+
+import pytest
+
+from prow import App, HTMLResponse, HTTPError, JSONResponse, PlainTextResponse, Request
+from prow.testing import TestClient
+
+PROBLEM = "application/problem+json"
+
+
+class OutOfStock(Exception):
+    def __init__(self, sku: str) -> None:
+        super().__init__(sku)
+        self.sku = sku
+
+
+class Backorder(OutOfStock):
+    pass
+
+
+def failing_app(**options: object) -> App:
+    app = App(**options)  # type: ignore[arg-type]
+
+    @app.get("/crash")
+    async def crash() -> None:
+        raise RuntimeError("secret-db-password in a message")
+
+    return app
+
+
+def test_http_error_is_problem_json_with_headers() -> None:
+    app = App()
+
+    @app.get("/limited")
+    async def limited() -> None:
+        raise HTTPError(429, "slow down", headers={"Retry-After": "30"})
+
+    @app.get("/default-detail")
+    async def default_detail() -> None:
+        raise HTTPError(403)
+
+    client = TestClient(app)
+    response = client.get("/limited")
+    assert response.status_code == 429
+    assert response.headers["content-type"] == PROBLEM
+    assert response.headers["retry-after"] == "30"
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Too Many Requests",
+        "status": 429,
+        "detail": "slow down",
+    }
+    assert client.get("/default-detail").json()["detail"] == "Forbidden"
+
+
+def test_handler_by_exception_type_async_and_subclass() -> None:
+    app = App()
+
+    @app.exception_handler(OutOfStock)
+    async def out_of_stock(request: Request, exc: OutOfStock) -> JSONResponse:
+        return JSONResponse({"sku": exc.sku, "path": request.url.path}, status_code=409)
+
+    @app.get("/buy/{sku}")
+    async def buy(sku: str) -> None:
+        raise Backorder(sku)
+
+    response = TestClient(app).get("/buy/X1")
+    assert response.status_code == 409
+    assert response.json() == {"sku": "X1", "path": "/buy/X1"}
+
+
+def test_handler_by_status_sync_for_404_and_raised_errors() -> None:
+    app = App()
+
+    @app.exception_handler(404)
+    def not_found(request: Request, exc: HTTPError) -> HTMLResponse:
+        return HTMLResponse(f"<p>nothing at {request.url.path}</p>", status_code=404)
+
+    @app.get("/gone")
+    async def gone() -> None:
+        raise HTTPError(404, "gone")
+
+    client = TestClient(app)
+    for path in ("/nowhere", "/gone"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert response.headers["content-type"].startswith("text/html")
+        assert response.text == f"<p>nothing at {path}</p>"
+
+
+def test_handlers_given_to_the_constructor() -> None:
+    def on_value_error(request: Request, exc: Exception) -> PlainTextResponse:
+        return PlainTextResponse(f"bad value: {exc}", status_code=400)
+
+    app = App(exception_handlers={ValueError: on_value_error})
+
+    @app.get("/v")
+    async def v() -> None:
+        raise ValueError("nope")
+
+    response = TestClient(app).get("/v")
+    assert (response.status_code, response.text) == (400, "bad value: nope")
+
+
+def test_validation_errors_can_be_handled_by_status() -> None:
+    app = App()
+
+    @app.exception_handler(422)
+    async def flat(request: Request, exc: HTTPError) -> JSONResponse:
+        return JSONResponse({"invalid": [e["loc"][-1] for e in exc.extra["errors"]]}, 400)  # type: ignore[index]
+
+    @app.get("/")
+    async def handler(n: int) -> int:
+        return n
+
+    response = TestClient(app).get("/?n=x")
+    assert response.status_code == 400
+    assert response.json() == {"invalid": ["n"]}
+
+
+def test_unhandled_error_is_a_bare_500() -> None:
+    client = TestClient(failing_app(), raise_server_exceptions=False)
+    response = client.get("/crash")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["status"] == 500
+    assert "traceback" not in body
+    text = response.text
+    assert "secret-db-password" not in text
+    assert "RuntimeError" not in text
+    assert "Traceback" not in text
+
+
+def test_test_client_reraises_server_errors_by_default() -> None:
+    with pytest.raises(RuntimeError, match="secret-db-password"):
+        TestClient(failing_app()).get("/crash")
+
+
+def test_debug_json_has_traceback() -> None:
+    client = TestClient(failing_app(debug=True), raise_server_exceptions=False)
+    response = client.get("/crash", headers={"Accept": "application/json"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["detail"] == "RuntimeError: secret-db-password in a message"
+    assert isinstance(body["traceback"], list)
+    assert any("raise RuntimeError" in line for line in body["traceback"])
+
+
+def test_debug_html_page_for_browsers() -> None:
+    client = TestClient(failing_app(debug=True), raise_server_exceptions=False)
+    response = client.get("/crash", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("text/html")
+    assert "<h1>RuntimeError: secret-db-password in a message</h1>" in response.text
+    assert "Traceback" in response.text
+    assert "GET /crash" in response.text
+
+
+def test_debug_page_escapes_html() -> None:
+    app = App(debug=True)
+
+    @app.get("/xss")
+    async def xss() -> None:
+        raise ValueError("<script>alert(1)</script>")
+
+    response = TestClient(app, raise_server_exceptions=False).get(
+        "/xss", headers={"Accept": "text/html"}
+    )
+    assert "<script>alert(1)</script>" not in response.text
+    assert "&lt;script&gt;" in response.text
+
+
+def test_exception_handler_must_return_a_response() -> None:
+    app = App()
+
+    @app.exception_handler(KeyError)
+    async def wrong(request: Request, exc: KeyError) -> dict[str, str]:
+        return {"not": "a response"}
+
+    @app.get("/")
+    async def handler() -> None:
+        raise KeyError("k")
+
+    with pytest.raises(TypeError, match="must return a Response"):
+        TestClient(app).get("/")
+
+
+def test_sync_handler_errors_are_handled_too() -> None:
+    app = App()
+
+    @app.get("/sync")
+    def sync() -> None:
+        raise HTTPError(418, "teapot")
+
+    response = TestClient(app).get("/sync")
+    assert response.status_code == 418
+    assert response.json()["detail"] == "teapot"
+
+
+def test_head_request_error_has_no_body() -> None:
+    client = TestClient(failing_app(), raise_server_exceptions=False)
+    response = client.head("/crash")
+    assert response.status_code == 500
+    assert response.content == b""
+
+
+def test_500_handler_answers_unhandled_errors() -> None:
+    app = failing_app()
+
+    @app.exception_handler(500)
+    async def custom(request: Request, exc: Exception) -> PlainTextResponse:
+        return PlainTextResponse("custom 500", status_code=500)
+
+    response = TestClient(app, raise_server_exceptions=False).get("/crash")
+    assert (response.status_code, response.text) == (500, "custom 500")
