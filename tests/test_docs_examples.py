@@ -79,8 +79,8 @@ def test_docs_have_examples() -> None:
     assert len(EXAMPLES) > 20, "the docs folder lost its runnable examples"
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=[e.id for e in EXAMPLES])
-def test_example_runs(example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def run(example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Execute one example as its own module, inside ``tmp_path``."""
     # A real module in sys.modules: pydantic and typing.get_type_hints look names up
     # through ``sys.modules[cls.__module__]``, which ``from __future__ import annotations``
     # makes necessary.
@@ -94,6 +94,39 @@ def test_example_runs(example: Example, tmp_path: Path, monkeypatch: pytest.Monk
     source = "\n" * example.line + example.source
     code = compile(source, str(example.path), "exec", dont_inherit=True)
     exec(code, module.__dict__)
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.id for e in EXAMPLES])
+def test_example_runs(example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run(example, tmp_path, monkeypatch)
+
+
+def test_examples_may_use_postponed_annotations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = (
+        "from __future__ import annotations\n"
+        "from pydantic import BaseModel\n"
+        "from prow import App\n"
+        "from prow.testing import TestClient\n"
+        "class Item(BaseModel):\n"
+        "    name: str\n"
+        "app = App()\n"
+        "@app.post('/items')\n"
+        "async def create(item: Item) -> Item:\n"
+        "    return item\n"
+        "assert TestClient(app).post('/items', json={'name': 'a'}).json() == {'name': 'a'}\n"
+    )
+    run(Example(tmp_path / "page.md", 1, source), tmp_path, monkeypatch)
+
+
+def test_failures_point_at_the_markdown_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    example = Example(tmp_path / "page.md", 10, "x = 1\nassert x == 2\n")
+    with pytest.raises(AssertionError) as info:
+        run(example, tmp_path, monkeypatch)
+    assert info.traceback[-1].lineno + 1 == 12  # the fence is line 10, the assert line 12
 
 
 def test_extract_honours_the_skip_marker(tmp_path: Path) -> None:

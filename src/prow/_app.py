@@ -175,9 +175,13 @@ class App(Router):
         if self._routes is not None and not self._stale:
             return
         if self._routes is None:
-            self._add_docs_routes()
-            routes = self.resolved()
-            self._index(routes)
+            routes = self.resolved() + self._docs_routes()
+            try:
+                self._index(routes)
+            except Exception:
+                # Leave nothing half-built: the next attempt reports the same mistake.
+                self._table, self._names, self._mounts = RouteTable(), {}, []
+                raise
             self._routes = routes
         for route in self._routes or []:
             if isinstance(route, Route | WebSocketRoute):
@@ -211,12 +215,11 @@ class App(Router):
         self._mounts.sort(key=lambda m: len(m.path), reverse=True)
         self._table.finish()
 
-    def _add_docs_routes(self) -> None:
+    def _docs_routes(self) -> list[Route | WebSocketRoute | Mount]:
         from prow.openapi import docs_router
 
         router = docs_router(self)
-        if router is not None:
-            self.include(router)
+        return [] if router is None else router.resolved()
 
     def _build_stack(self) -> ASGIApp:
         app: ASGIApp = self._dispatch

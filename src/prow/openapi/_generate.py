@@ -112,6 +112,8 @@ def _check_settings(settings: Mapping[str, Any]) -> None:
 
 def _info(app: App) -> dict[str, Any]:
     info: dict[str, Any] = {"title": app.title, "version": app.version}
+    if app.summary:
+        info["summary"] = app.summary
     if app.description:
         info["description"] = app.description
     info.update(app.openapi_settings.get("info", {}))

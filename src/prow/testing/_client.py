@@ -51,7 +51,10 @@ def _handshake_headers(
 
 
 def _client_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
-    return {"user-agent": "testclient", **(headers or {})}
+    given = dict(headers or {})
+    if not any(name.lower() == "user-agent" for name in given):
+        given["user-agent"] = "testclient"
+    return given
 
 
 class TestClient(httpx.Client):
