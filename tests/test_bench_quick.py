@@ -1,4 +1,4 @@
-"""The benchmark suite's quick mode: every app answers every endpoint correctly, so it never rots."""
+"""The benchmark quick mode: every app answers every endpoint correctly, so bench/ never rots."""
 
 from __future__ import annotations
 
@@ -50,3 +50,33 @@ def test_quick_mode_exit_code() -> None:
     from bench.run import quick
 
     assert quick(["bare"]) == 0
+
+
+def test_report_renders_table_targets_and_environment(tmp_path: Path) -> None:
+    from bench.report import write_report
+
+    endpoints = ("plaintext", "json", "users", "items")
+    raw = {
+        "n": 500,
+        "machine": {"python": "CPython 3.11", "nproc": "2"},
+        "versions": {"prow": "0.1.0"},
+        "instructions": {
+            "bare": dict(zip(endpoints, (16_000, 18_000, 37_000, 79_000), strict=True)),
+            "prow": dict(zip(endpoints, (40_000, 60_000, 80_000, 120_000), strict=True)),
+        },
+        "import_ms": {"bare": 20.0, "prow": 40.0},
+    }
+    write_report(raw, tmp_path)
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "| plaintext | 16.0k | 40.0k (2.5×) | ≤ 48.0k | **pass** |" in text
+    assert "| json | 18.0k | 60.0k (3.3×) | ≤ 54.0k | **FAIL** (+11%) |" in text
+    assert "| nproc | 2 |" in text and "| prow | 0.1.0 |" in text
+
+
+def test_wrk_script_posts_the_json_body() -> None:
+    from bench.wrk import _lua
+
+    script = _lua(CASES["items"])
+    assert 'wrk.method = "POST"' in script
+    assert 'wrk.headers["content-type"] = "application/json"' in script
+    assert '"variants"' in script

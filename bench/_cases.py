@@ -1,0 +1,102 @@
+"""The requests every app must answer, and what a correct answer looks like.
+
+A case is a request plus a check; the drivers refuse to count instructions for an app whose
+answer fails its check, so a broken app can never post a flattering figure.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["CASES", "ENDPOINTS", "NEGATIVE_CASES", "Answer", "BenchError", "Case"]
+
+ITEM: dict[str, Any] = {
+    "name": "Widget",
+    "description": None,
+    "price": 19.99,
+    "quantity": 3,
+    "available": True,
+    "tags": ["tools", "metal", "sale"],
+    "dimensions": {"width": 1.5, "height": 2.25, "depth": 0.5},
+    "variants": [
+        {"sku": "W-RED", "price": 19.99, "stock": 10},
+        {"sku": "W-BLU", "price": 21.5, "stock": 0},
+        {"sku": "W-GRN", "price": 18.0, "stock": 4},
+    ],
+}
+
+
+class BenchError(AssertionError):
+    """An app answered a benchmark request wrongly."""
+
+
+@dataclass
+class Answer:
+    """What an app sent back: status, lower-cased header names, body bytes."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request and the answer it must get (``statuses`` lists the acceptable codes)."""
+
+    name: str
+    method: str
+    path: str
+    query: bytes = b""
+    body: bytes = b""
+    statuses: tuple[int, ...] = (200,)
+    media: str = "application/json"
+    expect: Any = None  # parsed JSON, or bytes for text; None for error cases
+    headers: tuple[tuple[bytes, bytes], ...] = field(default=())
+
+    def check(self, app: str, answer: Answer) -> None:
+        """Raise ``BenchError`` unless ``answer`` is right for this case."""
+        where = f"{app} {self.method} {self.path}"
+        if answer.status not in self.statuses:
+            raise BenchError(
+                f"{where}: status {answer.status}, want {self.statuses}: {answer.body!r}"
+            )
+        if self.expect is None:
+            return
+        media = answer.headers.get("content-type", "")
+        if not media.startswith(self.media):
+            raise BenchError(f"{where}: content-type {media!r}, want {self.media}")
+        got: Any = answer.body if isinstance(self.expect, bytes) else json.loads(answer.body)
+        if got != self.expect:
+            raise BenchError(f"{where}: body {got!r}, want {self.expect!r}")
+
+
+_ITEM_BODY = json.dumps(ITEM).encode()
+_JSON_HEADERS = ((b"content-type", b"application/json"),)
+
+CASES: dict[str, Case] = {
+    "plaintext": Case(
+        "plaintext", "GET", "/plaintext", media="text/plain", expect=b"Hello, World!"
+    ),
+    "json": Case("json", "GET", "/json", expect={"message": "Hello, World!"}),
+    "users": Case(
+        "users", "GET", "/users/42", query=b"q=hello", expect={"user_id": 42, "q": "hello"}
+    ),
+    "items": Case("items", "POST", "/items", body=_ITEM_BODY, expect=ITEM, headers=_JSON_HEADERS),
+}
+ENDPOINTS = tuple(CASES)
+
+# Checked in quick mode only (never counted): the error paths must be 4xx, not 500.
+NEGATIVE_CASES: tuple[Case, ...] = (
+    Case("users-no-q", "GET", "/users/7", expect={"user_id": 7, "q": None}),
+    Case("users-not-int", "GET", "/users/abc", statuses=(400, 404, 422)),
+    Case(
+        "items-invalid",
+        "POST",
+        "/items",
+        body=json.dumps({**ITEM, "price": "free", "variants": [{"sku": ""}]}).encode(),
+        statuses=(400, 422),
+        headers=_JSON_HEADERS,
+    ),
+)

@@ -1,0 +1,40 @@
+"""The benchmarked apps: one module per framework, all serving the same endpoints.
+
+``APPS`` maps a short name to where its callable lives, whether it speaks ASGI or WSGI, and the
+distributions it needs (so a missing peer is skipped with a reason, never a crash).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["APPS", "AppSpec"]
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    """One benchmarked app: ``module:attr`` is its ASGI or WSGI callable."""
+
+    name: str
+    module: str
+    interface: str  # "asgi" or "wsgi"
+    requires: tuple[str, ...]  # importable top-level packages; the first is the framework measured
+
+    @property
+    def target(self) -> str:
+        """The ``module:attr`` string servers such as uvicorn and granian take."""
+        return f"{self.module}:app"
+
+
+APPS: dict[str, AppSpec] = {
+    spec.name: spec
+    for spec in (
+        AppSpec("bare", "bench.apps.bare", "asgi", ("pydantic",)),
+        AppSpec("prow", "bench.apps.prow_app", "asgi", ("prow", "pydantic")),
+        AppSpec("starlette", "bench.apps.starlette_app", "asgi", ("starlette", "pydantic")),
+        AppSpec("fastapi", "bench.apps.fastapi_app", "asgi", ("fastapi", "pydantic")),
+        AppSpec("litestar", "bench.apps.litestar_app", "asgi", ("litestar", "msgspec")),
+        AppSpec("flask", "bench.apps.flask_app", "wsgi", ("flask", "pydantic")),
+        AppSpec("django", "bench.apps.django_app", "wsgi", ("django", "pydantic")),
+    )
+}

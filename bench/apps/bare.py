@@ -1,0 +1,85 @@
+"""The physical limit: a hand-written ASGI path switch, no framework.
+
+It does the same work as the framework apps (parse the int id and query, validate the body with
+pydantic, encode JSON) with nothing in between, so every other figure reads as a ratio to it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote_plus
+
+from pydantic import ValidationError
+
+from bench.apps._models import Item
+
+_TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
+_JSON = [(b"content-type", b"application/json")]
+_HELLO = b"Hello, World!"
+_HELLO_JSON = json.dumps({"message": "Hello, World!"}).encode()
+
+
+async def _answer(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    length = (b"content-length", b"%d" % len(body))
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, length]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _read_body(receive: Any) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _user(scope: dict[str, Any], send: Any, raw_id: str) -> None:
+    try:
+        user_id = int(raw_id)
+    except ValueError:
+        await _answer(send, 422, _JSON, b'{"detail":"user_id must be an integer"}')
+        return
+    q = None
+    for pair in scope["query_string"].decode("latin-1").split("&"):
+        name, _, value = pair.partition("=")
+        if name == "q":
+            q = unquote_plus(value)
+    body = json.dumps({"user_id": user_id, "q": q}).encode()
+    await _answer(send, 200, _JSON, body)
+
+
+async def _items(receive: Any, send: Any) -> None:
+    try:
+        item = Item.model_validate_json(await _read_body(receive))
+    except ValidationError as exc:
+        await _answer(send, 422, _JSON, exc.json().encode())
+        return
+    await _answer(send, 200, _JSON, item.model_dump_json().encode())
+
+
+async def _lifespan(receive: Any, send: Any) -> None:
+    while True:
+        message = await receive()
+        kind = message["type"].rsplit(".", 1)[-1]
+        await send({"type": f"lifespan.{kind}.complete"})
+        if kind == "shutdown":
+            return
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+        return
+    path, method = scope["path"], scope["method"]
+    if method == "GET" and path == "/plaintext":
+        await _answer(send, 200, _TEXT, _HELLO)
+    elif method == "GET" and path == "/json":
+        await _answer(send, 200, _JSON, _HELLO_JSON)
+    elif method == "GET" and path.startswith("/users/") and path.count("/") == 2:
+        await _user(scope, send, path[7:])
+    elif method == "POST" and path == "/items":
+        await _items(receive, send)
+    else:
+        await _answer(send, 404, _TEXT, b"Not Found")

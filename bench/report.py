@@ -1,0 +1,180 @@
+"""Turn the raw results into ``RESULTS.md`` and a bar chart of ratios to the bare ASGI app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TARGETS", "write_report"]
+
+# prow's targets from the benchmark issue, in instructions per request.
+TARGETS = {"plaintext": 48_000, "json": 54_000, "users": 90_000, "items": 130_000}
+
+COMMAND = "python -m bench"
+
+
+def _k(value: float) -> str:
+    return f"{value / 1000:.1f}k"
+
+
+def _instructions_table(raw: dict[str, Any]) -> list[str]:
+    counts: dict[str, dict[str, int]] = raw["instructions"]
+    apps = list(counts)
+    bare = counts.get("bare", {})
+    lines = [
+        "| endpoint | " + " | ".join(apps) + " | prow target | prow |",
+        "|---|" + "---|" * (len(apps) + 2),
+    ]
+    for endpoint, target in TARGETS.items():
+        cells = []
+        for app in apps:
+            value = counts[app].get(endpoint)
+            if value is None:
+                cells.append("—")
+            elif app != "bare" and endpoint in bare:
+                cells.append(f"{_k(value)} ({value / bare[endpoint]:.1f}×)")  # noqa: RUF001
+            else:
+                cells.append(_k(value))
+        prow = counts.get("prow", {}).get(endpoint)
+        verdict = "—" if prow is None else ("**pass**" if prow <= target else "**FAIL**")
+        if prow is not None and prow > target:
+            verdict += f" (+{(prow / target - 1) * 100:.0f}%)"
+        lines.append(f"| {endpoint} | " + " | ".join(cells) + f" | ≤ {_k(target)} | {verdict} |")
+    return lines
+
+
+def _process_table(raw: dict[str, Any]) -> list[str]:
+    columns = (
+        ("import_ms", "import (ms)", "{:.0f}"),
+        ("startup_ms", "200-route app: import + build + first answer (ms)", "{:.0f}"),
+        ("rss_mb", "RSS after 10,000 requests in-process (MB)", "{:.1f}"),
+    )
+    present = [c for c in columns if raw.get(c[0])]
+    if not present:
+        return ["Not measured in this run (`python -m bench --measures process`)."]
+    apps = list(raw[present[0][0]])
+    lines = ["| framework | " + " | ".join(c[1] for c in present) + " |"]
+    lines.append("|---|" + "---|" * len(present))
+    for app in apps:
+        cells = [fmt.format(raw[key][app]) if app in raw[key] else "—" for key, _, fmt in present]
+        lines.append(f"| {app} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _http_table(raw: dict[str, Any]) -> list[str]:
+    http: dict[str, Any] | None = raw.get("http")
+    if not http:
+        return ["Not measured in this run (`python -m bench --measures http`)."]
+    lines: list[str] = []
+    for server, rows in http.items():
+        apps = list(rows)
+        lines += [f"**{server}** — req/s (ratio to bare in the same round), p99 ms", ""]
+        lines += ["| endpoint | " + " | ".join(apps) + " |", "|---|" + "---|" * len(apps)]
+        endpoints = [key for key in next(iter(rows.values())) if key != "rss_mb"]
+        for endpoint in endpoints:
+            base = rows.get("bare", {}).get(endpoint, {}).get("rps")
+            cells = []
+            for app in apps:
+                cell = rows[app].get(endpoint)
+                if not cell:
+                    cells.append("—")
+                    continue
+                ratio = f" ({cell['rps'] / base:.2f}×)" if base else ""  # noqa: RUF001
+                cells.append(f"{cell['rps']:,.0f}{ratio}, {cell['p99_ms']:.2f}")
+            lines.append(f"| {endpoint} | " + " | ".join(cells) + " |")
+        rss = [f"{rows[app].get('rss_mb', 0):.0f}" for app in apps]
+        lines.append("| RSS of the worker after the round (MB) | " + " | ".join(rss) + " |")
+        lines.append("")
+    return lines
+
+
+def _chart(raw: dict[str, Any], out: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    counts: dict[str, dict[str, int]] = raw["instructions"]
+    bare = counts["bare"]
+    apps = [app for app in counts if app != "bare"]
+    endpoints = [e for e in TARGETS if e in bare]
+    width = 0.8 / (len(apps) + 1)
+    fig, ax = plt.subplots(figsize=(10, 5))
+    for i, app in enumerate(apps):
+        ratios = [counts[app][e] / bare[e] for e in endpoints]
+        xs = [x + i * width for x in range(len(endpoints))]
+        bars = ax.bar(xs, ratios, width, label=app, edgecolor="black" if app == "prow" else None)
+        ax.bar_label(bars, fmt="%.1f", fontsize=7)
+    targets = [TARGETS[e] / bare[e] for e in endpoints]
+    xs = [x + len(apps) * width for x in range(len(endpoints))]
+    ax.bar(xs, targets, width, label="prow target", color="none", edgecolor="red", hatch="//")
+    ax.set_xticks([x + width * len(apps) / 2 for x in range(len(endpoints))], endpoints)
+    ax.set_ylabel("instructions per request ÷ bare ASGI (lower is better)")
+    ax.set_title("Instructions per request, relative to a bare ASGI app (callgrind)")
+    ax.axhline(1, color="grey", linewidth=0.8)
+    ax.legend(ncols=4, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def _environment(raw: dict[str, Any]) -> list[str]:
+    machine: dict[str, str] = raw["machine"]
+    lines = ["| | |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in machine.items()]
+    lines += ["", "| package | version |", "|---|---|"]
+    lines += [f"| {name} | {version} |" for name, version in raw["versions"].items()]
+    return lines
+
+
+_METHOD = """\
+## How these figures are made
+
+* **Instructions per request** — each app's ASGI/WSGI callable is driven in-process by
+  `bench/_drive.py` (hand-built scope or environ, a `receive` that hands over the body once, a
+  `send`/`start_response` that keeps the answer) under `valgrind --tool=callgrind`, once for N and
+  once for 2N requests; the table shows `(I(2N) - I(N)) / N` (N = {n}), which cancels interpreter
+  start-up and imports. Every answer is checked (status, content type, body) before and after the
+  loop; a wrong answer aborts the run. The ratio in brackets is to the bare ASGI app.
+* **Defaults against defaults**: prow and FastAPI keep their OpenAPI/docs routes, Litestar its
+  schema routes; Django runs the API-relevant part of `startproject`'s middleware (security,
+  common). `POST /items` is validated with pydantic everywhere except Litestar, which uses its
+  idiomatic msgspec `Struct`s (with the same constraints).
+* Apps: `bench/apps/` (`bare.py` is a hand-written path switch: the physical limit).
+"""
+
+
+def write_report(raw: dict[str, Any], folder: Path) -> None:
+    """Write ``RESULTS.md`` (and ``ratios.png`` when matplotlib is installed) into ``folder``."""
+    charted = _chart(raw, folder / "ratios.png")
+    parts = [
+        "# prow benchmark results",
+        "",
+        f"Reproduce with `{COMMAND}` from the repository root (needs valgrind; add",
+        "`--measures callgrind,process,http` for the wrk figures, which need wrk).",
+        "`python -m bench --quick` is the CI check (seconds, no valgrind).",
+        "",
+        "## Instructions per request (callgrind; lower is better)",
+        "",
+        *_instructions_table(raw),
+        "",
+        "![ratios to bare ASGI](ratios.png)" if charted else "(matplotlib not installed: no chart)",
+        "",
+        "## HTTP (wrk, one worker, 127.0.0.1)",
+        "",
+        *_http_table(raw),
+        "",
+        "## Cost of a process",
+        "",
+        *_process_table(raw),
+        "",
+        "## Machine and versions",
+        "",
+        *_environment(raw),
+        "",
+        _METHOD.format(n=raw["n"]),
+    ]
+    (folder / "RESULTS.md").write_text("\n".join(parts))

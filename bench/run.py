@@ -1,0 +1,136 @@
+"""Run prow's benchmark suite and write ``bench/RESULTS.md`` (and ``bench/ratios.png``).
+
+From the repository root::
+
+    python -m bench            # callgrind + process cost; ~15 minutes on 2 cores
+    python -m bench --measures callgrind,process,http   # everything (HTTP needs wrk)
+    python -m bench --quick    # every app answers every endpoint a few times, checked; seconds
+
+Apps whose framework is not installed are skipped and named in the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: import ``bench`` from the repository root,
+    # and drop bench/ itself from the path so its modules cannot shadow top-level ones
+    sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+from bench._cases import ENDPOINTS, BenchError
+from bench.apps import APPS
+
+__all__ = ["available", "main", "quick"]
+
+HERE = Path(__file__).resolve().parent
+RAW = HERE / "results.json"
+
+
+def missing(app: str) -> str | None:
+    """The first package ``app`` needs that is not importable, or None."""
+    for package in APPS[app].requires:
+        if importlib.util.find_spec(package) is None:
+            return package
+    return None
+
+
+def available(apps: list[str]) -> list[str]:
+    """``apps`` minus those whose framework is missing (each skip is printed with its reason)."""
+    kept = []
+    for app in apps:
+        gone = missing(app)
+        if gone is None:
+            kept.append(app)
+        else:
+            print(f"skip {app}: package {gone!r} is not installed")
+    return kept
+
+
+def quick(apps: list[str]) -> int:
+    """Check every app's answers in-process, without valgrind; 1 if any is wrong."""
+    from bench._drive import quick_check
+
+    failed = 0
+    for app in available(apps):
+        start = time.perf_counter()
+        try:
+            quick_check(app)
+        except BenchError as exc:
+            print(f"FAIL {app}: {exc}")
+            failed += 1
+            continue
+        print(f"ok   {app} ({(time.perf_counter() - start) * 1000:.0f} ms)")
+    return 1 if failed else 0
+
+
+def full(apps: list[str], n: int, measures: set[str], duration: float) -> dict[str, Any]:
+    """Run the chosen measures and return the raw results, merged into ``results.json``.
+
+    Merging lets a slow measure be rerun alone (``--measures http``) without redoing the others.
+    """
+    from bench import callgrind, process
+    from bench._machine import machine, versions
+
+    apps = available(apps)
+    raw: dict[str, Any] = json.loads(RAW.read_text()) if RAW.exists() else {}
+    raw.update(machine=machine(), versions=versions())
+    if "callgrind" in measures:
+        print(f"callgrind: {len(apps)} apps x {len(ENDPOINTS)} endpoints, N={n} and 2N")
+        raw["n"] = n
+        raw["instructions"] = callgrind.measure(apps, list(ENDPOINTS), n)
+    if "process" in measures:
+        print("process cost: import time, 200-route start-up, memory after 10,000 requests")
+        raw["import_ms"] = process.import_times(apps)
+        raw["startup_ms"] = process.startup_times(apps)
+        raw["rss_mb"] = process.rss(apps)
+    if "http" in measures:
+        from bench import wrk
+
+        raw["http"] = wrk.measure(apps, list(ENDPOINTS), duration)
+    RAW.write_text(json.dumps(raw, indent=2) + "\n")
+    return raw
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="prow's benchmark suite against its peers")
+    parser.add_argument("--quick", action="store_true", help="correctness pass only (CI)")
+    parser.add_argument("--apps", default=",".join(APPS), help="comma-separated app names")
+    parser.add_argument("--n", type=int, default=500, help="requests in the short callgrind run")
+    parser.add_argument(
+        "--measures",
+        default="callgrind,process",
+        help="comma-separated: callgrind, process, http (http needs wrk, ~5 min)",
+    )
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite RESULTS.md from results.json"
+    )
+    args = parser.parse_args(argv)
+    apps = args.apps.split(",")
+    unknown = [app for app in apps if app not in APPS]
+    if unknown:
+        parser.error(f"unknown app(s) {', '.join(unknown)}; known: {', '.join(APPS)}")
+    if args.quick:
+        return quick(apps)
+    from bench.report import write_report
+
+    if args.report_only:
+        raw = json.loads(RAW.read_text())
+    else:
+        if quick(apps):
+            print("refusing to measure apps that answer wrongly")
+            return 1
+        raw = full(apps, args.n, set(args.measures.split(",")), args.duration)
+    write_report(raw, HERE)
+    print(f"wrote {HERE / 'RESULTS.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
