@@ -87,8 +87,8 @@ def _flask() -> Any:
 
 
 def _django() -> Any:
-    from django.http import JsonResponse
-    from django.urls import clear_url_caches, path
+    from django.http import JsonResponse  # type: ignore[import-untyped]
+    from django.urls import clear_url_caches, path  # type: ignore[import-untyped]
 
     import bench.apps.django_app as module
 

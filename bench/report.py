@@ -98,22 +98,24 @@ def _chart(raw: dict[str, Any], out: Path) -> bool:
         return False
     counts: dict[str, dict[str, int]] = raw["instructions"]
     bare = counts["bare"]
-    apps = [app for app in counts if app != "bare"]
+    apps = sorted((app for app in counts if app != "bare"), key=lambda app: app != "prow")
     endpoints = [e for e in TARGETS if e in bare]
-    width = 0.8 / (len(apps) + 1)
+    # prow first with its target beside it, then the peers.
+    series = [(app, [counts[app][e] / bare[e] for e in endpoints]) for app in apps]
+    series.insert(1, ("prow target", [TARGETS[e] / bare[e] for e in endpoints]))
+    width = 0.85 / len(series)
     fig, ax = plt.subplots(figsize=(10, 5))
-    for i, app in enumerate(apps):
-        ratios = [counts[app][e] / bare[e] for e in endpoints]
+    for i, (label, ratios) in enumerate(series):
         xs = [x + i * width for x in range(len(endpoints))]
-        bars = ax.bar(xs, ratios, width, label=app, edgecolor="black" if app == "prow" else None)
+        if label == "prow target":
+            ax.bar(xs, ratios, width, label=label, color="none", edgecolor="red", hatch="//")
+            continue
+        bars = ax.bar(xs, ratios, width, label=label)
         ax.bar_label(bars, fmt="%.1f", fontsize=7)
-    targets = [TARGETS[e] / bare[e] for e in endpoints]
-    xs = [x + len(apps) * width for x in range(len(endpoints))]
-    ax.bar(xs, targets, width, label="prow target", color="none", edgecolor="red", hatch="//")
-    ax.set_xticks([x + width * len(apps) / 2 for x in range(len(endpoints))], endpoints)
+    ax.set_xticks([x + width * (len(series) - 1) / 2 for x in range(len(endpoints))], endpoints)
     ax.set_ylabel("instructions per request ÷ bare ASGI (lower is better)")
     ax.set_title("Instructions per request, relative to a bare ASGI app (callgrind)")
-    ax.axhline(1, color="grey", linewidth=0.8)
+    ax.axhline(1, color="grey", linewidth=0.8, label="bare ASGI = 1")
     ax.legend(ncols=4, fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
@@ -147,9 +149,9 @@ _METHOD = """\
 """
 
 
-def write_report(raw: dict[str, Any], folder: Path) -> None:
+def write_report(raw: dict[str, Any], folder: Path, *, chart: bool = True) -> None:
     """Write ``RESULTS.md`` (and ``ratios.png`` when matplotlib is installed) into ``folder``."""
-    charted = _chart(raw, folder / "ratios.png")
+    charted = chart and _chart(raw, folder / "ratios.png")
     parts = [
         "# prow benchmark results",
         "",

@@ -66,7 +66,7 @@ def test_report_renders_table_targets_and_environment(tmp_path: Path) -> None:
         },
         "import_ms": {"bare": 20.0, "prow": 40.0},
     }
-    write_report(raw, tmp_path)
+    write_report(raw, tmp_path, chart=False)
     text = (tmp_path / "RESULTS.md").read_text()
     assert "| plaintext | 16.0k | 40.0k (2.5×) | ≤ 48.0k | **pass** |" in text
     assert "| json | 18.0k | 60.0k (3.3×) | ≤ 54.0k | **FAIL** (+11%) |" in text

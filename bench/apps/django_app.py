@@ -1,3 +1,4 @@
+# mypy: disable-error-code="import-untyped,untyped-decorator"
 """Django (WSGI) in one file: ``settings.configure`` and this module as the URLconf.
 
 Middleware is the API-relevant part of ``startproject``'s default (security and common); session,
