@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 import pytest
 
-from prow import App, Depends, Header, HTTPError, Query, Request, Router
+from prow import App, Depends, Header, HTTPError, JSONResponse, Query, Request, Response, Router
 from prow.testing import TestClient
 
 
@@ -347,3 +347,70 @@ def test_dependency_cycle_is_a_configuration_error() -> None:
 
     with pytest.raises(ConfigurationError, match=r"^prow\.E003: dependency cycle"):
         TestClient(app).get("/")
+
+
+def test_function_scope_teardown_runs_before_the_response_is_sent() -> None:
+    events: list[str] = []
+    app = App()
+
+    async def transaction() -> AsyncIterator[str]:
+        events.append("begin")
+        try:
+            yield "tx"
+        except Exception:
+            events.append("rollback")
+            raise
+        else:
+            events.append("commit")
+
+    @app.get("/ok")
+    async def ok(tx: Annotated[str, Depends(transaction, scope="function")]) -> Response:
+        events.append("handler")
+        return _Recording(events, {"tx": tx})
+
+    @app.get("/fail")
+    async def fail(tx: Annotated[str, Depends(transaction, scope="function")]) -> None:
+        raise HTTPError(409, "conflict")
+
+    client = TestClient(app)
+    assert client.get("/ok").json() == {"tx": "tx"}
+    assert events == ["begin", "handler", "commit", "sent"]
+    events.clear()
+    response = client.get("/fail")
+    assert response.status_code == 409
+    assert events == ["begin", "rollback"]
+
+
+def test_function_scope_teardown_error_becomes_the_answer() -> None:
+    app = App()
+
+    async def failing_commit() -> AsyncIterator[None]:
+        yield
+        raise HTTPError(503, "commit failed")
+
+    @app.get("/")
+    async def handler(
+        _: Annotated[None, Depends(failing_commit, scope="function")],
+    ) -> dict[str, str]:
+        return {"status": "created"}
+
+    response = TestClient(app).get("/")
+    assert response.status_code == 503
+    assert response.json()["detail"] == "commit failed"
+
+
+def test_depends_rejects_an_unknown_scope() -> None:
+    with pytest.raises(ValueError, match="scope"):
+        Depends(lambda: None, scope="session")  # type: ignore[arg-type]
+
+
+class _Recording(JSONResponse):
+    """Records when it is sent, to prove ordering against dependency teardown."""
+
+    def __init__(self, events: list[str], content: object) -> None:
+        super().__init__(content)
+        self._events = events
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        self._events.append("sent")
+        await super().__call__(scope, receive, send)

@@ -7,7 +7,7 @@ They only record intent; the planner turns them into extractors once, at start-u
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["Body", "Cookie", "Depends", "File", "Form", "Header", "Param", "Path", "Query"]
 
@@ -143,14 +143,26 @@ class Depends:
     """A value computed by calling ``dependency`` with its own extracted parameters.
 
     The result is cached for the request unless ``use_cache=False``. Generator
-    dependencies run their code after ``yield`` once the response has been sent.
+    dependencies run their code after ``yield`` once the response has been sent
+    (``scope="request"``, the default), or as soon as the handler returns and before
+    the response is sent (``scope="function"``): use that when the teardown can fail
+    in a way the client must hear about, such as committing a database transaction.
     """
 
-    __slots__ = ("dependency", "use_cache")
+    __slots__ = ("dependency", "scope", "use_cache")
 
-    def __init__(self, dependency: Callable[..., Any] | None = None, *, use_cache: bool = True):
+    def __init__(
+        self,
+        dependency: Callable[..., Any] | None = None,
+        *,
+        use_cache: bool = True,
+        scope: Literal["request", "function"] = "request",
+    ):
+        if scope not in ("request", "function"):
+            raise ValueError(f"Depends scope must be 'request' or 'function', not {scope!r}")
         self.dependency = dependency
         self.use_cache = use_cache
+        self.scope = scope
 
     def __repr__(self) -> str:
         name = getattr(self.dependency, "__qualname__", repr(self.dependency))

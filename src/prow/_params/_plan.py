@@ -55,6 +55,7 @@ class DependencyRef:
     call: Callable[..., Any]
     use_cache: bool
     plan: CallPlan
+    scope: str = "request"
 
 
 @dataclasses.dataclass(eq=False, slots=True)
@@ -149,7 +150,9 @@ def _plan_parameter(
     if depends is not None:
         target = depends.dependency or base
         sub = compile_call(target, path_names, special_types, stack)
-        plan.dependencies.append(DependencyRef(parameter.name, target, depends.use_cache, sub))
+        plan.dependencies.append(
+            DependencyRef(parameter.name, target, depends.use_cache, sub, depends.scope)
+        )
         return
     param = _plan_value(plan.call, parameter, base, metadata, path_names)
     if param.source in SIMPLE_SOURCES:

@@ -26,7 +26,16 @@ __all__ = ["Context", "RoutePlan", "close_exits", "plan_route"]
 class Context:
     """Per-request working state of a plan run."""
 
-    __slots__ = ("background", "body", "cache", "connection", "exits", "response", "values")
+    __slots__ = (
+        "background",
+        "body",
+        "cache",
+        "connection",
+        "early_exits",
+        "exits",
+        "response",
+        "values",
+    )
 
     def __init__(self, connection: HTTPConnection) -> None:
         self.connection = connection
@@ -34,6 +43,7 @@ class Context:
         self.body: dict[ParamPlan, Any] = _EMPTY
         self.cache: dict[Callable[..., Any], Any] = {}
         self.exits: list[Any] = []
+        self.early_exits: list[Any] = []
         self.background: BackgroundTasks | None = None
         self.response: Any = None
 
@@ -44,7 +54,7 @@ _EMPTY: dict[Any, Any] = {}
 class RoutePlan:
     """A handler's plan joined with route-level dependencies, flattened for one request."""
 
-    __slots__ = ("body", "gens", "pre", "root", "simple", "trivial")
+    __slots__ = ("body", "early", "gens", "pre", "root", "simple", "trivial")
 
     def __init__(self, root: CallPlan, pre: list[DependencyRef], owner: str) -> None:
         self.root = root
@@ -55,6 +65,8 @@ class RoutePlan:
             [param for plan in plans for param in plan.body_params], owner
         )
         self.gens = any(plan.kind in ("gen", "asyncgen") for plan in plans)
+        refs = [*pre, *(ref for plan in plans for ref in plan.dependencies)]
+        self.early = any(ref.scope == "function" for ref in refs)
         self.trivial = not pre and not root.dependencies and not root.specials and self.body is None
 
     def all_plans(self) -> list[CallPlan]:
@@ -73,7 +85,9 @@ class RoutePlan:
             for ref in self.pre:
                 await resolve(ref, ctx)
             kwargs = await build_kwargs(self.root, ctx)
-        return await invoke(self.root, kwargs, ctx)
+        if not self.early:
+            return await invoke(self.root, kwargs, ctx)
+        return await _call_then_close_early(self.root, kwargs, ctx)
 
     async def _validate(self, ctx: Context) -> None:
         errors: list[dict[str, Any]] = []
@@ -153,13 +167,33 @@ async def resolve(ref: DependencyRef, ctx: Context) -> Any:
     if ref.use_cache and ref.call in ctx.cache:
         return ctx.cache[ref.call]
     kwargs = await build_kwargs(ref.plan, ctx)
-    value = await invoke(ref.plan, kwargs, ctx)
+    exits = ctx.early_exits if ref.scope == "function" else ctx.exits
+    value = await invoke(ref.plan, kwargs, ctx, exits)
     if ref.use_cache:
         ctx.cache[ref.call] = value
     return value
 
 
-async def invoke(plan: CallPlan, kwargs: dict[str, Any], ctx: Context) -> Any:
+async def _call_then_close_early(plan: CallPlan, kwargs: dict[str, Any], ctx: Context) -> Any:
+    """Call the handler, then finish ``scope="function"`` dependencies before responding."""
+    try:
+        result = await invoke(plan, kwargs, ctx)
+    except Exception as exc:
+        error = await close_exits(ctx.early_exits, exc)
+        ctx.early_exits = []
+        if error is exc or error is None:
+            raise
+        raise error from exc
+    error = await close_exits(ctx.early_exits, None)
+    ctx.early_exits = []
+    if error is not None:
+        raise error
+    return result
+
+
+async def invoke(
+    plan: CallPlan, kwargs: dict[str, Any], ctx: Context, exits: list[Any] | None = None
+) -> Any:
     kind = plan.kind
     if kind == "async":
         return await plan.call(**kwargs)
@@ -170,11 +204,11 @@ async def invoke(plan: CallPlan, kwargs: dict[str, Any], ctx: Context) -> Any:
     if kind == "asyncgen":
         agen = plan.call(**kwargs)
         value = await agen.__anext__()
-        ctx.exits.append(agen)
+        (ctx.exits if exits is None else exits).append(agen)
         return value
     gen = plan.call(**kwargs)
     value = await anyio.to_thread.run_sync(next, gen)
-    ctx.exits.append(gen)
+    (ctx.exits if exits is None else exits).append(gen)
     return value
 
 
@@ -234,7 +268,7 @@ def plan_route(
     for depends in dependencies:
         call = depends.dependency
         plan = compile_call(call, path_names, special_types)
-        pre.append(DependencyRef(None, call, depends.use_cache, plan))
+        pre.append(DependencyRef(None, call, depends.use_cache, plan, depends.scope))
     if overrides:
         root = _override(root, overrides, path_names, special_types)
         pre = [_override_ref(ref, overrides, path_names, special_types) for ref in pre]
@@ -260,8 +294,8 @@ def _override_ref(
     replacement = overrides.get(ref.call)
     if replacement is None:
         plan = _override(ref.plan, overrides, path_names, special_types)
-        return DependencyRef(ref.name, ref.call, ref.use_cache, plan)
+        return DependencyRef(ref.name, ref.call, ref.use_cache, plan, ref.scope)
     plan = compile_call(replacement, path_names, special_types)
     plan = _override(plan, overrides, path_names, special_types)
     # The cache stays keyed by the original so every user of it shares one value.
-    return DependencyRef(ref.name, ref.call, ref.use_cache, plan)
+    return DependencyRef(ref.name, ref.call, ref.use_cache, plan, ref.scope)

@@ -130,10 +130,11 @@ async def _error_response(
 ) -> tuple[Response, Exception | None]:
     """Let generator dependencies see ``exc`` first, then ask the app for an answer."""
     error = exc
-    if ctx.exits:
-        closed = await close_exits(ctx.exits, exc)
+    exits = ctx.exits + ctx.early_exits  # closed newest first: function-scoped ones first
+    if exits:
+        closed = await close_exits(exits, exc)
         error = closed if isinstance(closed, Exception) else exc
-        ctx.exits = []
+        ctx.exits = ctx.early_exits = []
     app: App = request.scope["app"]
     return await app.exception_response(request, error)
 
@@ -203,8 +204,9 @@ class WebSocketRoute(BaseRoute):
             error = exc
             await _close_for(websocket, exc)
         finally:
-            if ctx.exits:
-                error = await close_exits(ctx.exits, error)
+            exits = ctx.exits + ctx.early_exits
+            if exits:
+                error = await close_exits(exits, error)
         if error is not None and not _expected(error):
             raise error
 
