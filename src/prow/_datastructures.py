@@ -67,12 +67,26 @@ class QueryParams(MultiDict[str]):
         if isinstance(query, bytes):
             query = query.decode("latin-1")
         if isinstance(query, str):
-            super().__init__(parse_qsl(query, keep_blank_values=True))
+            super().__init__(_parse_query(query))
         else:
             super().__init__(query)
 
     def __str__(self) -> str:
         return urlencode(self._list)
+
+
+def _parse_query(query: str) -> list[tuple[str, str]]:
+    """Split a query string; plain ones (no escapes) skip the general decoder."""
+    if not query:
+        return []
+    if "%" in query or "+" in query or ";" in query:
+        return parse_qsl(query, keep_blank_values=True)
+    pairs = []
+    for part in query.split("&"):
+        if part:
+            key, _, value = part.partition("=")
+            pairs.append((key, value))
+    return pairs
 
 
 class Headers(Mapping[str, str]):

@@ -125,7 +125,7 @@ def parse_cookie_header(header: str) -> dict[str, str]:
 class Request(HTTPConnection):
     """An HTTP request. Handlers get one by annotating a parameter with ``Request``."""
 
-    __slots__ = ("_body", "_form", "_json", "_stream_consumed")
+    __slots__ = ("_body", "_form", "_json", "_pending", "_stream_consumed")
 
     def __init__(self, scope: Scope, receive: Receive | None = None) -> None:
         super().__init__(scope, receive)
@@ -133,6 +133,7 @@ class Request(HTTPConnection):
         self._json: Any = _UNSET
         self._form: FormData | None = None
         self._stream_consumed = False
+        self._pending: Message | None = None
 
     @property
     def method(self) -> str:
@@ -148,7 +149,10 @@ class Request(HTTPConnection):
     @property
     def content_type(self) -> str:
         """The media type of the body, lower-cased and without parameters."""
-        return str(self.headers.get("content-type", "")).split(";", 1)[0].strip().lower()
+        for key, value in self.scope["headers"]:
+            if key == b"content-type":
+                return value.split(b";", 1)[0].strip().lower().decode("latin-1")  # type: ignore[no-any-return]
+        return ""
 
     def _max_body_size(self) -> int:
         app = self.scope.get("app")
@@ -169,7 +173,11 @@ class Request(HTTPConnection):
             raise _too_large(limit)
         received = 0
         while True:
-            message: Message = await self.receive()
+            message: Message
+            if self._pending is not None:
+                message, self._pending = self._pending, None
+            else:
+                message = await self.receive()
             if message["type"] == "http.disconnect":
                 raise ClientDisconnect()
             chunk: bytes = message.get("body", b"")
@@ -184,9 +192,24 @@ class Request(HTTPConnection):
     async def body(self) -> bytes:
         """The whole body (read once, then cached)."""
         if self._body is None:
-            chunks = [chunk async for chunk in self.stream()]
-            self._body = b"".join(chunks)
+            self._body = await self._read_body()
         return self._body
+
+    async def _read_body(self) -> bytes:
+        if self._stream_consumed:
+            raise RuntimeError("the request body was already streamed")
+        # Most bodies arrive in one message: take it without the streaming machinery.
+        message: Message = await self.receive()
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            self._stream_consumed = True
+            body: bytes = message.get("body", b"")
+            limit = self._max_body_size()
+            if len(body) > limit:
+                raise _too_large(limit)
+            return body
+        self._pending = message
+        chunks = [chunk async for chunk in self.stream()]
+        return b"".join(chunks)
 
     async def json(self) -> Any:
         """The body parsed as JSON; malformed JSON answers 400 naming the problem."""

@@ -59,7 +59,7 @@ class BodyPlan:
                 f"Expected a JSON body (Content-Type: application/json), got {content_type!r}",
             )
         try:
-            value = self.adapter.validate_json(raw)
+            value = self.adapter.validator.validate_json(raw)
         except ValidationError as exc:
             _raise_if_malformed(exc)
             errors.extend(error_entries(exc, ["body"]))

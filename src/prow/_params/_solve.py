@@ -67,7 +67,7 @@ class RoutePlan:
         self.gens = any(plan.kind in ("gen", "asyncgen") for plan in plans)
         refs = [*pre, *(ref for plan in plans for ref in plan.dependencies)]
         self.early = any(ref.scope == "function" for ref in refs)
-        self.trivial = not pre and not root.dependencies and not root.specials and self.body is None
+        self.trivial = not pre and not root.dependencies and not root.specials
 
     def all_plans(self) -> list[CallPlan]:
         return [plan for ref in self.pre for plan in ref.plan.walk()] + list(self.root.walk())
@@ -79,6 +79,10 @@ class RoutePlan:
         if self.trivial:
             values = ctx.values
             kwargs = {param.name: values[param] for param in self.root.params}
+            if self.body is not None:
+                body = ctx.body
+                for param in self.root.body_params:
+                    kwargs[param.name] = body[param]
             if self.root.kind == "async":
                 return await self.root.call(**kwargs)
         else:
@@ -138,8 +142,9 @@ async def build_kwargs(plan: CallPlan, ctx: Context) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     for param in plan.params:
         kwargs[param.name] = ctx.values[param]
+    body = ctx.body
     for param in plan.body_params:
-        kwargs[param.name] = ctx.body.get(param, param.default_value())
+        kwargs[param.name] = body[param] if param in body else param.default_value()
     for ref in plan.dependencies:
         value = await resolve(ref, ctx)
         if ref.name is not None:

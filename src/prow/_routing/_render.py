@@ -70,18 +70,23 @@ class ResponsePlan:
         self.content_type = (b"content-type", probe._content_type())
 
     def encode(self, value: Any) -> bytes:
-        """JSON bytes for ``value``, validated and filtered by the declared type if any."""
-        adapter = self.adapter
-        if adapter is None:
+        """JSON bytes for ``value``, validated and filtered by the declared type if any.
+
+        Only model-like types (models, dataclasses, TypedDicts, containers of them) can
+        filter anything, so only they go through their validator and serializer; plain
+        types such as ``dict[str, Any]`` are encoded directly.
+        """
+        if not self.validate:
             return pydantic_core.to_json(value)
-        if self.validate and type(value) is not self.model:
+        assert self.adapter is not None
+        if type(value) is not self.model:
             try:
-                value = adapter.validate_python(value, from_attributes=True)
+                value = self.adapter.validator.validate_python(value, from_attributes=True)
             except ValidationError as exc:
                 raise ResponseValidationError(
                     f"the handler's return value does not match its response type: {exc}"
                 ) from exc
-        return adapter.dump_json(value)
+        return self.adapter.serializer.to_json(value)
 
     def render(self, value: Any) -> Response:
         if isinstance(value, Response):
