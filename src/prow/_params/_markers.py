@@ -7,7 +7,14 @@ They only record intent; the planner turns them into extractors once, at start-u
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    # To a type checker a marker is Any, so the FastAPI-style ``limit: int = Query(10)``
+    # and ``db: Session = Depends(get_db)`` type-check; at run time it is a plain class.
+    _Marker = Any
+else:
+    _Marker = object
 
 __all__ = ["Body", "Cookie", "Depends", "File", "Form", "Header", "Param", "Path", "Query"]
 
@@ -37,7 +44,7 @@ class _Required:
 REQUIRED: Any = _Required()
 
 
-class Param:
+class Param(_Marker):  # type: ignore[misc]  # see _Marker
     """Where a value comes from, its public name, its documentation and its constraints."""
 
     source = "query"
@@ -139,7 +146,7 @@ class File(Form):
     source = "file"
 
 
-class Depends:
+class Depends(_Marker):  # type: ignore[misc]  # see _Marker
     """A value computed by calling ``dependency`` with its own extracted parameters.
 
     The result is cached for the request unless ``use_cache=False``. Generator
