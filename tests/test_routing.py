@@ -456,3 +456,13 @@ def test_http_error_raised_in_handler() -> None:
     response = client_for(app).get("/teapot")
     assert response.status_code == 418
     assert response.json()["detail"] == "short and stout"
+
+
+def test_unknown_route_option_is_refused_at_once() -> None:
+    app = App()
+    with pytest.raises(TypeError, match="'status'"):
+        app.get("/", status=201)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="database_uri"):
+        App(database_uri="sqlite://")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="tag"):
+        Router(prefix="/x", tag=["a"])  # type: ignore[call-arg]

@@ -82,6 +82,7 @@ class App(Router):
         redirect_slashes: bool = True,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         openapi: Mapping[str, Any] | None = None,
+        database_url: str | None = None,
         **options: Unpack[RouteOptions],
     ) -> None:
         description = options.pop("description", None)
@@ -98,6 +99,8 @@ class App(Router):
         self.openapi_settings: dict[str, Any] = dict(openapi or {})
         self.redirect_slashes = redirect_slashes
         self.max_body_size = max_body_size
+        #: Read by ``prow.db`` (the core never connects to a database itself).
+        self.database_url = database_url
         self.state = State()
         self.dependency_overrides = DependencyOverrides(self)
         self.exception_handlers: dict[type[BaseException] | int, ExceptionHandler] = dict(

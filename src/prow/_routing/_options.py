@@ -31,9 +31,20 @@ class RouteOptions(TypedDict, total=False):
 
 
 _ACCUMULATE = ("tags", "dependencies", "security")
+KNOWN = frozenset(RouteOptions.__annotations__)
 _MERGE = ("responses", "openapi_extra")
 #: Options that describe one route only; a router or app passing them is a mistake.
 ROUTE_ONLY = frozenset(("name", "operation_id", "summary", "description", "status_code"))
+
+
+def check_options(options: RouteOptions | dict[str, Any], where: str) -> None:
+    """Refuse misspelt or unknown options at once instead of ignoring them."""
+    unknown = sorted(set(options) - KNOWN)
+    if unknown:
+        raise TypeError(
+            f"{where} got unknown option(s) {', '.join(map(repr, unknown))}; "
+            f"route options are: {', '.join(sorted(KNOWN))}"
+        )
 
 
 def merge_options(*layers: RouteOptions | dict[str, Any]) -> RouteOptions:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, Unpack
 
 from prow._exceptions import ConfigurationError
-from prow._routing._options import ROUTE_ONLY, RouteOptions, merge_options
+from prow._routing._options import ROUTE_ONLY, RouteOptions, check_options, merge_options
 from prow._routing._route import Mount, Route, WebSocketRoute
 
 __all__ = ["Router"]
@@ -40,6 +40,7 @@ class Router:
         **options: Unpack[RouteOptions],
     ) -> Route:
         """Register ``endpoint`` for ``methods`` at ``path`` (relative to this router)."""
+        check_options(options, f"route {path!r}")
         route = Route(path, endpoint, methods=methods, options=options)
         self._entries.append(route)
         return route
@@ -51,6 +52,8 @@ class Router:
         **options: Unpack[RouteOptions],
     ) -> Callable[[F], F]:
         """Decorator for several methods at once: ``@app.route("/", ["GET", "POST"])``."""
+
+        check_options(options, f"route {path!r}")
 
         def register(endpoint: F) -> F:
             self.add_route(path, endpoint, methods, **options)
@@ -82,6 +85,8 @@ class Router:
 
     def websocket(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[F], F]:
         """Register a websocket handler."""
+
+        check_options(options, f"websocket route {path!r}")
 
         def register(endpoint: F) -> F:
             self._entries.append(WebSocketRoute(path, endpoint, options=options))
@@ -148,6 +153,7 @@ def _join(prefix: str, path: str) -> str:
 
 
 def _check_group_options(options: RouteOptions) -> None:
+    check_options(options, "Router/App/include()")
     wrong = sorted(set(options) & ROUTE_ONLY)
     if wrong:
         raise ConfigurationError(

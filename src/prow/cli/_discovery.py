@@ -1,0 +1,104 @@
+"""Finding the user's app: ``--app module:attr``, else ``$PROW_APP``, else app.py / main.py."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from prow.cli._errors import CLIError
+
+if TYPE_CHECKING:
+    from prow import App
+
+__all__ = ["APP_ENV_VAR", "DEFAULT_MODULES", "app_option", "load_app"]
+
+APP_ENV_VAR = "PROW_APP"
+
+#: Modules tried, in order, in the current directory when no app is named.
+DEFAULT_MODULES = ("app", "main")
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def app_option(func: _F) -> _F:
+    """The ``--app MODULE:ATTR`` option (env ``PROW_APP``), given to the command as ``app_path``."""
+    option = click.option(
+        "--app",
+        "app_path",
+        envvar=APP_ENV_VAR,
+        metavar="MODULE:ATTR",
+        help="The app to load, e.g. myproject.main:app "
+        f"[env {APP_ENV_VAR}; default: `app` in ./app.py or ./main.py].",
+    )
+    return option(func)
+
+
+def load_app(spec: str | None = None, *, directory: str | Path | None = None) -> App:
+    """Import and return the user's :class:`prow.App`.
+
+    ``spec`` is ``"module:attr"`` (``attr`` may be dotted) or ``"module"`` (attribute ``app``).
+    Without one, ``app.py`` then ``main.py`` in ``directory`` (default: the current one) must
+    expose ``app``. ``directory`` goes first on ``sys.path`` so the project's own imports work.
+    Every failure raises :class:`CLIError` with a one-line message.
+    """
+    root = Path(directory or Path.cwd()).resolve()
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    if spec:
+        module_name, _, attr = spec.partition(":")
+        if not module_name or (_ and not attr):
+            raise CLIError(f"--app {spec!r} is not MODULE:ATTR, e.g. myproject.main:app")
+        return _app_from(module_name, attr or "app", root)
+    for name in DEFAULT_MODULES:
+        if (root / f"{name}.py").is_file():
+            return _app_from(name, "app", root)
+    raise CLIError(
+        f"no app found in {root}: pass --app MODULE:ATTR, set {APP_ENV_VAR}, "
+        "or create app.py or main.py defining `app`"
+    )
+
+
+def _app_from(module_name: str, attr: str, root: Path) -> App:
+    from prow import App
+
+    found: Any = _import(module_name, root)
+    for part in attr.split("."):
+        try:
+            found = getattr(found, part)
+        except AttributeError:
+            raise CLIError(f"module {module_name!r} has no attribute {attr!r}") from None
+    if not isinstance(found, App):
+        raise CLIError(f"{module_name}:{attr} is a {type(found).__name__}, not a prow App")
+    return found
+
+
+def _import(module_name: str, root: Path) -> object:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name or module_name.startswith(f"{exc.name}."):
+            raise CLIError(f"cannot import {module_name!r}: no such module in {root}") from None
+        raise CLIError(f"importing {module_name!r} failed: {_describe(exc, root)}") from None
+    except Exception as exc:  # the user's module raised: show where, without a traceback
+        raise CLIError(f"importing {module_name!r} failed: {_describe(exc, root)}") from None
+
+
+def _describe(exc: BaseException, root: Path) -> str:
+    """``"NameError: name 'x' is not defined (models.py:3)"``: the error and the user's line."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, SyntaxError):
+        return text  # its message already names the file and line
+    frames = traceback.extract_tb(exc.__traceback__)
+    own = [frame for frame in frames if Path(frame.filename).is_relative_to(root)]
+    if not (own or frames):
+        return text
+    frame = (own or frames)[-1]
+    where = Path(frame.filename)
+    shown = where.relative_to(root) if where.is_relative_to(root) else where
+    return f"{text} ({shown}:{frame.lineno})"

@@ -1,0 +1,30 @@
+"""The ``prow`` command group; each command module contributes its commands here."""
+
+from __future__ import annotations
+
+import click
+
+from prow import __version__
+from prow.cli import _db
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "-V", "--version", prog_name="prow")
+def main() -> None:
+    """prow: the command line of the prow web framework.
+
+    Commands find your app with --app MODULE:ATTR, the PROW_APP environment variable, or
+    `app` in ./app.py or ./main.py. Run `prow COMMAND --help` for a command's options.
+
+    \b
+    Examples:
+      prow makemigrations -m "add items"   # write a migration for model changes
+      prow migrate                         # apply pending migrations
+      prow showmigrations                  # list migrations, applied or not
+    """
+
+
+for _command in (_db.makemigrations, _db.migrate, _db.showmigrations):
+    main.add_command(_command)

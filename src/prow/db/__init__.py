@@ -1,0 +1,88 @@
+"""prow's data layer: SQLAlchemy 2 models, per-request sessions, HTTP answers for DB errors.
+
+::
+
+    from sqlalchemy import String
+    from sqlalchemy.orm import Mapped, mapped_column
+
+    from prow import App
+    from prow.db import Model, Session, get_or_404
+
+    class Author(Model):                     # table "author"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        name: Mapped[str] = mapped_column(String(100), unique=True)
+
+    app = App(database_url="sqlite:///./app.sqlite3")
+
+    @app.get("/authors/{author_id}")
+    async def read_author(author_id: int, session: Session) -> dict[str, object]:
+        author = await get_or_404(session, Author, author_id)
+        return {"id": author.id, "name": author.name}
+
+Needs the ``db`` extra (``pip install 'prow[db]'``; ``prow[postgres]``/``prow[mysql]``
+add those drivers). ``import prow`` never imports this package.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+try:
+    import sqlalchemy as _sqlalchemy
+except ModuleNotFoundError as _missing:  # pragma: no cover - depends on the environment
+    raise ModuleNotFoundError(
+        "prow.db needs SQLAlchemy; install it with: pip install 'prow[db]'", name=_missing.name
+    ) from _missing
+
+from prow.db._database import DEFAULT_DATABASE_URL, Database, async_url, database, use_database
+from prow.db._errors import DatabaseUnavailable, Violation, parse_integrity_error
+from prow.db._model import NAMING_CONVENTION, Model
+from prow.db._resource import Resource
+from prow.db._schemas import schema_for
+from prow.db._session import Session, get_or_404, get_session
+
+del _sqlalchemy
+
+if TYPE_CHECKING:
+    from prow.db._migrations import (
+        Migration,
+        MigrationError,
+        makemigrations,
+        migrate,
+        showmigrations,
+    )
+
+_LAZY = frozenset(("Migration", "MigrationError", "makemigrations", "migrate", "showmigrations"))
+
+
+def __getattr__(name: str) -> Any:
+    # Alembic is loaded only by code that migrates, not by every app that serves requests.
+    if name in _LAZY:
+        from prow.db import _migrations
+
+        return getattr(_migrations, name)
+    raise AttributeError(f"module 'prow.db' has no attribute {name!r}")
+
+
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "NAMING_CONVENTION",
+    "Database",
+    "DatabaseUnavailable",
+    "Migration",
+    "MigrationError",
+    "Model",
+    "Resource",
+    "Session",
+    "Violation",
+    "async_url",
+    "database",
+    "get_or_404",
+    "get_session",
+    "makemigrations",
+    "migrate",
+    "parse_integrity_error",
+    "schema_for",
+    "showmigrations",
+    "use_database",
+]

@@ -1,0 +1,285 @@
+"""Database errors as HTTP answers: a missing row, a conflict, an unavailable database.
+
+::
+
+    sqlalchemy.exc.NoResultFound        -> 404
+    sqlalchemy.exc.IntegrityError       -> 409 (unique, foreign key), 422 (not null, check)
+    DatabaseUnavailable                 -> 503 with Retry-After
+    sqlalchemy.exc.TimeoutError (pool)  -> 503 with Retry-After
+
+``DatabaseUnavailable`` is an ``OperationalError`` that prow's engines raise in place
+of the driver's error when the database cannot be reached or refuses work for a
+while (connection refused or lost, too many connections, deadlock, locked file).
+Other database errors are bugs, and stay 500s that the server logs.
+
+The answers name the field and constraint but never echo the values found in the
+driver's message: those may belong to another user's row.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Index, event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Dialect, ExceptionContext
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.schema import ColumnCollectionConstraint
+
+from prow._exceptions import HTTPError
+from prow.db._model import Model
+
+if TYPE_CHECKING:
+    from prow._app import App
+    from prow._request import Request
+    from prow.responses import Response
+
+__all__ = [
+    "RETRY_AFTER_SECONDS",
+    "DatabaseUnavailable",
+    "Violation",
+    "guard_engine",
+    "install_error_handlers",
+    "integrity_error_answer",
+    "parse_integrity_error",
+]
+
+logger = logging.getLogger("prow.db")
+
+#: The ``Retry-After`` a 503 suggests to clients.
+RETRY_AFTER_SECONDS = 5
+
+
+class DatabaseUnavailable(sa_exc.OperationalError):
+    """The database cannot be reached or is refusing work for now; answered 503."""
+
+
+# -- recognising an unavailable database ------------------------------------------------
+
+# PostgreSQL SQLSTATE classes: 08 connection exception, 53 insufficient resources,
+# 57P operator intervention (shutdown, starting up); 40001/40P01 serialization failure
+# and deadlock, which a retry resolves.
+_PG_UNAVAILABLE = ("08", "53", "57P", "40001", "40P01")
+# MySQL/MariaDB: too many connections, lock wait timeout, deadlock, and the client's
+# "cannot connect / server gone away / lost connection" family.
+_MYSQL_UNAVAILABLE = {1040, 1053, 1205, 1213, 2002, 2003, 2005, 2006, 2013, 2055}
+_SQLITE_UNAVAILABLE = ("database is locked", "unable to open database file", "disk i/o error")
+
+
+def _is_unavailable(context: ExceptionContext) -> bool:
+    if not isinstance(
+        context.sqlalchemy_exception, sa_exc.OperationalError | sa_exc.InterfaceError
+    ):
+        return False
+    # Failing to connect at all (no connection yet) or losing the connection.
+    if context.connection is None or context.is_disconnect:
+        return True
+    orig = context.original_exception
+    sqlstate = getattr(orig, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(_PG_UNAVAILABLE):
+        return True
+    code = orig.args[0] if orig.args else None
+    if code in _MYSQL_UNAVAILABLE:
+        return True
+    return str(orig).lower().startswith(_SQLITE_UNAVAILABLE)
+
+
+def _on_error(context: ExceptionContext) -> BaseException | None:
+    if not _is_unavailable(context):
+        return None
+    return DatabaseUnavailable(
+        context.statement,
+        context.parameters,
+        context.original_exception,
+        connection_invalidated=context.is_disconnect,
+    )
+
+
+def _on_connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except OSError as exc:
+        # asyncpg lets socket errors (refused, unknown host, timeout) escape untranslated;
+        # as the driver's own error they reach SQLAlchemy's handling like any other.
+        raise dialect.loaded_dbapi.OperationalError(str(exc)) from exc
+
+
+def guard_engine(engine: AsyncEngine) -> None:
+    """Make ``engine`` raise :class:`DatabaseUnavailable` when the database is unreachable."""
+    event.listen(engine.sync_engine, "do_connect", _on_connect)
+    event.listen(engine.sync_engine, "handle_error", _on_error)
+
+
+# -- reading an integrity error ----------------------------------------------------------
+
+
+@dataclass
+class Violation:
+    """What an ``IntegrityError`` says: which rule was broken, on which fields."""
+
+    kind: str  # "unique", "foreign_key", "referenced", "not_null", "check" or "unknown"
+    fields: list[str] = field(default_factory=list)
+    constraint: str | None = None
+
+
+def parse_integrity_error(error: sa_exc.IntegrityError) -> Violation:
+    """Read the broken rule out of the driver's error, whichever database raised it."""
+    orig = error.orig
+    cause = orig.__cause__ if orig is not None else None
+    if getattr(cause, "sqlstate", None) is not None:
+        violation = _parse_postgresql(cause)
+    elif orig is not None and orig.args and isinstance(orig.args[0], int):
+        violation = _parse_mysql(orig.args[0], str(orig.args[-1]))
+    else:
+        violation = _parse_sqlite(str(orig))
+    if violation.constraint and not violation.fields:
+        violation.fields = _columns_of(violation.constraint)
+    return violation
+
+
+_PG_KINDS = {"23505": "unique", "23503": "foreign_key", "23502": "not_null", "23514": "check"}
+_PG_KEY = re.compile(r"Key \((.+?)\)=")
+
+
+def _parse_postgresql(cause: Any) -> Violation:
+    kind = _PG_KINDS.get(cause.sqlstate, "unknown")
+    detail = str(getattr(cause, "detail", None) or "")
+    if kind == "foreign_key" and "still referenced" in detail:
+        kind = "referenced"
+    if cause.column_name:
+        fields = [cause.column_name]
+    else:
+        found = _PG_KEY.search(detail)
+        fields = [name.strip().strip('"') for name in found.group(1).split(",")] if found else []
+    return Violation(kind, fields, cause.constraint_name)
+
+
+_MYSQL_KINDS = {1062: "unique", 1452: "foreign_key", 1451: "referenced", 1048: "not_null"}
+_MYSQL_PATTERNS = (
+    re.compile(r"for key '(?:[^'.]*\.)?(?P<constraint>[^']+)'"),  # 1062; MySQL 8 adds "table."
+    re.compile(r"CONSTRAINT `(?P<constraint>[^`]+)` FOREIGN KEY \((?P<fields>[^)]*)\)"),
+    re.compile(r"Column '(?P<fields>[^']+)' cannot be null"),
+    re.compile(r"[Cc]heck constraint '(?P<constraint>[^']+)' is violated"),  # MySQL 3819
+    re.compile(r"CONSTRAINT `(?P<constraint>[^`]+)` failed"),  # MariaDB 4025
+)
+
+
+def _parse_mysql(code: int, message: str) -> Violation:
+    kind = _MYSQL_KINDS.get(code, "check" if code in (3819, 4025) else "unknown")
+    for pattern in _MYSQL_PATTERNS:
+        found = pattern.search(message)
+        if found is not None:
+            groups = found.groupdict()
+            fields = [f.strip(" `") for f in (groups.get("fields") or "").split(",") if f.strip()]
+            return Violation(kind, fields, groups.get("constraint"))
+    return Violation(kind)
+
+
+_SQLITE = re.compile(
+    r"(?P<kind>UNIQUE|NOT NULL|CHECK|FOREIGN KEY) constraint failed(?:: (?P<on>.+))?"
+)
+_SQLITE_KINDS = {"UNIQUE": "unique", "NOT NULL": "not_null", "CHECK": "check"}
+
+
+def _parse_sqlite(message: str) -> Violation:
+    found = _SQLITE.search(message)
+    if found is None:
+        return Violation("unknown")
+    kind = _SQLITE_KINDS.get(found.group("kind"), "foreign_key")
+    on = found.group("on")
+    if on is None:  # SQLite does not say which foreign key failed, nor which way.
+        return Violation(kind)
+    if kind == "check":
+        return Violation(kind, constraint=on)
+    return Violation(kind, [part.strip().rsplit(".", 1)[-1] for part in on.split(",")])
+
+
+def _columns_of(constraint: str) -> list[str]:
+    """The columns of the model constraint or index called ``constraint``, if prow knows it."""
+    for table in Model.metadata.tables.values():
+        items: list[ColumnCollectionConstraint | Index] = [
+            item for item in table.constraints if isinstance(item, ColumnCollectionConstraint)
+        ]
+        for item in [*items, *table.indexes]:
+            if item.name == constraint:
+                return [column.name for column in item.columns]
+    return []
+
+
+# -- the answers ------------------------------------------------------------------------
+
+_MESSAGES = {
+    "unique": "{fields} must be unique: another row already has this value.",
+    "foreign_key": "{fields} refers to a row that does not exist.",
+    "referenced": "This row is still referenced by other rows.",
+    "not_null": "{fields} must not be null.",
+    "check": "The value breaks the rule {constraint}.",
+    "unknown": "The change conflicts with the data already stored.",
+}
+# When the database does not say which field (SQLite's foreign keys, a CHECK without a name).
+_VAGUE = {
+    "unique": "Another row already has this value.",
+    "foreign_key": "A referenced row does not exist, or this row is still referenced.",
+    "not_null": "A required value is missing.",
+    "check": "The value breaks a rule of the table.",
+}
+
+
+def _message(violation: Violation) -> str:
+    named_check = violation.kind == "check" and violation.constraint
+    if not violation.fields and violation.kind in _VAGUE and not named_check:
+        return _VAGUE[violation.kind]
+    fields = ", ".join(violation.fields)
+    return _MESSAGES[violation.kind].format(fields=fields, constraint=violation.constraint)
+
+
+def integrity_error_answer(error: sa_exc.IntegrityError) -> HTTPError:
+    """The ``HTTPError`` (409 or 422) that explains an integrity error to the client."""
+    violation = parse_integrity_error(error)
+    extra: dict[str, Any] = {"violation": violation.kind, "fields": violation.fields}
+    if violation.constraint:
+        extra["constraint"] = violation.constraint
+    status = 422 if violation.kind in ("not_null", "check") else 409
+    return HTTPError(status, _message(violation), extra=extra)
+
+
+def _unavailable_answer() -> HTTPError:
+    return HTTPError(
+        503,
+        "The database is unavailable; try again shortly.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _not_found(request: Request, exc: sa_exc.NoResultFound) -> Response:
+    return await _respond(request, HTTPError(404, "No row was found."))
+
+
+async def _integrity(request: Request, exc: sa_exc.IntegrityError) -> Response:
+    return await _respond(request, integrity_error_answer(exc))
+
+
+async def _unavailable(request: Request, exc: Exception) -> Response:
+    # The operator needs to know; the client only needs to know when to retry.
+    logger.warning("database unavailable: %s", exc)
+    return await _respond(request, _unavailable_answer())
+
+
+async def _respond(request: Request, error: HTTPError) -> Response:
+    # Through the app, so a handler the user registered for the status still applies.
+    app: App = request.app
+    response, _ = await app.exception_response(request, error)
+    return response
+
+
+def install_error_handlers(app: App) -> None:
+    """Answer database errors 404/409/422/503 on ``app``, keeping handlers the user set."""
+    handlers = app.exception_handlers
+    handlers.setdefault(sa_exc.NoResultFound, _not_found)
+    handlers.setdefault(sa_exc.IntegrityError, _integrity)
+    handlers.setdefault(DatabaseUnavailable, _unavailable)
+    handlers.setdefault(sa_exc.TimeoutError, _unavailable)
+    handlers.setdefault(sa_exc.DisconnectionError, _unavailable)

@@ -1,0 +1,231 @@
+"""Pydantic schemas derived from a ``Model``: one definition validates input and filters output.
+
+``schema_for(Product, mode="read")`` reads every column of a row (``from_attributes``);
+``mode="create"`` leaves out what the database generates (autoincrement keys, computed
+columns) and makes defaulted columns optional; ``mode="update"`` makes every field
+optional, for partial updates. Column types become Python types with their limits
+(``String(50)`` → ``max_length=50``, nullable → ``| None``).
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal
+
+import pydantic
+import sqlalchemy as sa
+from pydantic import BeforeValidator, ConfigDict, Field
+from sqlalchemy.orm import ColumnProperty, Mapper, RelationshipProperty
+
+__all__ = ["SchemaMode", "column_python_type", "is_generated", "mapper_of", "schema_for"]
+
+SchemaMode = Literal["read", "create", "update"]
+RelationshipMode = Literal["ids", "nested", "omit"]
+
+_CacheKey = tuple[type[Any], str, frozenset[str] | None, frozenset[str] | None, str, str | None]
+# Derived schemas are pure functions of the (immutable) mapped class and the options, so
+# caching them per process shares no request state; it keeps OpenAPI component names stable.
+_cache: dict[_CacheKey, type[pydantic.BaseModel]] = {}
+
+_SUFFIX = {"read": "Read", "create": "Create", "update": "Update"}
+
+
+def schema_for(
+    model: type[Any],
+    *,
+    mode: SchemaMode = "read",
+    include: Iterable[str] | None = None,
+    exclude: Iterable[str] | None = None,
+    relationships: RelationshipMode = "omit",
+    name: str | None = None,
+) -> type[pydantic.BaseModel]:
+    """A pydantic model describing ``model`` for reading, creating or partially updating.
+
+    ``include``/``exclude`` name mapped attributes (columns or relationships).
+    ``relationships`` (read mode only) shows each relationship as the related rows'
+    primary keys (``"ids"``), as nested read schemas (``"nested"``), or not at all.
+    """
+    if mode not in _SUFFIX:
+        raise ValueError(f"mode must be 'read', 'create' or 'update', not {mode!r}")
+    if relationships != "omit" and mode != "read":
+        raise ValueError(
+            "relationships can be shown in read schemas only; create and update schemas "
+            "take the foreign-key columns (e.g. author_id) instead"
+        )
+    key: _CacheKey = (
+        model,
+        mode,
+        None if include is None else frozenset(include),
+        None if exclude is None else frozenset(exclude),
+        relationships,
+        name,
+    )
+    cached = _cache.get(key)
+    if cached is None:
+        cached = _cache[key] = _build(model, key)
+    return cached
+
+
+def _build(model: type[Any], key: _CacheKey) -> type[pydantic.BaseModel]:
+    _, mode, include, exclude, relationships, name = key
+    mapper = mapper_of(model)
+    known = {prop.key for prop in mapper.attrs}
+    for option, names in (("include", include), ("exclude", exclude)):
+        unknown = sorted((names or frozenset()) - known)
+        if unknown:
+            raise ValueError(
+                f"{option} names {unknown}, which {model.__name__} does not map; "
+                f"its attributes are {sorted(known)}"
+            )
+
+    def wanted(attr: str) -> bool:
+        return (include is None or attr in include) and not (exclude and attr in exclude)
+
+    fields: dict[str, Any] = {}
+    for prop in mapper.column_attrs:
+        if wanted(prop.key):
+            field = _column_field(prop, mode)
+            if field is not None:
+                fields[prop.key] = field
+    if relationships != "omit":
+        for rel in mapper.relationships:
+            if wanted(rel.key):
+                fields[rel.key] = _relationship_field(rel, relationships)
+    config = ConfigDict(from_attributes=True) if mode == "read" else ConfigDict(extra="forbid")
+    schema: type[pydantic.BaseModel] = pydantic.create_model(
+        name or f"{model.__name__}{_SUFFIX[mode]}",
+        __config__=config,
+        __module__=model.__module__,
+        **fields,
+    )
+    return schema
+
+
+def mapper_of(model: type[Any]) -> Mapper[Any]:
+    try:
+        mapper: Mapper[Any] = sa.inspect(model)
+    except sa.exc.NoInspectionAvailable:
+        raise TypeError(f"{model!r} is not a mapped model class (a prow.db.Model)") from None
+    return mapper
+
+
+def _column(prop: ColumnProperty[Any]) -> sa.Column[Any]:
+    column = prop.columns[0]
+    assert isinstance(column, sa.Column)
+    return column
+
+
+def is_generated(column: sa.Column[Any]) -> bool:
+    """True for columns whose value the database always makes: autoincrement keys, computed."""
+    if column.computed is not None:
+        return True
+    if column.identity is not None:
+        return True
+    return column is column.table._autoincrement_column
+
+
+def _has_default(column: sa.Column[Any]) -> bool:
+    return (
+        column.default is not None
+        or column.server_default is not None
+        or column.nullable is True
+        or column.onupdate is not None
+    )
+
+
+def _column_field(prop: ColumnProperty[Any], mode: str) -> Any:
+    column = _column(prop)
+    python_type = column_python_type(column)
+    if column.nullable:
+        python_type = python_type | None
+    if mode == "read":
+        return (python_type, ...)
+    if is_generated(column) or (mode == "update" and column.primary_key):
+        return None
+    constraints = _constraints(column)
+    if mode == "update":
+        return (python_type, _absent(constraints))
+    if _has_default(column):
+        default = _static_default(column)
+        if default is None:
+            return (python_type, _absent(constraints))
+        return (python_type, Field(default, **constraints))
+    return (python_type, Field(..., **constraints))
+
+
+def _absent(constraints: dict[str, Any]) -> Any:
+    # "Not given" is None in Python, but None is not a valid value of a non-nullable
+    # field, so the JSON Schema shows no default instead of a wrong one.
+    return Field(None, json_schema_extra=_drop_default, **constraints)
+
+
+def _drop_default(schema: dict[str, Any]) -> None:
+    nullable = any(option.get("type") == "null" for option in schema.get("anyOf", ()))
+    if "default" in schema and schema["default"] is None and not nullable:
+        del schema["default"]
+
+
+def _static_default(column: sa.Column[Any]) -> Any:
+    """The default shown in the schema: a plain scalar default, else None."""
+    default = column.default
+    if default is not None and getattr(default, "is_scalar", False):
+        return getattr(default, "arg", None)
+    return None
+
+
+def column_python_type(column: sa.ColumnElement[Any]) -> Any:
+    """The Python type values of ``column`` have (``Any`` when the type does not say)."""
+    column_type = column.type
+    if isinstance(column_type, sa.Enum):
+        if column_type.enum_class is not None:
+            return column_type.enum_class
+        return Literal[tuple(column_type.enums)]
+    try:
+        python_type: Any = column_type.python_type
+    except NotImplementedError:
+        return Any
+    return python_type
+
+
+def _constraints(column: sa.Column[Any]) -> dict[str, Any]:
+    column_type = column.type
+    constraints: dict[str, Any] = {}
+    length = getattr(column_type, "length", None)
+    if isinstance(column_type, sa.String) and not isinstance(column_type, sa.Enum) and length:
+        constraints["max_length"] = length
+    if isinstance(column_type, sa.Numeric) and column_python_type(column) is decimal.Decimal:
+        if column_type.precision is not None:
+            constraints["max_digits"] = column_type.precision
+        if column_type.scale is not None:
+            constraints["decimal_places"] = column_type.scale
+    if column.doc:
+        constraints["description"] = column.doc
+    return constraints
+
+
+def _relationship_field(rel: RelationshipProperty[Any], mode: str) -> Any:
+    target = rel.mapper.class_
+    if mode == "nested":
+        item: Any = schema_for(target, mode="read")
+    else:
+        pk_columns = rel.mapper.primary_key
+        if len(pk_columns) != 1:
+            raise ValueError(
+                f"relationship {rel.key!r} points at {target.__name__}, whose primary key has "
+                f"{len(pk_columns)} columns; show it nested instead of as ids"
+            )
+        pk_type = column_python_type(pk_columns[0])
+        pk_key = rel.mapper.get_property_by_column(pk_columns[0]).key
+        item = Annotated[pk_type, BeforeValidator(_primary_key_of(target, pk_key))]
+    if rel.uselist:
+        return (list[item], ...)
+    return (item | None, ...)
+
+
+def _primary_key_of(target: type[Any], pk_key: str) -> Any:
+    def to_key(value: Any) -> Any:
+        # Rows become their key; an id given as such (e.g. from a dict) passes through.
+        return getattr(value, pk_key) if isinstance(value, target) else value
+
+    return to_key

@@ -1,0 +1,315 @@
+"""Migrations applied to real databases: SQLite always, PostgreSQL and MariaDB when reachable.
+
+Each test runs in its own temporary folder; on a server it gets a database of its own
+(created and dropped here), so its tables and ``alembic_version`` never meet another test's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from prow.db import (
+    NAMING_CONVENTION,
+    Migration,
+    MigrationError,
+    makemigrations,
+    migrate,
+    showmigrations,
+)
+
+
+async def _execute_autocommit(url: str, statement: str) -> None:
+    engine = create_async_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(sa.text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def url(database_url: str) -> Iterator[str]:
+    """``database_url`` made private to this test: a fresh database on a server."""
+    parsed = make_url(database_url)
+    if parsed.get_backend_name() == "sqlite":
+        yield database_url
+        return
+    name = f"prow_mig_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_execute_autocommit(database_url, f"CREATE DATABASE {name}"))
+    try:
+        yield parsed.set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_execute_autocommit(database_url, f"DROP DATABASE {name}"))
+
+
+@pytest.fixture
+def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "migrations"
+
+
+@pytest.fixture
+def table() -> str:
+    return f"item_{uuid.uuid4().hex[:8]}"
+
+
+def inspect(url: str, look: Callable[[sa.Inspector], Any]) -> Any:
+    """Run ``look`` on an inspector of the database at ``url``."""
+
+    async def go() -> Any:
+        engine = create_async_engine(url, poolclass=NullPool)
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(lambda sync: look(sa.inspect(sync)))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def tables(url: str) -> set[str]:
+    return set(inspect(url, lambda insp: insp.get_table_names()))
+
+
+def columns(url: str, name: str) -> list[str]:
+    return [column["name"] for column in inspect(url, lambda insp: insp.get_columns(name))]
+
+
+def indexes(url: str, name: str) -> set[str]:
+    return {index["name"] for index in inspect(url, lambda insp: insp.get_indexes(name))}
+
+
+def models(name: str, *extra: sa.Column[Any] | sa.Index) -> sa.MetaData:
+    """A metadata with prow's naming convention holding table ``name`` (id, title) + ``extra``."""
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    sa.Table(
+        name,
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("title", sa.String(50), nullable=False),
+        *extra,
+    )
+    return metadata
+
+
+def test_new_table_applies_and_downgrades(url: str, folder: Path, table: str) -> None:
+    written = makemigrations("create items", url=url, directory=folder, models=models(table))
+    assert written is not None and written.parent == folder / "versions"
+    assert written.name.endswith("_create_items.py")
+    assert "op.create_table" in written.read_text()
+    assert table not in tables(url)  # making a migration does not apply it
+
+    (applied,) = migrate(url=url, directory=folder)
+    assert applied.message == "create items" and applied.applied
+    assert columns(url, table) == ["id", "title"]
+
+    (reverted,) = migrate("base", url=url, directory=folder)
+    assert reverted == Migration(applied.revision, "create items", applied=False)
+    assert table not in tables(url)
+
+
+def test_new_column(url: str, folder: Path, table: str) -> None:
+    makemigrations("create", url=url, directory=folder, models=models(table))
+    migrate(url=url, directory=folder)
+    price = sa.Column("price", sa.Integer, nullable=True)
+    written = makemigrations("add price", url=url, directory=folder, models=models(table, price))
+    assert written is not None and "add_column" in written.read_text()
+
+    migrate(url=url, directory=folder)
+    assert columns(url, table) == ["id", "title", "price"]
+    (reverted,) = migrate("-1", url=url, directory=folder)
+    assert reverted.message == "add price" and not reverted.applied
+    assert columns(url, table) == ["id", "title"]
+
+
+def test_renamed_index_is_a_drop_and_create_that_applies_and_downgrades(
+    url: str, folder: Path, table: str
+) -> None:
+    def with_index(index_name: str) -> sa.MetaData:
+        metadata = models(table)
+        sa.Index(index_name, metadata.tables[table].c.title)
+        return metadata
+
+    old, new = f"ix_{table}_old", f"ix_{table}_new"
+    makemigrations("create", url=url, directory=folder, models=with_index(old))
+    migrate(url=url, directory=folder)
+    assert old in indexes(url, table)
+
+    written = makemigrations("rename index", url=url, directory=folder, models=with_index(new))
+    assert written is not None
+    source = written.read_text()
+    assert "drop_index" in source and "create_index" in source and new in source
+
+    migrate(url=url, directory=folder)
+    assert new in indexes(url, table) and old not in indexes(url, table)
+    migrate("-1", url=url, directory=folder)
+    assert old in indexes(url, table) and new not in indexes(url, table)
+
+
+def test_dropped_column(url: str, folder: Path, table: str) -> None:
+    note = sa.Column("note", sa.String(200), nullable=True)
+    makemigrations("create", url=url, directory=folder, models=models(table, note))
+    migrate(url=url, directory=folder)
+    assert columns(url, table) == ["id", "title", "note"]
+
+    written = makemigrations("drop note", url=url, directory=folder, models=models(table))
+    assert written is not None and "drop_column" in written.read_text()
+    migrate(url=url, directory=folder)
+    assert columns(url, table) == ["id", "title"]
+    migrate("-1", url=url, directory=folder)
+    assert columns(url, table) == ["id", "title", "note"]
+
+
+def test_no_changes_writes_nothing(url: str, folder: Path, table: str) -> None:
+    makemigrations("create", url=url, directory=folder, models=models(table))
+    migrate(url=url, directory=folder)
+    assert makemigrations("nothing", url=url, directory=folder, models=models(table)) is None
+    assert len(list((folder / "versions").glob("*.py"))) == 1
+
+
+def test_showmigrations_and_migrate_to_a_revision(url: str, folder: Path, table: str) -> None:
+    makemigrations("one", url=url, directory=folder, models=models(table))
+    migrate(url=url, directory=folder)
+    extra = sa.Column("two", sa.Integer, nullable=True)
+    makemigrations("two", url=url, directory=folder, models=models(table, extra))
+    first, second = showmigrations(url=url, directory=folder)
+    assert (first.message, first.applied, second.message, second.applied) == (
+        "one",
+        True,
+        "two",
+        False,
+    )
+
+    second_applied = second._replace(applied=True)
+    assert migrate(second.revision[:6], url=url, directory=folder) == [second_applied]
+    assert migrate(first.revision, url=url, directory=folder) == [second]  # down to "one"
+    assert migrate("head", url=url, directory=folder) == [second_applied]
+    assert migrate("head", url=url, directory=folder) == []
+    assert migrate("zero", url=url, directory=folder) == [second, first._replace(applied=False)]
+    assert [entry.applied for entry in showmigrations(url=url, directory=folder)] == [False, False]
+    assert "alembic_version" in tables(url)  # Alembic keeps its (now empty) bookkeeping table
+
+
+# -- mistakes: one clear MigrationError each --------------------------------------------------
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}"
+
+
+def test_migrate_without_a_folder(sqlite_url: str, folder: Path) -> None:
+    with pytest.raises(MigrationError, match=r"no migrations folder at .*prow makemigrations"):
+        migrate(url=sqlite_url, directory=folder)
+    with pytest.raises(MigrationError, match="no migrations folder"):
+        showmigrations(url=sqlite_url, directory=folder)
+
+
+def test_unknown_revision(sqlite_url: str, folder: Path, table: str) -> None:
+    makemigrations("one", url=sqlite_url, directory=folder, models=models(table))
+    with pytest.raises(MigrationError, match=r"unknown revision 'nope'.*showmigrations"):
+        migrate("nope", url=sqlite_url, directory=folder)
+    with pytest.raises(MigrationError, match="Relative revision -1"):
+        migrate("-1", url=sqlite_url, directory=folder)  # nothing applied to step back from
+
+
+@pytest.mark.parametrize(
+    "bad_url",
+    [
+        "postgresql+asyncpg://postgres@127.0.0.1:1/test",
+        "mysql+aiomysql://root@127.0.0.1:1/test",
+        "sqlite+aiosqlite:////no/such/folder/db.sqlite3",
+    ],
+)
+def test_unreachable_database(bad_url: str, folder: Path, table: str) -> None:
+    with pytest.raises(MigrationError, match="cannot connect to the database") as caught:
+        makemigrations("one", url=bad_url, directory=folder, models=models(table))
+    assert "\n" not in str(caught.value)
+    with pytest.raises(MigrationError, match="cannot connect to the database"):
+        migrate(url=bad_url, directory=folder)
+
+
+def test_password_is_hidden_in_connection_errors(folder: Path, table: str) -> None:
+    bad = "postgresql+asyncpg://user:s3cret@127.0.0.1:1/test"
+    with pytest.raises(MigrationError) as caught:
+        makemigrations("one", url=bad, directory=folder, models=models(table))
+    assert "s3cret" not in str(caught.value) and "***" in str(caught.value)
+
+
+def test_no_models_refuses_to_drop_everything(sqlite_url: str, folder: Path) -> None:
+    with pytest.raises(MigrationError, match="no models found"):
+        makemigrations("empty", url=sqlite_url, directory=folder, models=sa.MetaData())
+
+
+def test_database_behind_the_folder(sqlite_url: str, folder: Path, table: str) -> None:
+    makemigrations("one", url=sqlite_url, directory=folder, models=models(table))
+    extra = sa.Column("two", sa.Integer, nullable=True)
+    with pytest.raises(MigrationError, match="not up to date"):
+        makemigrations("two", url=sqlite_url, directory=folder, models=models(table, extra))
+
+
+def test_failing_migration_sql(sqlite_url: str, folder: Path, table: str) -> None:
+    written = makemigrations("one", url=sqlite_url, directory=folder, models=models(table))
+    assert written is not None
+    source = written.read_text().replace(
+        "def upgrade() -> None:\n", "def upgrade() -> None:\n    op.execute('SELECT * FROM nope')\n"
+    )
+    written.write_text(source)
+    with pytest.raises(MigrationError, match=r"the migration failed: .*nope"):
+        migrate(url=sqlite_url, directory=folder)
+
+
+def test_database_at_a_revision_the_folder_lacks(sqlite_url: str, folder: Path, table: str) -> None:
+    written = makemigrations("one", url=sqlite_url, directory=folder, models=models(table))
+    migrate(url=sqlite_url, directory=folder)
+    assert written is not None
+    written.unlink()
+    with pytest.raises(MigrationError, match="does not have"):
+        showmigrations(url=sqlite_url, directory=folder)
+
+
+# -- the folder prow writes, and running from async code --------------------------------------
+
+
+def test_folder_layout_and_user_edits_kept(sqlite_url: str, folder: Path, table: str) -> None:
+    makemigrations("one", url=sqlite_url, directory=folder, models=models(table))
+    assert {path.name for path in folder.iterdir()} == {"env.py", "script.py.mako", "versions"}
+    (folder / "env.py").write_text((folder / "env.py").read_text() + "\n# my edit\n")
+    extra = sa.Column("two", sa.Integer, nullable=True)
+    migrate(url=sqlite_url, directory=folder)
+    makemigrations("two", url=sqlite_url, directory=folder, models=models(table, extra))
+    assert (folder / "env.py").read_text().endswith("# my edit\n")
+
+
+def test_plain_url_gets_the_async_driver(tmp_path: Path, folder: Path, table: str) -> None:
+    plain = f"sqlite:///{tmp_path / 'plain.sqlite3'}"
+    makemigrations("one", url=plain, directory=folder, models=models(table))
+    migrate(url=plain, directory=folder)
+    assert table in tables(f"sqlite+aiosqlite:///{tmp_path / 'plain.sqlite3'}")
+
+
+def test_url_from_the_environment(
+    tmp_path: Path, folder: Path, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from_env = f"sqlite+aiosqlite:///{tmp_path / 'env.sqlite3'}"
+    monkeypatch.setenv("PROW_DATABASE_URL", from_env)
+    makemigrations("one", directory=folder, models=models(table))
+    migrate(directory=folder)
+    assert table in tables(from_env)
+
+
+@pytest.mark.anyio
+async def test_runs_from_inside_an_event_loop(sqlite_url: str, folder: Path, table: str) -> None:
+    makemigrations("one", url=sqlite_url, directory=folder, models=models(table))
+    (applied,) = migrate(url=sqlite_url, directory=folder)
+    assert applied.applied
