@@ -154,7 +154,7 @@ async def test_missing_row_is_404(make: Factory) -> None:
         response = await setup.client.request(method, "/books/99", json=body)
         assert response.status_code == 404, method
         assert response.headers["content-type"] == "application/problem+json"
-        assert response.json()["detail"] == "no Book with id=99"
+        assert response.json()["detail"] == "Book 99 does not exist."
 
 
 async def test_bad_key_and_bad_body_are_422(make: Factory) -> None:

@@ -434,7 +434,7 @@ class Resource(Router):
         statement = sa.select(self.model).where(self._pk == pk).options(*self._loads)
         row = (await session.scalars(statement)).one_or_none()
         if row is None:
-            raise HTTPError(404, f"no {self.model.__name__} with {self._pk_key}={pk!r}")
+            raise HTTPError(404, f"{self.model.__name__} {pk!r} does not exist.")
         return row
 
     async def _reread(self, session: AsyncSession, pk: Any) -> Any:
