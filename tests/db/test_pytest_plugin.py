@@ -1,0 +1,382 @@
+"""prow's pytest plugin (prow.testing._pytest), run for real through ``pytester``.
+
+Each scenario is a small test project run by a child pytest with the plugin enabled; the
+outer test asserts its outcomes, then checks from outside that nothing it wrote persisted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import re
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import text
+
+from prow.db import NAMING_CONVENTION, Database, makemigrations
+
+pytest_plugins = ["pytester"]
+
+PLUGIN = "prow.testing._pytest"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+TABLES = ("plugin_author", "book")
+
+
+def plugin_args() -> list[str]:
+    """``-p`` for the plugin, unless prow's entry point already loads it."""
+    loaded = {entry.value for entry in importlib.metadata.entry_points(group="pytest11")}
+    return [] if PLUGIN in loaded else ["-p", PLUGIN]
+
+
+def docs_block(page: str, first_line: str) -> str:
+    """The ```` ```python ```` block of ``docs/page`` whose first line is ``first_line``."""
+    source = (DOCS / page).read_text(encoding="utf-8")
+    for block in re.findall(r"^```python\n(.*?)^```$", source, flags=re.DOTALL | re.MULTILINE):
+        if block.startswith(first_line):
+            return str(block)
+    raise AssertionError(f"docs/{page} has no python block starting with {first_line!r}")
+
+
+async def _row_counts(url: str, tables: tuple[str, ...]) -> dict[str, int]:
+    db = Database(url)
+    try:
+        async with db.engine.connect() as connection:
+            return {
+                table: (
+                    await connection.execute(text(f"SELECT COUNT(*) FROM {table}"))
+                ).scalar_one()
+                for table in tables
+            }
+    finally:
+        await db.dispose()
+
+
+async def _drop(url: str, tables: tuple[str, ...]) -> None:
+    db = Database(url)
+    try:
+        async with db.engine.begin() as connection:
+            for table in tables:
+                await connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
+def plugin_url(database_url: str) -> Iterator[str]:
+    """The database URL for a scenario; its tables are dropped before and after."""
+    asyncio.run(_drop(database_url, (*TABLES, "alembic_version")))
+    yield database_url
+    asyncio.run(_drop(database_url, (*TABLES, "alembic_version")))
+
+
+CONFTEST = """
+import os
+
+import pytest
+from pydantic import BaseModel
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from prow import App
+from prow.db import Model, Session, get_or_404
+
+
+class PlAuthor(Model):
+    __tablename__ = "plugin_author"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+
+
+class AuthorIn(BaseModel):
+    name: str
+
+
+authors = App(database_url=os.environ["PLUGIN_TEST_URL"])
+
+
+@authors.get("/authors")
+async def names(session: Session) -> list[str]:
+    return list(await session.scalars(select(PlAuthor.name).order_by(PlAuthor.name)))
+
+
+@authors.post("/authors", status_code=201)
+async def add(data: AuthorIn, session: Session) -> dict[str, object]:
+    author = PlAuthor(name=data.name)
+    session.add(author)
+    await session.flush()
+    return {"id": author.id, "name": author.name}
+
+
+@authors.patch("/authors/{author_id}")
+async def rename(author_id: int, data: AuthorIn, session: Session) -> str:
+    author = await get_or_404(session, PlAuthor, author_id)
+    author.name = data.name
+    return author.name
+
+
+@pytest.fixture
+def app():
+    return authors
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+"""
+
+SYNC_TESTS = """
+from sqlalchemy import func, select
+
+from conftest import PlAuthor
+
+
+def test_the_app_sees_the_tests_rows(client, db):
+    db.add(PlAuthor(name="ann"))
+    db.commit()
+    assert client.get("/authors").json() == ["ann"]
+
+
+def test_flushed_rows_are_visible_too(client, db):
+    db.add(PlAuthor(name="ann"), PlAuthor(name="bob"))
+    db.flush()
+    assert client.get("/authors").json() == ["ann", "bob"]
+
+
+def test_the_test_sees_the_apps_commits(client, db):
+    assert client.post("/authors", json={"name": "cy"}).status_code == 201
+    assert db.scalars(select(PlAuthor.name)).all() == ["cy"]
+
+
+def test_rows_do_not_leak_between_tests(client, db):
+    assert client.get("/authors").json() == []
+    assert db.scalar(select(func.count()).select_from(PlAuthor)) == 0
+
+
+def test_a_failed_request_undoes_only_its_own_work(client, db):
+    db.add(PlAuthor(name="ann"))
+    db.flush()
+    duplicate = client.post("/authors", json={"name": "ann"})
+    assert duplicate.status_code == 409, duplicate.text
+    assert client.post("/authors", json={"name": "dee"}).status_code == 201
+    assert client.get("/authors").json() == ["ann", "dee"]
+
+
+def test_refresh_get_run_and_delete(client, db):
+    author = PlAuthor(name="eve")
+    db.add(author)
+    db.commit()
+    assert client.patch(f"/authors/{author.id}", json={"name": "eva"}).json() == "eva"
+    db.refresh(author)
+    assert author.name == "eva"
+    assert db.get(PlAuthor, author.id) is author
+
+    async def names(session):
+        return (await session.scalars(select(PlAuthor.name))).all()
+
+    assert db.run(names) == ["eva"]
+    db.delete(author)
+    db.commit()
+    assert client.get("/authors").json() == []
+    assert db.execute(select(PlAuthor.id)).all() == []
+"""
+
+ASYNC_TESTS = """
+import pytest
+from sqlalchemy import select
+
+from conftest import PlAuthor
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_the_async_pair_shares_a_transaction(async_client, db_session):
+    db_session.add(PlAuthor(name="fay"))
+    await db_session.commit()
+    assert (await async_client.get("/authors")).json() == ["fay"]
+    assert (await async_client.post("/authors", json={"name": "gil"})).status_code == 201
+    found = await db_session.scalars(select(PlAuthor.name).order_by(PlAuthor.name))
+    assert found.all() == ["fay", "gil"]
+
+
+async def test_async_rows_do_not_leak(async_client, db_session):
+    assert (await async_client.get("/authors")).json() == []
+"""
+
+
+def test_each_test_runs_in_a_transaction_that_is_rolled_back(
+    pytester: pytest.Pytester, plugin_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLUGIN_TEST_URL", plugin_url)
+    monkeypatch.setenv("PROW_DATABASE_URL", plugin_url)  # for the docs example's App()
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(
+        test_async=ASYNC_TESTS,
+        test_sync=SYNC_TESTS,
+        test_docs_example=docs_block("database.md", "# test_books.py"),
+    )
+    result = pytester.runpytest_subprocess(*plugin_args(), "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=11, warnings=0)
+    # The app committed in several tests; none of it reached the database.
+    assert asyncio.run(_row_counts(plugin_url, TABLES)) == {"plugin_author": 0, "book": 0}
+
+
+def test_tables_come_from_migrations_when_configured(
+    pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'migrated.sqlite3'}"
+    monkeypatch.setenv("PLUGIN_TEST_URL", url)
+    pytester.makeconftest(CONFTEST)
+    pytester.makeini("[pytest]\nprow_migrations = migrations\n")
+    pytester.makepyfile(
+        test_migrated="""
+        from sqlalchemy import text
+
+        def test_the_migration_made_the_table(client, db):
+            assert db.scalar(text("SELECT COUNT(*) FROM alembic_version")) == 1
+            assert client.post("/authors", json={"name": "hal"}).status_code == 201
+        """
+    )
+    makemigrations(
+        "authors",
+        url=url,
+        directory=pytester.path / "migrations",
+        models=_author_metadata(),
+    )
+    result = pytester.runpytest_subprocess(*plugin_args(), "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, warnings=0)
+    assert asyncio.run(_row_counts(url, ("plugin_author",))) == {"plugin_author": 0}
+
+
+def _author_metadata() -> sa.MetaData:
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    sa.Table(
+        "plugin_author",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(50), unique=True),
+    )
+    return metadata
+
+
+APP_MODULE = """
+from prow import App
+
+app = App()
+
+
+@app.get("/")
+async def index() -> str:
+    return "from the ini"
+"""
+
+
+def test_the_app_can_come_from_the_ini_file(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(appmod=APP_MODULE)
+    pytester.makeini("[pytest]\nprow_app = appmod:app\n")
+    pytester.makepyfile(
+        test_ini="""
+        def test_index(client):
+            assert client.get("/").json() == "from the ini"
+        """
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest_inprocess(*plugin_args(), "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_the_app_can_come_from_the_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(envapp=APP_MODULE)
+    monkeypatch.setenv("PROW_APP", "envapp")  # no ":attr": the attribute is `app`
+    pytester.makepyfile(
+        test_env="""
+        def test_index(client):
+            assert client.get("/").text == '"from the ini"'
+        """
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest_inprocess(*plugin_args(), "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_missing_or_wrong_app_fails_with_a_clear_message(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PROW_APP", raising=False)
+    pytester.makepyfile(notapp="app = 42\n")
+    pytester.makepyfile(
+        test_missing="""
+        def test_needs_an_app(client):
+            pass
+        """
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest_inprocess(*plugin_args(), "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*define an `app` fixture in conftest.py*"])
+
+    for spec, message in (
+        ("notapp:app", "*'notapp:app' is a int, not a prow App*"),
+        ("nosuchmodule:app", "*cannot load the app 'nosuchmodule:app'*"),
+    ):
+        monkeypatch.setenv("PROW_APP", spec)
+        result = pytester.runpytest_inprocess(*plugin_args(), "-p", "no:cacheprovider")
+        result.assert_outcomes(errors=1)
+        result.stdout.fnmatch_lines([message])
+
+
+def test_mixing_the_sync_and_async_fixtures_is_refused(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(appmod=APP_MODULE)
+    pytester.makeini("[pytest]\nprow_app = appmod:app\n")
+    pytester.makepyfile(
+        test_mixed="""
+        import pytest
+
+        @pytest.fixture
+        def anyio_backend():
+            return "asyncio"
+
+        def test_sync_client_with_async_session(client, db_session):
+            pass
+
+        @pytest.mark.anyio
+        async def test_async_client_with_sync_session(async_client, db):
+            pass
+        """
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest_inprocess(*plugin_args(), "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*the db_session fixture cannot be used with client*",
+            "*the db fixture cannot be used with async_client*",
+        ]
+    )
+
+
+def test_the_testing_docs_example(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_example=docs_block("testing.md", "# test_app.py"))
+    result = pytester.runpytest_inprocess(*plugin_args(), "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+
+
+def test_importing_prow_testing_loads_neither_pytest_plugin_nor_sqlalchemy(
+    pytester: pytest.Pytester,
+) -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        import prow.testing
+        print(sorted(n for n in ("sqlalchemy", "prow.testing._pytest") if n in sys.modules))
+        """
+    )
+    result = pytester.run(sys.executable, "-c", script)
+    assert result.ret == 0
+    assert result.outlines[-1] == "[]"
