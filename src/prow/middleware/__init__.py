@@ -5,9 +5,16 @@ them to an app as ``App(middleware=[Middleware(CORSMiddleware, allow_origins=[..
 first in the list is the outermost.
 """
 
+from prow.middleware._access_log import AccessLogMiddleware
 from prow.middleware._base import Middleware
 from prow.middleware._cors import CORSMiddleware
 from prow.middleware._gzip import GZipMiddleware
 from prow.middleware._trustedhost import TrustedHostMiddleware
 
-__all__ = ["CORSMiddleware", "GZipMiddleware", "Middleware", "TrustedHostMiddleware"]
+__all__ = [
+    "AccessLogMiddleware",
+    "CORSMiddleware",
+    "GZipMiddleware",
+    "Middleware",
+    "TrustedHostMiddleware",
+]
