@@ -683,3 +683,18 @@ def test_response_parameter_with_204_and_returned_response() -> None:
     assert result.headers["set-cookie"].startswith("session=")
     text_result = client.get("/text")
     assert (text_result.text, text_result.headers["x-merged"]) == ("t", "1")
+
+
+def test_float_query_refuses_nan_and_infinity() -> None:
+    app = App()
+
+    @app.get("/")
+    async def handler(x: float) -> dict[str, float]:
+        return {"x": x}
+
+    client = TestClient(app)
+    assert client.get("/?x=1.5").json() == {"x": 1.5}
+    for raw in ("nan", "inf", "-Infinity"):
+        response = client.get(f"/?x={raw}")
+        assert response.status_code == 422
+        assert response.json()["errors"][0]["type"] == "finite_number"

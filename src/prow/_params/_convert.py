@@ -7,6 +7,7 @@ types; everything else goes through a pydantic ``TypeAdapter``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -50,9 +51,15 @@ def _float(raw: Any) -> float:
         return raw
     if isinstance(raw, str) and "_" not in raw:
         try:
-            return float(raw)
+            value = float(raw)
         except ValueError:
             pass
+        else:
+            # "nan" and "inf" parse, but no client means them; they poison comparisons
+            # and sums, so a plain float parameter refuses them.
+            if math.isfinite(value):
+                return value
+            raise _error("finite_number", "a finite number", raw)
     raise _error("float_parsing", "a valid number, unable to parse string as a number", raw)
 
 
