@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from prow import __version__
-from prow.cli import _db
+from prow.cli import _check, _db, _inspect, _project, _serve
 
 __all__ = ["main"]
 
@@ -26,5 +26,18 @@ def main() -> None:
     """
 
 
-for _command in (_db.makemigrations, _db.migrate, _db.showmigrations):
+_COMMANDS: tuple[click.Command, ...] = (
+    _db.makemigrations,
+    _db.migrate,
+    _db.showmigrations,
+    _serve.run,
+    _serve.serve,
+    _inspect.routes,
+    _inspect.openapi,
+    _inspect.shell,
+    _project.new,
+    _project.startapp,
+    _check.check,
+)
+for _command in _COMMANDS:
     main.add_command(_command)

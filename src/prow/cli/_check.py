@@ -1,0 +1,263 @@
+"""``prow check``: is the project set up right, and (``--deploy``) is it safe to put online?
+
+Each problem has a stable id, a sentence saying what is wrong and one saying how to fix it:
+
+========== =================================================================================
+id         problem
+========== =================================================================================
+prow.E801  ``debug`` is on (deploy)
+prow.E802  no secret key (deploy)
+prow.E803  the secret key is weak: short, repetitive or a placeholder (deploy)
+prow.E804  no allowed hosts (deploy)
+prow.E805  the allowed hosts accept any host, ``*`` (deploy)
+prow.E806  a cookie/HTTPS setting the settings define is off (deploy)
+prow.E807  migrations not applied to the database
+prow.E808  the database's migration state cannot be read
+========== =================================================================================
+
+Loading the app already checks the rest: apps (``prow.E7xx``), settings (``prow.E601``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from prow._exceptions import ConfigurationError
+from prow.cli._discovery import app_option, load_app
+from prow.cli._errors import CLIError
+from prow.cli._project import Project, find_project
+
+if TYPE_CHECKING:
+    from prow import App
+
+__all__ = ["Problem", "check", "deploy_problems", "migration_problems"]
+
+#: The shortest secret key accepted (32 characters of a URL-safe random token: 192 bits).
+MIN_SECRET_LENGTH = 32
+#: Fewer distinct characters than this means a key typed by hand ("aaaa...", "1234...").
+MIN_SECRET_CHARACTERS = 8
+# Words that mark a key copied from an example instead of generated.
+_PLACEHOLDERS = (
+    "change",
+    "replace",
+    "placeholder",
+    "insecure",
+    "example",
+    "default",
+    "dummy",
+    "your-",
+    "your_",
+    "xxxx",
+)
+# Cookie and HTTPS settings that, when a project's Settings defines them, must be on in
+# production: without them a session cookie travels over plain HTTP and can be stolen.
+_SECURE_FLAGS = (
+    "session_cookie_secure",
+    "csrf_cookie_secure",
+    "secure_cookies",
+    "cookie_secure",
+    "https_only",
+)
+_GENERATE_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One failed check: its stable id, what is wrong, and how to fix it."""
+
+    id: str
+    message: str
+    fix: str
+
+
+@click.command()
+@app_option
+@click.option(
+    "--deploy", is_flag=True, help="Also check the settings for production: debug, keys, hosts."
+)
+@click.option(
+    "--migrations",
+    "migrations",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The migrations folder [default: migrations/ in the project].",
+)
+def check(app_path: str | None, deploy: bool, migrations: Path | None) -> None:
+    """Check the project, and with --deploy whether it is ready for production.
+
+    Loads the app (and so its settings and apps), then compares the migrations folder with
+    the database. --deploy adds: debug off, a strong secret key, allowed hosts set and not
+    "*", secure cookie settings on. Each problem is printed with its id and a fix; the exit
+    status is 1 when there is any.
+
+    \b
+    Examples:
+      prow check                          # the app loads, migrations are applied
+      PROW_ENV=production prow check --deploy
+      prow check --deploy --app shop.main:app
+    """
+    project = find_project()
+    app = _load(app_path, project)
+    settings = _settings(app, project)
+    problems = deploy_problems(settings, app) if deploy else []
+    folder = migrations or (project.root if project else Path.cwd()) / "migrations"
+    problems += migration_problems(app, folder)
+    for problem in problems:
+        click.echo(f"{problem.id} {problem.message}\n    Fix: {problem.fix}")
+    if problems:
+        click.echo(f"{len(problems)} problem{'s' if len(problems) > 1 else ''} found.")
+        raise click.exceptions.Exit(1)
+    click.echo("No problems found." + ("" if deploy else " (Add --deploy for production.)"))
+
+
+def _load(app_path: str | None, project: Project | None) -> App:
+    spec = app_path or (project.app if project else None)
+    try:
+        return load_app(spec, directory=project.root if project else None)
+    except ConfigurationError as exc:  # pragma: no cover - load_app reports these itself
+        raise CLIError(str(exc)) from None
+
+
+def _settings(app: App, project: Project | None) -> Any:
+    """The app's settings (``create_app`` keeps them), else the project's class, else prow's."""
+    if "settings" in app.state:
+        return app.state.settings
+    from prow.settings import load_settings
+
+    settings_class = None
+    if project is not None and project.settings:
+        settings_class = _import_attr(project.settings)
+    try:
+        return load_settings(settings_class)
+    except ConfigurationError as exc:
+        raise CLIError(str(exc).replace("\n", " ")) from None
+
+
+def _import_attr(spec: str) -> Any:
+    import importlib
+
+    module_name, _, attr = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attr or "Settings")
+    except (ImportError, AttributeError) as exc:
+        raise CLIError(f"cannot load the settings {spec!r} of [tool.prow]: {exc}") from None
+
+
+def deploy_problems(settings: Any, app: App | None = None) -> list[Problem]:
+    """The production checks of ``settings`` (and the app's own ``debug``), in id order."""
+    return [
+        *_debug(settings, app),
+        *_secret_key(settings),
+        *_allowed_hosts(settings),
+        *_secure_flags(settings),
+    ]
+
+
+def _debug(settings: Any, app: App | None) -> Iterator[Problem]:
+    if getattr(settings, "debug", False) or (app is not None and app.debug):
+        yield Problem(
+            "prow.E801",
+            "debug is on: error pages show tracebacks and code to anyone who triggers one.",
+            "set PROW_DEBUG=false in the production environment.",
+        )
+
+
+def _secret_key(settings: Any) -> Iterator[Problem]:
+    key = getattr(settings, "secret_key", None)
+    if key is not None and hasattr(key, "get_secret_value"):
+        key = key.get_secret_value()
+    if not key:
+        yield Problem(
+            "prow.E802",
+            "no secret key: sessions, CSRF tokens and signed data cannot be protected.",
+            f"set PROW_SECRET_KEY to a long random string, e.g. from: {_GENERATE_KEY}",
+        )
+        return
+    weakness = _weakness(str(key))
+    if weakness:
+        # The key itself is never printed: this output ends up in CI logs.
+        yield Problem(
+            "prow.E803",
+            f"the secret key is weak ({weakness}): anyone who guesses it can forge sessions.",
+            f"set PROW_SECRET_KEY to a long random string, e.g. from: {_GENERATE_KEY}",
+        )
+
+
+def _weakness(key: str) -> str | None:
+    lowered = key.lower()
+    if any(marker in lowered for marker in _PLACEHOLDERS):
+        return "it looks like a placeholder copied from an example"
+    if len(key) < MIN_SECRET_LENGTH:
+        return f"{len(key)} characters, fewer than {MIN_SECRET_LENGTH}"
+    if len(set(key)) < MIN_SECRET_CHARACTERS:
+        return f"only {len(set(key))} different characters"
+    return None
+
+
+def _allowed_hosts(settings: Any) -> Iterator[Problem]:
+    if not hasattr(settings, "allowed_hosts"):
+        return
+    hosts = list(settings.allowed_hosts or [])
+    if not hosts:
+        yield Problem(
+            "prow.E804",
+            "no allowed hosts: the site answers no host name.",
+            "set PROW_ALLOWED_HOSTS to the site's host names, e.g. example.com,www.example.com",
+        )
+    elif "*" in hosts:
+        yield Problem(
+            "prow.E805",
+            'allowed hosts contain "*": forged Host headers reach the app '
+            "(password-reset links, cache poisoning).",
+            'list the real host names in PROW_ALLOWED_HOSTS instead of "*".',
+        )
+
+
+def _secure_flags(settings: Any) -> Iterator[Problem]:
+    for name in _SECURE_FLAGS:
+        if getattr(settings, name, None) is False:
+            yield Problem(
+                "prow.E806",
+                f"{name} is off: cookies can be sent over plain HTTP and stolen on the way.",
+                f"set PROW_{name.upper()}=true and serve the site over HTTPS.",
+            )
+
+
+def migration_problems(app: App, folder: Path) -> list[Problem]:
+    """Migrations in ``folder`` not applied to the app's database (none if no folder)."""
+    if not (folder / "env.py").is_file():
+        return []
+    try:
+        from prow.db import MigrationError, database, showmigrations
+    except ModuleNotFoundError as exc:
+        return [_unreadable(f"the db extra is not installed ({exc.name} is missing)")]
+    url = database(app).url
+    try:
+        pending = [
+            entry for entry in showmigrations(url=url, directory=folder) if not entry.applied
+        ]
+    except MigrationError as exc:
+        return [_unreadable(str(exc))]
+    if not pending:
+        return []
+    names = ", ".join(f"{entry.revision} ({entry.message})" for entry in pending)
+    return [
+        Problem(
+            "prow.E807",
+            f"{len(pending)} migration{'s' if len(pending) > 1 else ''} not applied to the "
+            f"database: {names}.",
+            "run `prow migrate` (before starting the new version of the app).",
+        )
+    ]
+
+
+def _unreadable(reason: str) -> Problem:
+    return Problem(
+        "prow.E808",
+        f"cannot tell whether the database is migrated: {reason}.",
+        "check PROW_DATABASE_URL and that the database is reachable, then run prow check again.",
+    )

@@ -1,0 +1,258 @@
+"""Serving commands: ``prow run`` (development, auto-reload) and ``prow serve`` (production).
+
+Both hand the server an import string (``module:attr``), not the app object: the reloader
+and every worker process import the app afresh, which is what makes reloading and
+multi-process serving possible. The app is also imported here first, so that a mistake in
+it (or a busy port) is reported as one line before any server starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import importlib
+import socket
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from prow.cli._discovery import DEFAULT_MODULES, app_option, load_app
+from prow.cli._errors import CLIError
+from prow.cli._inspect import checked_routes
+
+if TYPE_CHECKING:
+    from prow import App
+
+__all__ = ["Target", "find_target", "run", "serve"]
+
+#: Seconds in-flight requests get to finish after SIGTERM before workers are stopped.
+DEFAULT_GRACEFUL_TIMEOUT = 30
+
+_SERVER_HINTS = {"uvicorn": "pip install 'prow[server]'", "granian": "pip install granian"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """The app to serve: the loaded object, how a server process imports it, and from where."""
+
+    app: App
+    import_string: str
+    directory: Path
+
+
+def find_target(app_path: str | None) -> Target:
+    """Load the app as :func:`load_app` does and work out its ``module:attr`` import string."""
+    directory = Path.cwd()
+    app = load_app(app_path)
+    if app_path:
+        module, _, attr = app_path.partition(":")
+        return Target(app, f"{module}:{attr or 'app'}", directory)
+    # load_app succeeded without a spec, so one of the default modules exists.
+    module = next(name for name in DEFAULT_MODULES if (directory / f"{name}.py").is_file())
+    return Target(app, f"{module}:app", directory)
+
+
+_port_option = click.option(
+    "--port",
+    "-p",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="The TCP port to listen on.",
+)
+
+
+@click.command()
+@app_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@_port_option
+@click.option(
+    "--reload/--no-reload",
+    default=True,
+    show_default=True,
+    help="Restart the server when a file under the current folder changes.",
+)
+def run(app_path: str | None, host: str, port: int, reload: bool) -> None:
+    """Start a development server (uvicorn) that restarts when your code changes.
+
+    The app is found as for every command (--app, PROW_APP, ./app.py, ./main.py). Reloading
+    uses watchfiles when it is installed, else polls the folder. For production use
+    `prow serve`.
+
+    \b
+    Examples:
+      prow run
+      prow run --port 8080 --app myproject.main:app
+      prow run --host 0.0.0.0 --no-reload   # reachable from other machines
+    """
+    target = find_target(app_path)
+    has_admin = any(_is_admin(route.path) for route in checked_routes(target.app))
+    check_port(host, port)
+    uvicorn = _import_server("uvicorn")
+    _print_banner(target, host, port, has_admin=has_admin)
+    if reload:
+        click.echo(f"  reloading on changes in {target.directory} ({_reload_method()})")
+    uvicorn.run(
+        target.import_string,
+        host=host,
+        port=port,
+        reload=reload,
+        reload_dirs=[str(target.directory)] if reload else None,
+        app_dir=str(target.directory),
+        lifespan="on",
+    )
+
+
+@click.command()
+@app_option
+@click.option(
+    "--host",
+    # Production servers usually run in a container or behind a proxy on another address.
+    default="0.0.0.0",  # noqa: S104
+    show_default=True,
+    help="The address to listen on.",
+)
+@_port_option
+@click.option(
+    "--workers",
+    "-w",
+    default=1,
+    show_default=True,
+    envvar="WEB_CONCURRENCY",
+    show_envvar=True,
+    type=click.IntRange(min=1),
+    help="How many worker processes to run.",
+)
+@click.option(
+    "--server",
+    type=click.Choice(sorted(_SERVER_HINTS)),
+    default="uvicorn",
+    show_default=True,
+    help="The ASGI server to run the workers.",
+)
+@click.option(
+    "--graceful-timeout",
+    default=DEFAULT_GRACEFUL_TIMEOUT,
+    show_default=True,
+    type=click.IntRange(min=1),
+    metavar="SECONDS",
+    help="After SIGTERM or Ctrl-C, how long in-flight requests get to finish.",
+)
+def serve(
+    app_path: str | None, host: str, port: int, workers: int, server: str, graceful_timeout: int
+) -> None:
+    """Serve the app in production: worker processes, graceful shutdown on SIGTERM.
+
+    On SIGTERM (or Ctrl-C) the server stops accepting connections, lets in-flight requests
+    finish for up to --graceful-timeout seconds, runs the app's shutdown hooks and exits.
+
+    \b
+    Examples:
+      prow serve --workers 4
+      prow serve --server granian --port 8080 --app myproject.main:app
+    """
+    target = find_target(app_path)
+    checked_routes(target.app)
+    check_port(host, port)
+    module = _import_server(server)
+    plural = "s" if workers > 1 else ""
+    click.echo(
+        f"prow: serving {target.import_string} with {server}, {workers} worker{plural}, "
+        f"on {_url(host, port)}"
+    )
+    if server == "granian":
+        _serve_granian(target, host, port, workers, graceful_timeout)
+    else:
+        module.run(
+            target.import_string,
+            host=host,
+            port=port,
+            workers=workers,
+            app_dir=str(target.directory),
+            lifespan="on",
+            timeout_graceful_shutdown=graceful_timeout,
+        )
+
+
+def _serve_granian(target: Target, host: str, port: int, workers: int, timeout: int) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    Granian(
+        target.import_string,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        working_dir=target.directory,
+        workers_kill_timeout=timeout,
+    ).serve()
+
+
+def _import_server(name: str) -> Any:
+    """The server module, or a one-line error saying how to install it."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] != name:
+            raise
+        raise CLIError(f"{name} is not installed: {_SERVER_HINTS[name]}") from None
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail in one line when ``host:port`` cannot be listened on (busy, bad host, no permission).
+
+    The servers would find out too, but report it in log lines after their start-up banner.
+    The check binds the way they do (``SO_REUSEADDR``), so a port in TIME_WAIT counts as free.
+    """
+    try:
+        # The address family the servers choose: IPv6 only for a host written with colons.
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, family, socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise CLIError(f"cannot listen on --host {host!r}: {exc}") from None
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise CLIError(
+                    f"port {port} on {host} is already in use: stop the other server "
+                    "or choose another with --port"
+                ) from None
+            raise CLIError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+def _print_banner(target: Target, host: str, port: int, *, has_admin: bool) -> None:
+    base = _url(host, port)
+    app = target.app
+    click.echo(f"prow: running {target.import_string} at {base}")
+    if app.openapi_url is not None and app.docs_url is not None:
+        click.echo(f"  API docs: {base}{app.docs_url}")
+    if has_admin:
+        click.echo(f"  admin:    {base}/admin")
+
+
+def _url(host: str, port: int) -> str:
+    """A URL a browser on this machine can open for a server listening on ``host``."""
+    if host in {"0.0.0.0", "::", ""}:  # noqa: S104 - compared, not bound
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def _is_admin(path: str) -> bool:
+    return path == "/admin" or path.startswith("/admin/")
+
+
+def _reload_method() -> str:
+    from importlib.util import find_spec
+
+    if find_spec("watchfiles") is not None:
+        return "watchfiles"
+    return "polling; pip install watchfiles for faster reloads"

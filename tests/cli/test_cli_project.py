@@ -1,0 +1,316 @@
+"""``prow new`` and ``prow startapp``: the generated project runs, serves and passes its tests.
+
+The generated code runs in child processes: it defines models on ``prow.db.Model`` (one
+registry per process), and a fresh interpreter is what its users run. Nothing is installed:
+the children use this environment's prow, with the project on ``PYTHONPATH``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from prow.cli import main
+
+PROJECT_FILES = {
+    ".env",
+    ".env.example",
+    ".gitignore",
+    "README.md",
+    "conftest.py",
+    "pyproject.toml",
+    "migrations/env.py",
+    "migrations/script.py.mako",
+    "tests/test_project.py",
+    "{name}/__init__.py",
+    "{name}/main.py",
+    "{name}/settings.py",
+    "{name}/apps/__init__.py",
+    "{name}/apps/example/__init__.py",
+    "{name}/apps/example/models.py",
+    "{name}/apps/example/routes.py",
+    "{name}/apps/example/test_example.py",
+}
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+def assert_one_line_error(result: Result, *fragments: str) -> None:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    error = result.output.strip()
+    assert error.startswith("Error: ") and "\n" not in error, error
+    for fragment in fragments:
+        assert fragment in error, error
+
+
+def child_env(project: Path) -> dict[str, str]:
+    """This environment without PROW_* variables, with the project importable."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PROW_")}
+    env["PYTHONPATH"] = str(project)
+    return env
+
+
+def run_tests(project: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env=child_env(project),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Result]:
+    """A project made by ``prow new``, to which ``prow startapp blog`` added an app."""
+    name = f"shop_{uuid.uuid4().hex[:6]}"
+    project = tmp_path_factory.mktemp("new") / name
+    created = invoke("new", name, "--directory", str(project))
+    assert created.exit_code == 0, created.output
+    started = invoke("startapp", "blog", "--directory", str(project))
+    assert started.exit_code == 0, started.output
+    return name, project, started
+
+
+def test_new_writes_the_project_layout(generated: tuple[str, Path, Result]) -> None:
+    name, project, _ = generated
+    written = {
+        path.relative_to(project).as_posix() for path in project.rglob("*") if path.is_file()
+    }
+    expected = {path.format(name=name) for path in PROJECT_FILES}
+    assert expected <= written
+    (migration,) = (project / "migrations" / "versions").glob("*_create_notes.py")
+    assert "down_revision: str | Sequence[str] | None = None" in migration.read_text()
+    settings = (project / name / "settings.py").read_text()
+    assert f'apps: list[str] = ["{name}.apps.example"]' in settings
+    main_module = (project / name / "main.py").read_text()
+    assert "app = create_app(load_settings(Settings))" in main_module
+    assert len(main_module.splitlines()) < 15
+    assert f'app = "{name}.main:app"' in (project / "pyproject.toml").read_text()
+    env = (project / ".env").read_text()
+    assert "PROW_DEBUG=true" in env and "PROW_SECRET_KEY=" in env
+    assert "PROW_SECRET_KEY=change-me" in (project / ".env.example").read_text()
+
+
+def test_startapp_adds_an_app_and_says_how_to_list_it(
+    generated: tuple[str, Path, Result],
+) -> None:
+    name, project, started = generated
+    app = project / name / "apps" / "blog"
+    assert {path.name for path in app.iterdir()} >= {
+        "__init__.py",
+        "models.py",
+        "routes.py",
+        "test_blog.py",
+    }
+    assert 'router = Router(prefix="/blog"' in (app / "routes.py").read_text()
+    assert f'    "{name}.apps.blog",' in started.output.splitlines()
+    assert f"{name}/settings.py" in started.output
+
+
+def test_the_project_passes_its_own_tests(generated: tuple[str, Path, Result]) -> None:
+    _, project, _ = generated
+    result = run_tests(project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # the example app's 3, the project's 2 and the new blog app's 1
+    assert "6 passed" in result.stdout, result.stdout
+
+
+def test_the_app_answers_in_process(generated: tuple[str, Path, Result]) -> None:
+    name, project, _ = generated
+    script = textwrap.dedent(
+        f"""
+        from prow.db import migrate
+        from prow.testing import TestClient
+        from {name}.main import app
+
+        migrate(url=app.database_url, directory="migrations")
+        with TestClient(app) as client:
+            assert client.post("/api/notes", json={{"text": "hello"}}).status_code == 201
+            page = client.get("/")
+            assert page.status_code == 200 and "<li>hello</li>" in page.text, page.text
+            assert client.get("/docs").status_code == 200
+        print("ok")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=project,
+        env={**child_env(project), "PROW_DATABASE_URL": "sqlite:///./inprocess.sqlite3"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.stdout.strip() == "ok", result.stdout + result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def served(generated: tuple[str, Path, Result]) -> Iterator[str]:
+    """The project migrated with ``prow migrate`` and served by ``prow run``."""
+    name, project, _ = generated
+    env = {
+        **child_env(project),
+        "PROW_APP": f"{name}.main:app",
+        "PROW_DATABASE_URL": "sqlite:///./served.sqlite3",
+    }
+    prow = [sys.executable, "-m", "prow.cli"]
+    migrated = subprocess.run(
+        [*prow, "migrate"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "create notes" in migrated.stdout, migrated.stdout + migrated.stderr
+    port = free_port()
+    server = subprocess.Popen(
+        [*prow, "run", "--no-reload", "--port", str(port)],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.communicate(timeout=20)
+
+
+def test_prow_run_serves_the_project(served: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            home = httpx.get(served + "/", timeout=2)
+            break
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    assert home.status_code == 200 and "No notes yet" in home.text
+    assert httpx.get(served + "/api/notes", timeout=5).json()["items"] == []
+    assert httpx.get(served + "/docs", timeout=5).status_code == 200
+
+
+# -- --minimal ------------------------------------------------------------------------------
+
+
+def test_minimal_is_one_file_and_its_test(tmp_path: Path) -> None:
+    project = tmp_path / "hello"
+    result = invoke("new", "hello", "--minimal", "--directory", str(project))
+    assert result.exit_code == 0, result.output
+    assert "Created app hello" in result.output
+    assert {path.name for path in project.iterdir()} == {
+        "app.py",
+        "test_app.py",
+        "pyproject.toml",
+        "README.md",
+        ".gitignore",
+    }
+    tested = run_tests(project)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "3 passed" in tested.stdout
+
+
+# -- mistakes --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("my-shop", "not a valid Python identifier"),
+        ("1shop", "not a valid Python identifier"),
+        ("class", "Python keyword"),
+        ("json", "would shadow"),
+        ("prow", "would shadow"),
+    ],
+)
+def test_new_refuses_bad_names(tmp_path: Path, name: str, words: str) -> None:
+    assert_one_line_error(invoke("new", name, "--directory", str(tmp_path / "x")), name, words)
+    assert not (tmp_path / "x").exists()
+
+
+def test_new_refuses_a_non_empty_folder(tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    result = invoke("new", "shop", "--directory", str(tmp_path))
+    assert_one_line_error(result, "is not empty", "--directory")
+    assert [path.name for path in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_new_refuses_a_file_as_folder(tmp_path: Path) -> None:
+    (tmp_path / "shop").write_text("")
+    result = invoke("new", "shop", "--directory", str(tmp_path / "shop"))
+    assert result.exit_code == 2 and "is a file" in result.output  # click's usage error
+
+
+def test_new_refuses_a_file_named_like_the_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "shop").write_text("")
+    assert_one_line_error(invoke("new", "shop"), "shop exists and is not a folder")
+
+
+def test_new_fills_an_empty_folder_and_defaults_to_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    assert invoke("new", "shop", "--minimal", "--directory", "empty").exit_code == 0
+    assert (tmp_path / "empty" / "app.py").is_file()
+    assert invoke("new", "shop", "--minimal").exit_code == 0
+    assert (tmp_path / "shop" / "app.py").is_file()
+
+
+def test_startapp_outside_a_project(tmp_path: Path) -> None:
+    result = invoke("startapp", "blog", "--directory", str(tmp_path))
+    assert_one_line_error(result, "no prow project here", "[tool.prow]")
+
+
+def test_startapp_mistakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert invoke("new", "portal", "--directory", str(tmp_path / "portal")).exit_code == 0
+    monkeypatch.chdir(tmp_path / "portal" / "portal")  # found from a folder inside the project
+    assert invoke("startapp", "news").exit_code == 0
+    assert (tmp_path / "portal" / "portal" / "apps" / "news" / "routes.py").is_file()
+    assert_one_line_error(invoke("startapp", "news"), "already exists")
+    assert_one_line_error(invoke("startapp", "example"), "already exists")
+    assert_one_line_error(invoke("startapp", "bad-name"), "not a valid Python identifier")
+    assert_one_line_error(invoke("startapp", "import"), "Python keyword")
+
+
+def test_startapp_reports_an_unreadable_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.prow\n")
+    result = invoke("startapp", "blog", "--directory", str(tmp_path))
+    assert_one_line_error(result, "cannot read", "pyproject.toml")
+
+
+@pytest.mark.parametrize("command", ["new", "startapp"])
+def test_help_has_examples(command: str) -> None:
+    result = invoke(command, "--help")
+    assert result.exit_code == 0 and "Examples:" in result.output
