@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from prow.db import (
     migrate,
     showmigrations,
 )
+from prow.db._migrations import MigrationWarning, reverting
 
 
 async def _execute_autocommit(url: str, statement: str) -> None:
@@ -254,7 +256,7 @@ def test_no_models_refuses_to_drop_everything(sqlite_url: str, folder: Path) -> 
 def test_database_behind_the_folder(sqlite_url: str, folder: Path, table: str) -> None:
     makemigrations("one", url=sqlite_url, directory=folder, models=models(table))
     extra = sa.Column("two", sa.Integer, nullable=True)
-    with pytest.raises(MigrationError, match="not up to date"):
+    with pytest.raises(MigrationError, match=r"not up to date \(1 migration.*run `prow migrate`"):
         makemigrations("two", url=sqlite_url, directory=folder, models=models(table, extra))
 
 
@@ -265,8 +267,12 @@ def test_failing_migration_sql(sqlite_url: str, folder: Path, table: str) -> Non
         "def upgrade() -> None:\n", "def upgrade() -> None:\n    op.execute('SELECT * FROM nope')\n"
     )
     written.write_text(source)
-    with pytest.raises(MigrationError, match=r"the migration failed: .*nope"):
+    revision = showmigrations(url=sqlite_url, directory=folder)[0].revision
+    with pytest.raises(MigrationError) as caught:
         migrate(url=sqlite_url, directory=folder)
+    message = str(caught.value)
+    assert message.startswith(f"migration migrations/versions/{written.name} ({revision}) failed")
+    assert "nope" in message and "fix the migration" in message and "\n" not in message
 
 
 def test_database_at_a_revision_the_folder_lacks(sqlite_url: str, folder: Path, table: str) -> None:
@@ -313,3 +319,156 @@ async def test_runs_from_inside_an_event_loop(sqlite_url: str, folder: Path, tab
     makemigrations("one", url=sqlite_url, directory=folder, models=models(table))
     (applied,) = migrate(url=sqlite_url, directory=folder)
     assert applied.applied
+
+
+# -- a NOT NULL column added to a table with rows ---------------------------------------------
+
+
+def insert_row(url: str, table: str) -> None:
+    asyncio.run(_execute_autocommit(url, f"INSERT INTO {table} (id, title) VALUES (1, 'a')"))
+
+
+def select_all(url: str, table: str) -> list[tuple[Any, ...]]:
+    async def go() -> list[tuple[Any, ...]]:
+        engine = create_async_engine(url, poolclass=NullPool)
+        try:
+            async with engine.connect() as connection:
+                result = await connection.execute(sa.text(f"SELECT * FROM {table}"))
+                return [tuple(row) for row in result]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def test_not_null_column_takes_its_literal_default_as_server_default(
+    url: str, folder: Path, table: str
+) -> None:
+    makemigrations("create", url=url, directory=folder, models=models(table))
+    migrate(url=url, directory=folder)
+    insert_row(url, table)
+    added: list[sa.Column[Any]] = [
+        sa.Column("stock", sa.Integer, nullable=False, default=0),
+        sa.Column("active", sa.Boolean, nullable=False, default=True),
+        sa.Column("label", sa.String(20), nullable=False, default="new"),
+    ]
+    metadata = models(table, *added)
+    with pytest.warns(MigrationWarning) as caught:
+        written = makemigrations("add", url=url, directory=folder, models=metadata)
+    assert sorted(str(warning.message).split(" (")[0] for warning in caught) == [
+        f"the new NOT NULL column {table}.{name} gets server_default={default}"
+        for name, default in [("active", "'1'"), ("label", "'new'"), ("stock", "'0'")]
+    ]
+    assert written is not None and "server_default='0'" in written.read_text()
+    assert all(column.server_default is None for column in added)  # the model is untouched
+
+    migrate(url=url, directory=folder)  # the existing row gets the defaults
+    assert select_all(url, table) == [(1, "a", 0, True, "new")]
+
+
+def test_not_null_column_without_a_literal_default(
+    sqlite_url: str, folder: Path, table: str
+) -> None:
+    makemigrations("create", url=sqlite_url, directory=folder, models=models(table))
+    migrate(url=sqlite_url, directory=folder)
+    insert_row(sqlite_url, table)
+    made = sa.Column("code", sa.String(20), nullable=False, default=lambda: "x")
+    with pytest.warns(MigrationWarning, match=rf"{table}.code has no server default.*nullable"):
+        written = makemigrations(
+            "add", url=sqlite_url, directory=folder, models=models(table, made)
+        )
+    assert written is not None
+    revision = written.name.split("-", 1)[1].split("_", 1)[0]
+
+    # Applying it fails, and the error names the file and says how to fix it.
+    with pytest.raises(MigrationError) as caught:
+        migrate(url=sqlite_url, directory=folder)
+    message = str(caught.value)
+    assert f"migrations/versions/{written.name} ({revision}) failed" in message
+    assert "NOT NULL" in message and "server_default=" in message and "\n" not in message
+
+
+def test_nullable_and_server_default_columns_are_left_alone(
+    sqlite_url: str, folder: Path, table: str
+) -> None:
+    makemigrations("create", url=sqlite_url, directory=folder, models=models(table))
+    migrate(url=sqlite_url, directory=folder)
+    added = [
+        sa.Column("a", sa.Integer, nullable=True, default=1),
+        sa.Column("b", sa.Integer, nullable=False, server_default="5"),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MigrationWarning)
+        written = makemigrations(
+            "add", url=sqlite_url, directory=folder, models=models(table, *added)
+        )
+    assert written is not None
+    assert "server_default='1'" not in written.read_text()
+
+
+# -- choosing the target revision -------------------------------------------------------------
+
+
+def two_revisions(url: str, folder: Path, table: str) -> tuple[Migration, Migration]:
+    makemigrations("one", url=url, directory=folder, models=models(table))
+    migrate(url=url, directory=folder)
+    extra = sa.Column("two", sa.Integer, nullable=True)
+    makemigrations("two", url=url, directory=folder, models=models(table, extra))
+    migrate(url=url, directory=folder)
+    first, second = showmigrations(url=url, directory=folder)
+    return first, second
+
+
+def test_short_revision_prefix_is_refused(sqlite_url: str, folder: Path, table: str) -> None:
+    first, second = two_revisions(sqlite_url, folder, table)
+    for short in (first.revision[:1], first.revision[:3]):
+        with pytest.raises(MigrationError, match=r"too short.*at least 4.*prow showmigrations"):
+            migrate(short, url=sqlite_url, directory=folder)
+    assert all(entry.applied for entry in showmigrations(url=sqlite_url, directory=folder))
+    assert migrate(first.revision[:4], url=sqlite_url, directory=folder) == [
+        second._replace(applied=False)
+    ]
+
+
+def test_reverting_lists_what_migrate_would_revert(
+    sqlite_url: str, folder: Path, table: str
+) -> None:
+    first, second = two_revisions(sqlite_url, folder, table)
+    down = [second._replace(applied=False), first._replace(applied=False)]
+    assert reverting("head", url=sqlite_url, directory=folder) == []
+    assert reverting("-1", url=sqlite_url, directory=folder) == down[:1]
+    assert reverting(first.revision, url=sqlite_url, directory=folder) == down[:1]
+    assert reverting("zero", url=sqlite_url, directory=folder) == down
+    assert reverting("base", url=sqlite_url, directory=folder) == migrate(
+        "base", url=sqlite_url, directory=folder
+    )
+
+
+def test_steps_beyond_base(sqlite_url: str, folder: Path, table: str) -> None:
+    two_revisions(sqlite_url, folder, table)
+    for call in (reverting, migrate):
+        with pytest.raises(MigrationError, match=r"cannot migrate -5 steps.*prow showmigrations"):
+            call("-5", url=sqlite_url, directory=folder)
+    assert all(entry.applied for entry in showmigrations(url=sqlite_url, directory=folder))
+
+
+# -- database URLs that cannot work -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad_url", "fragments"),
+    [
+        ("oracle://x/y", ["oracle database is not supported", "oracledb", "prow[postgres]"]),
+        (
+            "postgresql://localhost:1/shop?pool_size=abc",
+            ["refused the URL's options", "pool_size", "query string"],
+        ),
+        ("postgresql://localhost:abc/shop", ["cannot parse the database URL"]),
+    ],
+)
+def test_unusable_url(bad_url: str, fragments: list[str], folder: Path, table: str) -> None:
+    with pytest.raises(MigrationError) as caught:
+        makemigrations("one", url=bad_url, directory=folder, models=models(table))
+    assert "\n" not in str(caught.value)
+    for fragment in fragments:
+        assert fragment in str(caught.value)

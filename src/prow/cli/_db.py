@@ -6,6 +6,9 @@ group is built, so the rest of the CLI works without the ``db`` extra.
 
 from __future__ import annotations
 
+import re
+import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from prow.cli._discovery import app_option, load_app
-from prow.cli._errors import CLIError
+from prow.cli._errors import CLICommand, CLIError
 
 if TYPE_CHECKING:
     from prow import App
@@ -25,6 +28,8 @@ __all__ = ["makemigrations", "migrate", "showmigrations"]
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 _DB_PACKAGES = frozenset({"sqlalchemy", "alembic", "aiosqlite", "asyncpg", "aiomysql", "greenlet"})
+
+_STEP = re.compile(r"[-+]\d+")
 
 
 def _database_options(func: _F) -> _F:
@@ -45,7 +50,36 @@ def _database_options(func: _F) -> _F:
     return app_option(func)
 
 
-@click.command()
+class _MigrateCommand(CLICommand):
+    """``migrate``, whose REVISION may be a step such as ``-1`` written anywhere.
+
+    Click would read ``-1`` as an unknown option; it is moved behind ``--`` (which makes it
+    an argument) before parsing, so ``prow migrate -1 --app shop:app`` works as written, as
+    does the older ``prow migrate -- -1 --app shop:app``.
+    """
+
+    _VALUED = frozenset({"--app", "--database-url", "--directory"})
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, self._step_last(args))
+
+    def _step_last(self, args: list[str]) -> list[str]:
+        rest = list(args)
+        if "--" in rest:
+            dashes = rest.index("--")
+            if dashes + 1 < len(rest) and _STEP.fullmatch(rest[dashes + 1]):
+                step = rest[dashes + 1]
+                del rest[dashes : dashes + 2]
+                return [*rest, "--", step]
+            return rest
+        for index, arg in enumerate(rest):
+            follows_option = index > 0 and rest[index - 1] in self._VALUED
+            if arg.startswith("-") and _STEP.fullmatch(arg) and not follows_option:
+                return [*rest[:index], *rest[index + 1 :], "--", arg]
+        return rest
+
+
+@click.command(cls=CLICommand)
 @click.option("-m", "--message", required=True, help="What the migration does, e.g. 'add items'.")
 @_database_options
 def makemigrations(
@@ -62,32 +96,42 @@ def makemigrations(
       prow makemigrations -m "add price" --app myproject.main:app
     """
     api, url = _prepare(app_path, database_url)
-    with _migration_errors(api):
+    with _migration_errors(api), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", api.MigrationWarning)
         written = api.makemigrations(message, url=url, directory=directory)
+    for warning in caught:
+        if issubclass(warning.category, api.MigrationWarning):
+            click.echo(f"Warning: {warning.message}", err=True)
     if written is None:
         click.echo("No changes detected.")
     else:
         click.echo(f"Created {_shown(written)}")
 
 
-@click.command()
+@click.command(cls=_MigrateCommand)
 @click.argument("revision", default="head")
+@click.option("-y", "--yes", is_flag=True, help="Revert migrations without asking first.")
 @_database_options
-def migrate(revision: str, app_path: str | None, database_url: str | None, directory: Path) -> None:
+def migrate(
+    revision: str, yes: bool, app_path: str | None, database_url: str | None, directory: Path
+) -> None:
     """Bring the database to REVISION (default: the newest), applying or reverting migrations.
 
     REVISION is head, base (or zero: revert everything), a revision id or a unique prefix of
-    one, or a relative step such as -1 or +1. A revision already applied means "go back to it".
+    one (at least 4 characters), or a relative step such as -1 or +1. A revision already
+    applied means "go back to it". Before reverting, the migrations to revert are listed
+    and, at a terminal, you are asked to confirm (--yes skips the question).
 
     \b
     Examples:
       prow migrate                 # apply every pending migration
       prow migrate 3f2a            # go up or down to revision 3f2a...
-      prow migrate -- -1           # revert the last migration
-      prow migrate zero            # revert every migration
+      prow migrate -1              # revert the last migration
+      prow migrate zero --yes      # revert every migration, without asking
     """
     api, url = _prepare(app_path, database_url)
     with _migration_errors(api):
+        _confirm_reverting(api.reverting(revision, url=url, directory=directory), yes)
         changed = api.migrate(revision, url=url, directory=directory)
     if not changed:
         click.echo("No migrations to apply.")
@@ -96,7 +140,7 @@ def migrate(revision: str, app_path: str | None, database_url: str | None, direc
         click.echo(f"{verb} {entry.revision}  {entry.message}")
 
 
-@click.command()
+@click.command(cls=CLICommand)
 @_database_options
 def showmigrations(app_path: str | None, database_url: str | None, directory: Path) -> None:
     """List the migrations, oldest first: [X] applied, [ ] pending.
@@ -113,6 +157,22 @@ def showmigrations(app_path: str | None, database_url: str | None, directory: Pa
         click.echo(f"No migrations in {_shown(directory)}.")
     for entry in entries:
         click.echo(f"[{'X' if entry.applied else ' '}] {entry.revision}  {entry.message}")
+
+
+def _confirm_reverting(reverted: list[Any], yes: bool) -> None:
+    """List what is about to be reverted; at a terminal, ask first unless ``--yes``."""
+    if not reverted:
+        return
+    click.echo(f"Reverting {len(reverted)} migration(s), newest first:")
+    for entry in reverted:
+        click.echo(f"  {entry.revision}  {entry.message}")
+    if not yes and _interactive():
+        click.confirm("Revert them?", abort=True)
+
+
+def _interactive() -> bool:
+    """Whether a person can answer a question (not a script, a pipe or CI)."""
+    return sys.stdin.isatty()
 
 
 def _prepare(app_path: str | None, database_url: str | None) -> tuple[Any, str]:

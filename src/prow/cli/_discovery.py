@@ -33,7 +33,7 @@ def app_option(func: _F) -> _F:
         "app_path",
         envvar=APP_ENV_VAR,
         metavar="MODULE:ATTR",
-        help="The app to load, e.g. myproject.main:app "
+        help="The app to load, e.g. myproject.main:app or path/to/shop.py "
         f"[env {APP_ENV_VAR}; default: `app` in ./app.py or ./main.py].",
     )
     return option(func)
@@ -42,18 +42,27 @@ def app_option(func: _F) -> _F:
 def load_app(spec: str | None = None, *, directory: str | Path | None = None) -> App:
     """Import and return the user's :class:`prow.App`.
 
-    ``spec`` is ``"module:attr"`` (``attr`` may be dotted) or ``"module"`` (attribute ``app``).
+    ``spec`` is ``"module:attr"`` (``attr`` may be dotted) or ``"module"`` (attribute ``app``),
+    or a path to a ``.py`` file (``"../proj/shop.py"``, ``"../proj/shop.py:api"``), imported
+    as a module of that name with its folder first on ``sys.path``.
     Without one, ``app.py`` then ``main.py`` in ``directory`` (default: the current one) must
     expose ``app``. ``directory`` goes first on ``sys.path`` so the project's own imports work.
     Every failure raises :class:`CLIError` with a one-line message.
     """
     root = Path(directory or Path.cwd()).resolve()
+    if spec and _is_file_spec(spec):
+        file, _, attr = spec.partition(".py:") if ".py:" in spec else (spec[:-3], "", "")
+        root = (root / f"{file}.py").resolve().parent
+        spec = f"{Path(file).name}:{attr}" if attr else Path(file).name
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     if spec:
         module_name, _, attr = spec.partition(":")
-        if not module_name or (_ and not attr):
-            raise CLIError(f"--app {spec!r} is not MODULE:ATTR, e.g. myproject.main:app")
+        if not _is_module_name(module_name) or (_ and not attr):
+            raise CLIError(
+                f"--app {spec!r}: --app takes MODULE:ATTR (e.g. shop:app) or a path to a .py "
+                "file (e.g. src/shop.py or src/shop.py:app)"
+            )
         return _app_from(module_name, attr or "app", root)
     for name in DEFAULT_MODULES:
         if (root / f"{name}.py").is_file():
@@ -62,6 +71,16 @@ def load_app(spec: str | None = None, *, directory: str | Path | None = None) ->
         f"no app found in {root}: pass --app MODULE:ATTR, set {APP_ENV_VAR}, "
         "or create app.py or main.py defining `app`"
     )
+
+
+def _is_file_spec(spec: str) -> bool:
+    """Whether ``--app`` names a file (``shop.py``, ``../proj/shop.py:api``), not a module."""
+    return spec.endswith(".py") or ".py:" in spec
+
+
+def _is_module_name(name: str) -> bool:
+    """A dotted module name: no path separators, no relative (leading-dot) import."""
+    return bool(name) and all(part.isidentifier() for part in name.split("."))
 
 
 def _app_from(module_name: str, attr: str, root: Path) -> App:

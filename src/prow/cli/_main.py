@@ -6,11 +6,14 @@ import click
 
 from prow import __version__
 from prow.cli import _check, _db, _inspect, _project, _serve
+from prow.cli._errors import CLIGroup
 
 __all__ = ["main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=CLIGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, "-V", "--version", prog_name="prow")
 def main() -> None:
     """prow: the command line of the prow web framework.

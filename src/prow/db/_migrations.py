@@ -5,49 +5,67 @@
     makemigrations("add items")   # autogenerate migrations/versions/<date>-<rev>_add_items.py
     migrate()                     # upgrade to the newest revision
     migrate("base")               # ...or up or down to any revision ("-1", "base", an id prefix)
+    reverting("-1")               # what migrate("-1") would revert, newest first
     showmigrations()              # [Migration(revision, message, applied), ...], oldest first
 
 The first ``makemigrations`` writes the project's ``migrations/`` folder: an ``env.py`` that
 prow runs with the database URL and the models' metadata (``prow.db.Model.metadata`` unless
 ``models=`` says otherwise), async engines, ``compare_type=True`` and batch mode on SQLite.
 Every failure a user can cause (no folder, unknown revision, unreachable database, a
-migration's SQL refused) raises :class:`MigrationError` with a one-line message.
+migration's SQL refused) raises :class:`MigrationError` with a one-line message. A new
+migration that would fail on a table with rows (a NOT NULL column without a server default)
+is reported by a :class:`MigrationWarning` when it is written.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import traceback
+import warnings
 from argparse import Namespace
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from alembic.operations.ops import MigrationScript
+from alembic.operations.ops import AddColumnOp, MigrationScript
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
-from sqlalchemy import MetaData, make_url
+from sqlalchemy import Column, DefaultClause, MetaData, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from prow.db._database import Database
+from prow.db._database import _EXTRAS, Database
 from prow.db._migration_templates import ENV_PY, SCRIPT_PY_MAKO
 from prow.db._model import Model
 
-__all__ = ["Migration", "MigrationError", "makemigrations", "migrate", "showmigrations"]
+__all__ = [
+    "Migration",
+    "MigrationError",
+    "MigrationWarning",
+    "makemigrations",
+    "migrate",
+    "reverting",
+    "showmigrations",
+]
 
 DEFAULT_DIRECTORY = "migrations"
 
 # Revision files sort by creation time in a listing; the random revision id keeps two
 # developers' migrations from colliding the way sequential numbers would.
 _FILE_TEMPLATE = "%(year)d_%(month).2d_%(day).2d_%(hour).2d%(minute).2d-%(rev)s_%(slug)s"
+
+# A shorter prefix of a revision id is too easily typed by mistake (``migrate 3`` for "three
+# steps"), and silently going up or down to whichever revision it matched is destructive.
+MIN_PREFIX = 4
 
 _T = TypeVar("_T")
 
@@ -62,6 +80,10 @@ class Migration(NamedTuple):
 
 class MigrationError(Exception):
     """A migration command could not run; the message says why in one line."""
+
+
+class MigrationWarning(UserWarning):
+    """A migration was written that is likely to fail when applied; the message says why."""
 
 
 def makemigrations(
@@ -85,11 +107,11 @@ def makemigrations(
     folder = Path(directory)
     _write_folder(folder)
     config, script = _open(folder, url, metadata)
-    _applied(script, _current_heads(config))
+    _check_up_to_date(script, _current_heads(config))
     with _alembic_errors():
         written = _in_thread(
             lambda: command.revision(
-                config, message, autogenerate=True, process_revision_directives=_skip_empty
+                config, message, autogenerate=True, process_revision_directives=_review
             )
         )
     if not written or isinstance(written, list):
@@ -110,10 +132,10 @@ def migrate(
     down to it" (everything after it is reverted); one not yet applied means "go up to it".
     """
     config, script = _open(Path(directory), url, None)
-    target = "base" if target == "zero" else target
+    target = _checked_target(script, target)
     before = _applied(script, _current_heads(config))
     step = command.downgrade if _goes_down(script, target, before) else command.upgrade
-    with _alembic_errors():
+    with _alembic_errors(script, target):
         _in_thread(lambda: step(config, target))
     after = _applied(script, _current_heads(config))
     changed = [
@@ -121,6 +143,21 @@ def migrate(
     ]
     going_down = bool(before - after)
     return list(reversed(changed)) if going_down else changed
+
+
+def reverting(
+    target: str, *, url: str | None = None, directory: str | Path = DEFAULT_DIRECTORY
+) -> list[Migration]:
+    """The migrations ``migrate(target)`` would revert, newest first (none if it goes up)."""
+    config, script = _open(Path(directory), url, None)
+    target = _checked_target(script, target)
+    heads = _current_heads(config)
+    applied = _applied(script, heads)
+    if not _goes_down(script, target, applied):
+        return []
+    with _alembic_errors(script, target):
+        scripts = list(script.iterate_revisions(heads, target, select_for_downgrade=True))
+    return [Migration(rev.revision, (rev.doc or "").strip(), False) for rev in scripts if rev]
 
 
 def showmigrations(
@@ -170,14 +207,79 @@ def _default_metadata() -> MetaData:
 
 def _resolve_url(url: str | None) -> str:
     """The async URL migrations use: ``url``, else the one prow's ``Database`` resolves."""
-    return Database(url).url
+    try:
+        return Database(url).url
+    except ValueError as exc:  # e.g. a port that is not a number
+        raise MigrationError(f"cannot parse the database URL: {_reason(exc)}") from None
 
 
-def _skip_empty(context: Any, revision: Any, directives: list[MigrationScript]) -> None:
-    """Write no file when autogenerate found no difference (Alembic would write an empty one)."""
+def _review(context: Any, revision: Any, directives: list[MigrationScript]) -> None:
+    """Adjust what autogenerate found before it is written.
+
+    No file when nothing changed (Alembic would write an empty one); and a NOT NULL column
+    added to an existing table gets a server default, which the rows already there need.
+    """
     upgrade_ops = directives[0].upgrade_ops
-    if upgrade_ops is not None and upgrade_ops.is_empty():
+    if upgrade_ops is None or upgrade_ops.is_empty():
         directives[:] = []
+        return
+    for op in _walk(upgrade_ops.ops):
+        if isinstance(op, AddColumnOp):
+            _give_server_default(op)
+
+
+def _walk(ops: list[Any]) -> Iterator[Any]:
+    for op in ops:
+        yield op
+        yield from _walk(getattr(op, "ops", []))
+
+
+def _give_server_default(op: AddColumnOp) -> None:
+    """Make a new NOT NULL column addable to a table with rows, or warn that it is not.
+
+    Without a server default, the database has nothing to put in the rows already there and
+    refuses the column. The model's ``default=`` is Python-side only; a plain literal one is
+    what those rows should get, so it becomes the column's ``server_default`` here.
+    """
+    column = op.column
+    if column.nullable or column.primary_key or column.server_default is not None:
+        return
+    literal = _sql_literal(column)
+    name = f"{op.table_name}.{column.name}"
+    if literal is None:
+        warnings.warn(
+            f"the new NOT NULL column {name} has no server default, so adding it to a table "
+            "that has rows will fail: give it server_default= in the model (e.g. "
+            "mapped_column(server_default='0')) and in the new migration's add_column, "
+            "or make it nullable",
+            MigrationWarning,
+            stacklevel=2,
+        )
+        return
+    copy: Column[Any] = column._copy()  # the model's own column must stay as it is declared
+    copy.server_default = DefaultClause(literal)
+    op.column = copy
+    warnings.warn(
+        f"the new NOT NULL column {name} gets server_default={literal!r} (from its default=) "
+        "so that existing rows have a value",
+        MigrationWarning,
+        stacklevel=2,
+    )
+
+
+def _sql_literal(column: Column[Any]) -> str | None:
+    """The column's Python ``default=`` as SQL default text, when it is a plain literal."""
+    default = column.default
+    if default is None or not default.is_scalar:
+        return None
+    value = getattr(default, "arg", None)
+    if isinstance(value, bool):  # before int: True is an int; '1'/'0' every backend reads
+        return "1" if value else "0"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    if isinstance(value, str) and "'" not in value:
+        return value
+    return None
 
 
 # -- reading the database's state -------------------------------------------------------------
@@ -204,6 +306,42 @@ def _current_heads(config: Config) -> tuple[str, ...]:
         return _in_thread(lambda: asyncio.run(connect()))
     except (OSError, DBAPIError) as exc:
         raise MigrationError(f"cannot connect to the database {safe}: {_reason(exc)}") from exc
+    except ModuleNotFoundError as exc:
+        raise MigrationError(_missing_driver(url, exc)) from exc
+    except (TypeError, ValueError) as exc:
+        # The URL's query string goes to the driver's connect() as keyword arguments.
+        raise MigrationError(
+            f"cannot connect to the database {safe}: the driver refused the URL's options "
+            f"({_reason(exc)}); check the query string after '?'"
+        ) from exc
+
+
+def _missing_driver(url: str, exc: ModuleNotFoundError) -> str:
+    backend = make_url(url).get_backend_name()
+    if backend in _EXTRAS:
+        return (
+            f"the {backend} database driver is not installed ({exc.name}): "
+            f"pip install 'prow[{_EXTRAS[backend]}]'"
+        )
+    return (
+        f"the {backend} database is not supported by prow (its driver {exc.name} is not "
+        "installed); prow supports sqlite, postgresql (pip install 'prow[postgres]') and "
+        "mysql/mariadb (pip install 'prow[mysql]')"
+    )
+
+
+def _check_up_to_date(script: ScriptDirectory, heads: tuple[str, ...]) -> None:
+    """Refuse to autogenerate against a database that lacks some migrations.
+
+    The new migration would repeat the changes of the ones not applied yet.
+    """
+    applied = _applied(script, heads)
+    pending = [rev for rev in script.walk_revisions() if rev.revision not in applied]
+    if pending:
+        raise MigrationError(
+            f"the database is not up to date ({len(pending)} migration(s) not applied): "
+            "run `prow migrate` first, then make the new migration"
+        )
 
 
 def _check_sqlite_folder(url: str, safe: str) -> None:
@@ -245,6 +383,21 @@ def _history(script: ScriptDirectory, applied: set[str]) -> list[Migration]:
     ]
 
 
+def _checked_target(script: ScriptDirectory, target: str) -> str:
+    """``target`` with ``zero`` spelled ``base``; a revision prefix must be long enough."""
+    if target == "zero":
+        return "base"
+    symbolic = target in ("head", "heads", "base") or target[:1] in ("-", "+") or "@" in target
+    if symbolic or len(target) >= MIN_PREFIX:
+        return target
+    if any(rev.revision == target for rev in script.walk_revisions()):
+        return target
+    raise MigrationError(
+        f"revision {target!r} is too short: give at least {MIN_PREFIX} characters of a "
+        "revision id (`prow showmigrations` lists them), or a step such as -1"
+    )
+
+
 def _goes_down(script: ScriptDirectory, target: str, applied: set[str]) -> bool:
     """Whether reaching ``target`` means reverting revisions rather than applying them."""
     if target == "base" or target.startswith("-"):
@@ -266,14 +419,58 @@ def _goes_down(script: ScriptDirectory, target: str, applied: set[str]) -> bool:
 
 
 @contextmanager
-def _alembic_errors() -> Iterator[None]:
-    """Turn Alembic's and the database's refusals into one-line :class:`MigrationError`."""
+def _alembic_errors(
+    script: ScriptDirectory | None = None, target: str | None = None
+) -> Iterator[None]:
+    """Turn Alembic's and the database's refusals into one-line :class:`MigrationError`.
+
+    With the ``script`` folder being migrated, a failed migration is named by its file.
+    """
     try:
         yield
     except (CommandError, RevisionError) as exc:
-        raise MigrationError(str(exc)) from exc
+        text = _reason(exc)
+        if target is not None and target[:1] in ("-", "+"):
+            text = f"cannot migrate {target} steps: {text}; `prow showmigrations` lists them"
+        raise MigrationError(text) from exc
     except DBAPIError as exc:
-        raise MigrationError(f"the migration failed: {_reason(exc)}") from exc
+        raise MigrationError(_failure(exc, script)) from exc
+
+
+def _failure(exc: DBAPIError, script: ScriptDirectory | None) -> str:
+    """``"migration <file> (<rev>) failed: <reason>; <how to fix it>"``."""
+    reason = _reason(exc)
+    if "null" in reason.lower():
+        hint = (
+            "a NOT NULL column added to a table with rows needs a server default: give it "
+            "server_default= (or make it nullable) in the model and in the migration"
+        )
+    else:
+        hint = "fix the migration"
+    failed = _failed_revision(exc, script)
+    if failed is None:
+        return f"the migration failed: {reason}; {hint}, then run `prow migrate` again"
+    where = f"{_shown(Path(failed.path))} ({failed.revision})"
+    return f"migration {where} failed: {reason}; {hint}, then run `prow migrate` again"
+
+
+def _failed_revision(exc: BaseException, script: ScriptDirectory | None) -> Any:
+    """The revision whose ``upgrade()``/``downgrade()`` raised ``exc``: its frame is in the
+    traceback, running the revision's own file."""
+    if script is None:
+        return None
+    by_path = {str(Path(rev.path).resolve()): rev for rev in script.walk_revisions()}
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        found = by_path.get(str(Path(frame.filename).resolve()))
+        if found is not None:
+            return found
+    return None
+
+
+def _shown(path: Path) -> str:
+    absolute = path.resolve()
+    cwd = Path.cwd()
+    return str(absolute.relative_to(cwd)) if absolute.is_relative_to(cwd) else str(path)
 
 
 def _reason(exc: BaseException) -> str:
