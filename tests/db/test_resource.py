@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -478,7 +480,14 @@ def test_openapi_documents_every_endpoint_and_parameter() -> None:
     assert {"price__gte", "title__icontains", "author_id__in", "note__isnull"} <= set(names)
     by_name = {p["name"]: p for p in listing["parameters"]}
     assert by_name["price__gte"]["schema"] == {"type": "number"}
-    assert by_name["author_id__in"]["schema"]["items"] == {"type": "integer"}
+    int32 = {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}
+    assert by_name["author_id__in"]["schema"]["items"] == int32
+    assert {by_name["author_id"]["schema"]["minimum"], by_name["offset"]["schema"]["maximum"]} == {
+        -(2**31),
+        2**31 - 1,
+    }
+    retrieve = document["paths"]["/books/{pk}"]["get"]["parameters"][0]
+    assert retrieve["schema"] == {"type": "integer", **int32}
     assert by_name["limit"]["schema"] == {
         "type": "integer",
         "minimum": 1,
@@ -532,3 +541,136 @@ def test_default_prefix_and_names() -> None:
     app.include(Resource(Author))
     assert app.url_for(f"{AUTHORS}_retrieve", pk=3) == f"/{AUTHORS}/3"
     assert app.url_for(f"{AUTHORS}_list") == f"/{AUTHORS}"
+
+
+# -- values the columns cannot hold, and other review findings ---------------------------
+
+HUGE = 99999999999999999999
+
+
+def cursor_token(data: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+async def assert_422_at(response: Any, *loc: str) -> None:
+    assert response.status_code == 422, response.text
+    assert [e["loc"][: len(loc)] for e in response.json()["errors"]] == [list(loc)]
+
+
+async def test_huge_integers_are_422_naming_the_parameter(make: Factory) -> None:
+    setup = await library(make, books(cursor_field="id"))
+    client = setup.client
+    await assert_422_at(await client.get(f"/books/{HUGE}"), "path", "pk")
+    await assert_422_at(await client.get("/books/2147483648"), "path", "pk")  # 2**31
+    assert (await client.get("/books/2147483647")).status_code == 404
+    await assert_422_at(await client.get(f"/books?offset={HUGE}"), "query", "offset")
+    await assert_422_at(await client.get("/books?offset=2147483648"), "query", "offset")
+    await assert_422_at(await client.get(f"/books?author_id={HUGE}"), "query", "author_id")
+    await assert_422_at(
+        await client.get(f"/books?author_id__gte=-{HUGE}"), "query", "author_id__gte"
+    )
+    await assert_422_at(
+        await client.get(f"/books?author_id__in=1,{HUGE}"), "query", "author_id__in"
+    )
+    body = {"title": "x", "price": 1, "author_id": HUGE}
+    await assert_422_at(await client.post("/books", json=body), "body", "author_id")
+    await assert_422_at(await client.put("/books/1", json=body), "body", "author_id")
+    await assert_422_at(await client.patch("/books/1", json={"stock": HUGE}), "body", "stock")
+    response = await client.get("/books", params={"cursor": cursor_token({"v": HUGE, "d": False})})
+    assert response.status_code == 400
+    assert "invalid cursor (not a position in id)" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("number", [b"1e400", b"-1e400", b"Infinity", b"NaN"])
+async def test_infinite_or_nan_body_is_422(make: Factory, number: bytes) -> None:
+    setup = await library(make)
+    body = b'{"title": "x", "author_id": 1, "price": ' + number + b"}"
+    headers = {"content-type": "application/json"}
+    await assert_422_at(await setup.client.post("/books", content=body), "body", "price")
+    response = await setup.client.post("/books", content=body, headers=headers)
+    await assert_422_at(response, "body", "price")
+    patch = b'{"price": ' + number + b"}"
+    response = await setup.client.patch("/books/1", content=patch, headers=headers)
+    await assert_422_at(response, "body", "price")
+    assert (await setup.client.get("/books/1")).json()["price"] == 9.5
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["price__gte=nan", "price__lt=inf", "price=-inf", "price__exact=NaN", "price__in=1,nan"],
+)
+async def test_infinite_or_nan_filter_is_422(make: Factory, query: str) -> None:
+    setup = await library(make)
+    name = query.partition("=")[0]
+    await assert_422_at(await setup.client.get(f"/books?{query}"), "query", name)
+
+
+async def test_deleting_a_referenced_row_is_409(make: Factory) -> None:
+    # Author.books is a one-to-many relationship(back_populates=...): session.delete()
+    # would first set the books' author_id to NULL and fail as a 422 "must not be null".
+    setup = await library(make, books(), Resource(Author, prefix="/authors"))
+    response = await setup.client.delete("/authors/1")
+    assert response.status_code == 409, response.text
+    problem = response.json()
+    assert problem["violation"] == "referenced"
+    assert problem["detail"] == "This row is still referenced by other rows."
+    assert (await setup.client.get("/books/1")).json()["author_id"] == 1
+    assert (await setup.client.get("/authors/1")).status_code == 200
+    await setup.client.post("/authors", json={"name": "Cy"})
+    assert (await setup.client.delete("/authors/3")).status_code == 204
+    assert (await setup.client.get("/authors/3")).status_code == 404
+
+
+async def test_datetime_filters_match_the_value_shown(make: Factory) -> None:
+    # SQLite stores CURRENT_TIMESTAMP as "YYYY-MM-DD HH:MM:SS" and SQLAlchemy's values as
+    # "YYYY-MM-DD HH:MM:SS.ffffff": both forms must match the value the API shows.
+    fields = ["title", "created_at"]
+    setup = await make(books(filter_fields=fields), Resource(Author, prefix="/authors"))
+    await setup.add(Author(name="Ann"))
+    made = await setup.client.post("/books", json={"title": "A", "price": 1, "author_id": 1})
+    shown = made.json()["created_at"]
+    noon = datetime.datetime(2020, 1, 1, 12, 0, 0)
+    await setup.add(Book(title="B", price=2, author_id=1, created_at=noon))
+    assert await ids(setup, f"/books?created_at={shown}") == [1]
+    assert await ids(setup, f"/books?created_at__gte={shown}") == [1]
+    assert await ids(setup, f"/books?created_at__lte={shown}") == [1, 2]
+    assert await ids(setup, f"/books?created_at__gt={shown}") == []
+    assert await ids(setup, f"/books?created_at__lt={shown}") == [2]
+    for query in ("created_at=2020-01-01T12:00:00", "created_at__in=2020-01-01T12:00:00"):
+        assert await ids(setup, f"/books?{query}") == [2], query
+    assert await ids(setup, "/books?created_at__lte=2020-01-01T12:00:00") == [2]
+    assert await ids(setup, "/books?created_at__gt=2020-01-01T12:00:00") == [1]
+
+
+async def test_exact_lookup_is_the_bare_field(make: Factory) -> None:
+    setup = await library(make)
+    assert await ids(setup, "/books?price__exact=9.5") == [1]
+    assert await ids(setup, "/books?title__exact=Emma&author_id__exact=2") == [2]
+
+
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        ("cursor=", "this resource has no cursor pagination; use limit and offset"),
+        ("fields=", "fields= needs at least one field name, among: id, title"),
+        ("fields=,", "fields= needs at least one field name, among: id, title"),
+        (
+            "title=a&title=b",
+            "title was given more than once; to match any of several values use title__in=a,b",
+        ),
+        ("price__gte=1&price__gte=2", "price__gte was given more than once"),
+    ],
+)
+async def test_list_query_mistakes_are_400(make: Factory, query: str, detail: str) -> None:
+    setup = await library(make)
+    response = await setup.client.get(f"/books?{query}")
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith(detail)
+
+
+@pytest.mark.parametrize("data", [{"v": 1, "d": "x"}, {"v": 1, "d": 1}, [1], {"v": "a", "d": True}])
+async def test_malformed_cursor_is_400(make: Factory, data: Any) -> None:
+    setup = await library(make, books(cursor_field="id"))
+    response = await setup.client.get("/books", params={"cursor": cursor_token(data)})
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("invalid cursor")

@@ -187,3 +187,39 @@ def test_mistakes() -> None:
         schema_for(Post, mode="delete")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="not a mapped model class"):
         schema_for(int)
+
+
+class Sizes(Base):
+    __tablename__ = "sch_sizes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    small: Mapped[int] = mapped_column(sa.SmallInteger)
+    normal: Mapped[int | None]
+    big: Mapped[int] = mapped_column(sa.BigInteger)
+    ratio: Mapped[float]
+    amount: Mapped[decimal.Decimal | None] = mapped_column(sa.Numeric(10, 2))
+
+
+@pytest.mark.parametrize(("field", "bits"), [("small", 16), ("normal", 32), ("big", 64)])
+@pytest.mark.parametrize("mode", ["create", "update"])
+def test_integers_stay_within_their_column_type(field: str, bits: int, mode: Any) -> None:
+    schema = schema_for(Sizes, mode=mode)
+    base = {"small": 1, "big": 1, "ratio": 1.0}
+    low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    assert getattr(schema(**{**base, field: high}), field) == high
+    assert getattr(schema(**{**base, field: low}), field) == low
+    for value in (high + 1, low - 1, 99999999999999999999):
+        with pytest.raises(pydantic.ValidationError) as info:
+            schema(**{**base, field: value})
+        assert [e["loc"] for e in info.value.errors()] == [(field,)]
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), "Infinity", "NaN"])
+@pytest.mark.parametrize("field", ["ratio", "amount"])
+def test_floats_and_decimals_must_be_finite(field: str, value: Any) -> None:
+    schema = schema_for(Sizes, mode="create")
+    with pytest.raises(pydantic.ValidationError) as info:
+        schema(**{"small": 1, "big": 1, "ratio": 1.0, field: value})
+    assert info.value.errors()[0]["type"] == "finite_number"
+    schema_json = schema_for(Sizes, mode="update")
+    with pytest.raises(pydantic.ValidationError):
+        schema_json.model_validate_json(f'{{"{field}": 1e400}}')

@@ -134,7 +134,7 @@ def parse_integrity_error(error: sa_exc.IntegrityError) -> Violation:
     elif orig is not None and orig.args and isinstance(orig.args[0], int):
         violation = _parse_mysql(orig.args[0], str(orig.args[-1]))
     else:
-        violation = _parse_sqlite(str(orig))
+        violation = _parse_sqlite(str(orig), error.statement or "")
     if violation.constraint and not violation.fields:
         violation.fields = _columns_of(violation.constraint)
     return violation
@@ -184,13 +184,17 @@ _SQLITE = re.compile(
 _SQLITE_KINDS = {"UNIQUE": "unique", "NOT NULL": "not_null", "CHECK": "check"}
 
 
-def _parse_sqlite(message: str) -> Violation:
+def _parse_sqlite(message: str, statement: str) -> Violation:
     found = _SQLITE.search(message)
     if found is None:
         return Violation("unknown")
     kind = _SQLITE_KINDS.get(found.group("kind"), "foreign_key")
+    if kind == "foreign_key" and statement.lstrip()[:6].upper() == "DELETE":
+        # SQLite names neither the key nor the direction; a DELETE can only break a
+        # foreign key by removing a row that others still point at.
+        kind = "referenced"
     on = found.group("on")
-    if on is None:  # SQLite does not say which foreign key failed, nor which way.
+    if on is None:
         return Violation(kind)
     if kind == "check":
         return Violation(kind, constraint=on)

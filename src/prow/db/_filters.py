@@ -19,7 +19,10 @@ import decimal
 from collections.abc import Callable, Iterable, Sequence
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, Field
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from prow._exceptions import HTTPError
 
@@ -67,8 +70,13 @@ def _split_commas(value: Any) -> Any:
     return value
 
 
-def comma_list(item: Any) -> Any:
-    """An optional ``list[item]`` read from comma-separated (or repeated) query values."""
+def comma_list(item: Any, constraints: dict[str, Any] | None = None) -> Any:
+    """An optional ``list[item]`` read from comma-separated (or repeated) query values.
+
+    ``constraints`` (``Field`` keywords such as ``ge``/``le``) apply to each item.
+    """
+    if constraints:
+        item = Annotated[item, Field(**constraints)]
     # The validator sits outside the Optional so the planner still sees a list.
     return Annotated[list[item] | None, BeforeValidator(_split_commas)]
 
@@ -98,6 +106,12 @@ class FilterParam:
     lookup: str
     annotation: Any
     column: Any
+    #: ``Field`` constraints of a single value (ranges, finiteness), for the query marker.
+    constraints: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def takes_list(self) -> bool:
+        return self.lookup == "in"
 
     @property
     def description(self) -> str:
@@ -120,19 +134,67 @@ def lookups_for(python_type: Any) -> tuple[str, ...]:
     return lookups
 
 
-def filter_params(field: str, column: Any, python_type: Any) -> list[FilterParam]:
-    """Every query parameter filtering on ``field``: ``field``, ``field__gte``..."""
+def filter_params(
+    field: str, column: Any, python_type: Any, constraints: dict[str, Any] | None = None
+) -> list[FilterParam]:
+    """Every query parameter filtering on ``field``: ``field``, ``field__gte``...
+
+    ``constraints`` are those of the column's values (see ``value_constraints``): a
+    filter value the column could not hold is a 422, not a driver error.
+    ``field__exact`` is accepted as a second spelling of ``field``.
+    """
+    constraints = constraints or {}
+    if python_type is datetime.datetime:
+        column = comparable_datetime(column)
     params = []
     for lookup in lookups_for(python_type):
-        alias = field if lookup == "exact" else f"{field}__{lookup}"
+        aliases = [field, f"{field}__exact"] if lookup == "exact" else [f"{field}__{lookup}"]
+        limits = constraints
         if lookup == "in":
-            annotation = comma_list(python_type)
+            annotation, limits = comma_list(python_type, constraints), {}
         elif lookup == "isnull":
-            annotation = bool | None
+            annotation, limits = bool | None, {}
         else:
             annotation = python_type | None
-        params.append(FilterParam(alias, field, lookup, annotation, column))
+        for alias in aliases:
+            params.append(FilterParam(alias, field, lookup, annotation, column, limits))
     return params
+
+
+class _ComparableDateTime(FunctionElement[Any]):
+    """A datetime column compared in one text format, whichever way the row was written.
+
+    SQLite keeps datetimes as text: SQLAlchemy writes ``2026-11-23 21:44:03.000000``,
+    while ``server_default=func.now()`` (``CURRENT_TIMESTAMP``) writes
+    ``2026-11-23 21:44:03``. Compared as text against a bound value in SQLAlchemy's
+    format, the shorter form never equals it, so ``?created_at=`` missed the very value
+    the API showed. On SQLite the column is padded to SQLAlchemy's format before the
+    comparison; other databases have a real datetime type and see the bare column.
+    """
+
+    name = "prow_comparable_datetime"
+    inherit_cache = True
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+def comparable_datetime(column: Any) -> Any:
+    """``column`` wrapped so that comparisons with datetimes match on every database."""
+    return _ComparableDateTime(column)
+
+
+@compiles(_ComparableDateTime)
+def _bare_column(element: _ComparableDateTime, compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+# 19 characters: "YYYY-MM-DD HH:MM:SS", the form without the fraction SQLAlchemy writes.
+@compiles(_ComparableDateTime, "sqlite")
+def _padded_column(element: _ComparableDateTime, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"(CASE WHEN length({column}) = 19 THEN {column} || '.000000' ELSE {column} END)"
 
 
 def unknown_parameter(key: str, filters: dict[str, list[str]], reserved: Iterable[str]) -> str:
@@ -188,11 +250,11 @@ def parse_fields(fields: str | None, allowed: Sequence[str]) -> set[str] | None:
     if fields is None:
         return None
     chosen = {part.strip() for part in fields.split(",") if part.strip()}
+    if not chosen:
+        raise HTTPError(400, f"fields= needs at least one field name, among: {', '.join(allowed)}")
     unknown = sorted(chosen - set(allowed))
-    if unknown or not chosen:
+    if unknown:
         raise HTTPError(
-            400,
-            f"unknown field(s) {', '.join(unknown) or '(none given)'} in 'fields'; "
-            f"allowed: {', '.join(allowed)}",
+            400, f"unknown field(s) {', '.join(unknown)} in 'fields'; allowed: {', '.join(allowed)}"
         )
     return chosen

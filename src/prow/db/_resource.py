@@ -33,7 +33,7 @@ from prow._params._markers import Body, Depends, Path, Query
 from prow._request import Request
 from prow._routing._router import Router
 from prow.db._filters import FilterParam, OrderPlan, filter_params, parse_fields, unknown_parameter
-from prow.db._schemas import column_python_type, mapper_of, schema_for
+from prow.db._schemas import column_python_type, mapper_of, schema_for, value_constraints
 from prow.db._session import Session
 from prow.responses import Response
 
@@ -45,6 +45,9 @@ ACTIONS: tuple[Action, ...] = ("list", "retrieve", "create", "replace", "update"
 Permission = Callable[[Request, str, Any], Any] | Depends
 
 _PROBLEM = "application/problem+json"
+#: The largest ``offset`` a list accepts: past it a database scans in vain (and the value
+#: could overflow the driver's integer type).
+MAX_OFFSET = 2**31 - 1
 
 
 class Problem(pydantic.BaseModel):
@@ -152,11 +155,13 @@ class Resource(Router):
         self._filters: list[FilterParam] = []
         for name in filter_fields:
             column = self._column("filter_fields", name)
+            limits = value_constraints(column.property.columns[0])
             python_type = column_python_type(column.property.columns[0])
-            self._filters.extend(filter_params(name, column, python_type))
+            self._filters.extend(filter_params(name, column, python_type, limits))
         self._lookups: dict[str, list[str]] = {name: [] for name in filter_fields}
         for param in self._filters:
-            self._lookups[param.field].append(param.lookup)
+            if param.lookup not in self._lookups[param.field]:
+                self._lookups[param.field].append(param.lookup)
         columns = {name: self._column("order_fields", name) for name in order_fields}
         if isinstance(default_order, str):
             default_order = [default_order]
@@ -167,6 +172,15 @@ class Resource(Router):
         self._search = [self._column("search_fields", name) for name in search_fields]
         self._cursor = None if cursor_field is None else self._column("cursor_field", cursor_field)
         self._cursor_name = cursor_field
+        self._cursor_adapter: pydantic.TypeAdapter[Any] | None = None
+        if self._cursor is not None:
+            self._cursor_adapter = pydantic.TypeAdapter(_bounded(self._cursor.property.columns[0]))
+        # A SQL DELETE lets the database enforce its foreign keys (409 "referenced"); the
+        # ORM's session.delete() would first set the children's keys to NULL. Relationships
+        # that ask the ORM to delete children or link rows still need session.delete().
+        self._orm_delete = any(
+            rel.cascade.delete or rel.secondary is not None for rel in self._mapper.relationships
+        )
 
     def _setup_loads(self, load: Sequence[str]) -> list[Any]:
         relationships = self._mapper.relationships
@@ -247,7 +261,8 @@ class Resource(Router):
         """The typed parameters of ``action``'s handler, besides the request and session."""
         if action == "list":
             return self._list_params()
-        pk = _param("pk", Annotated[column_python_type(self._pk), Path()])
+        pk_type = column_python_type(self._pk)
+        pk = _param("pk", Annotated[pk_type, Path(**value_constraints(self._pk))])
         if action == "retrieve":
             return [pk, self._fields_param()]
         if action in ("create", "replace"):
@@ -266,7 +281,7 @@ class Resource(Router):
         order_doc = ", ".join(sorted(self._order.columns)) or "none"
         params = [
             _param("limit", Annotated[int, Query(ge=1, le=self.max_limit)], self.default_limit),
-            _param("offset", Annotated[int, Query(ge=0)], 0),
+            _param("offset", Annotated[int, Query(ge=0, le=MAX_OFFSET)], 0),
             _param(
                 "order",
                 Annotated[
@@ -287,17 +302,14 @@ class Resource(Router):
             )
             params.append(_param("cursor", Annotated[str | None, Query(description=doc)], None))
         for index, param in enumerate(self._filters):
-            marker = Query(alias=param.alias, description=param.description)
+            marker = Query(alias=param.alias, description=param.description, **param.constraints)
             params.append(_param(f"filter_{index}", Annotated[param.annotation, marker], None))
         return params
 
     # -- handlers -----------------------------------------------------------------------
 
     async def _list(self, request: Request, session: AsyncSession, **values: Any) -> Any:
-        allowed = self._query_names
-        for key in request.query_params:
-            if key not in allowed:
-                raise HTTPError(400, unknown_parameter(key, self._lookups, self._reserved()))
+        self._check_query(request)
         await self._allow("list", request, None)
         chosen = parse_fields(values["fields"], self._read_fields)
         conditions = self._conditions(values)
@@ -307,6 +319,24 @@ class Resource(Router):
         else:
             page = await self._offset_page(session, statement, conditions, values)
         return self._render(self._page_adapter, page, chosen, nested="items")
+
+    def _check_query(self, request: Request) -> None:
+        """Refuse query keys the list does not know, and single-value filters given twice."""
+        query = request.query_params
+        for key in query:
+            if key not in self._query_names:
+                if key == "cursor":
+                    raise HTTPError(
+                        400, "this resource has no cursor pagination; use limit and offset"
+                    )
+                raise HTTPError(400, unknown_parameter(key, self._lookups, self._reserved()))
+        for param in self._filters:
+            if not param.takes_list and len(query.getlist(param.alias)) > 1:
+                raise HTTPError(
+                    400,
+                    f"{param.alias} was given more than once; to match any of several "
+                    f"values use {param.field}__in=a,b",
+                )
 
     def _reserved(self) -> list[str]:
         names = ["limit", "offset", "order", "fields"]
@@ -382,12 +412,18 @@ class Resource(Router):
         try:
             padded = token + "=" * (-len(token) % 4)
             data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
-            python_type = column_python_type(self._cursor.property.columns[0])
-            value = pydantic.TypeAdapter(python_type).validate_python(data["v"])
-            descending = bool(data["d"])
+            assert self._cursor_adapter is not None
+            # The value goes into a SQL comparison: it must be one the column can hold,
+            # or the driver fails (a huge integer overflows into a 500).
+            value = self._cursor_adapter.validate_python(data["v"])
+            descending = data["d"]
+            if not isinstance(descending, bool):
+                raise TypeError("d must be a boolean")
         except (ValueError, KeyError, TypeError, binascii.Error, pydantic.ValidationError):
             raise HTTPError(
-                400, "invalid cursor; pass the next_cursor of a previous page, or an empty one"
+                400,
+                f"invalid cursor (not a position in {self._cursor_name}); pass the next_cursor "
+                "of a previous page, or an empty one",
             ) from None
         if order is not None and order.startswith("-") != descending:
             raise HTTPError(400, "the order changed between pages; start again with cursor=")
@@ -425,8 +461,11 @@ class Resource(Router):
     async def _delete(self, request: Request, session: AsyncSession, **values: Any) -> None:
         row = await self._get(session, values["pk"])
         await self._allow("delete", request, row)
-        await session.delete(row)
-        await session.flush()
+        if self._orm_delete:
+            await session.delete(row)
+            await session.flush()
+        else:
+            await session.execute(sa.delete(self.model).where(self._pk == values["pk"]))
 
     # -- shared steps ---------------------------------------------------------------------
 
@@ -486,6 +525,13 @@ class Resource(Router):
             include[nested] = {"__all__": chosen}
         body = adapter.dump_json(value, include=include)
         return Response(body, media_type="application/json")
+
+
+def _bounded(column: Any) -> Any:
+    """The Python type of ``column``'s values, with the limits the column type sets."""
+    python_type = column_python_type(column)
+    limits = value_constraints(column)
+    return Annotated[python_type, pydantic.Field(**limits)] if limits else python_type
 
 
 def _common_params() -> list[inspect.Parameter]:

@@ -4,7 +4,8 @@
 ``mode="create"`` leaves out what the database generates (autoincrement keys, computed
 columns) and makes defaulted columns optional; ``mode="update"`` makes every field
 optional, for partial updates. Column types become Python types with their limits
-(``String(50)`` → ``max_length=50``, nullable → ``| None``).
+(``String(50)`` → ``max_length=50``, ``Integer`` → the signed 32-bit range, ``Float`` →
+finite numbers only, nullable → ``| None``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ import sqlalchemy as sa
 from pydantic import BeforeValidator, ConfigDict, Field
 from sqlalchemy.orm import ColumnProperty, Mapper, RelationshipProperty
 
-__all__ = ["SchemaMode", "column_python_type", "is_generated", "mapper_of", "schema_for"]
+__all__ = [
+    "SchemaMode",
+    "column_python_type",
+    "is_generated",
+    "mapper_of",
+    "schema_for",
+    "value_constraints",
+]
 
 SchemaMode = Literal["read", "create", "update"]
 RelationshipMode = Literal["ids", "nested", "omit"]
@@ -188,9 +196,43 @@ def column_python_type(column: sa.ColumnElement[Any]) -> Any:
     return python_type
 
 
+# Signed ranges of the integer column types. A value outside them is refused as invalid
+# input (422) instead of reaching the driver, which fails with an OverflowError (a 500) or,
+# on some databases, silently clips the value.
+_INT_BITS: tuple[tuple[type[sa.types.TypeEngine[Any]], int], ...] = (
+    (sa.SmallInteger, 16),
+    (sa.BigInteger, 64),
+    (sa.Integer, 32),
+)
+
+
+def _storage_type(column: sa.ColumnElement[Any]) -> Any:
+    column_type = column.type
+    if isinstance(column_type, sa.TypeDecorator):
+        return column_type.impl_instance
+    return column_type
+
+
+def value_constraints(column: sa.ColumnElement[Any]) -> dict[str, Any]:
+    """``Field`` constraints every value stored in ``column`` must meet.
+
+    Integers stay within the column type's range (``Integer`` 32-bit, ``BigInteger``
+    64-bit, ``SmallInteger`` 16-bit); floats and decimals must be finite, as no database
+    stores infinity or NaN the same way (SQLite reads them back as null).
+    """
+    column_type = _storage_type(column)
+    python_type = column_python_type(column)
+    if python_type is int and isinstance(column_type, sa.Integer):
+        bits = next(bits for kind, bits in _INT_BITS if isinstance(column_type, kind))
+        return {"ge": -(2 ** (bits - 1)), "le": 2 ** (bits - 1) - 1}
+    if python_type in (float, decimal.Decimal):
+        return {"allow_inf_nan": False}
+    return {}
+
+
 def _constraints(column: sa.Column[Any]) -> dict[str, Any]:
     column_type = column.type
-    constraints: dict[str, Any] = {}
+    constraints: dict[str, Any] = value_constraints(column)
     length = getattr(column_type, "length", None)
     if isinstance(column_type, sa.String) and not isinstance(column_type, sa.Enum) and length:
         constraints["max_length"] = length
