@@ -314,3 +314,29 @@ def test_startapp_reports_an_unreadable_pyproject(tmp_path: Path) -> None:
 def test_help_has_examples(command: str) -> None:
     result = invoke(command, "--help")
     assert result.exit_code == 0 and "Examples:" in result.output
+
+
+def test_commands_find_the_project_app_from_any_subfolder(tmp_path: Path) -> None:
+    """No --app and no PROW_APP: [tool.prow] app in pyproject.toml is used."""
+    made = subprocess.run(
+        [sys.executable, "-m", "prow.cli", "new", "shop", "--directory", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    project = next(p for p in [tmp_path / "shop", tmp_path] if (p / "pyproject.toml").is_file())
+    env = {k: v for k, v in os.environ.items() if k != "PROW_APP"}
+    for folder in (project, project / "shop"):
+        listed = subprocess.run(
+            [sys.executable, "-m", "prow.cli", "routes"],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert listed.returncode == 0, listed.stderr
+        assert "/api/notes" in listed.stdout

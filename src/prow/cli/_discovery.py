@@ -64,6 +64,13 @@ def load_app(spec: str | None = None, *, directory: str | Path | None = None) ->
                 "file (e.g. src/shop.py or src/shop.py:app)"
             )
         return _app_from(module_name, attr or "app", root)
+    # Inside a project, its declared app wins, from any of its subfolders.
+    project = _project_app(root)
+    if project is not None:
+        project_root, module_name, attr = project
+        if str(project_root) not in sys.path:
+            sys.path.insert(0, str(project_root))
+        return _app_from(module_name, attr, project_root)
     for name in DEFAULT_MODULES:
         if (root / f"{name}.py").is_file():
             return _app_from(name, "app", root)
@@ -71,6 +78,17 @@ def load_app(spec: str | None = None, *, directory: str | Path | None = None) ->
         f"no app found in {root}: pass --app MODULE:ATTR, set {APP_ENV_VAR}, "
         "or create app.py or main.py defining `app`"
     )
+
+
+def _project_app(start: Path) -> tuple[Path, str, str] | None:
+    """``[tool.prow] app = "pkg.main:app"`` of the project around ``start``, if any."""
+    from prow.cli._project import find_project
+
+    project = find_project(start)
+    if project is None or not project.app:
+        return None
+    module_name, _, attr = project.app.partition(":")
+    return project.root, module_name, attr or "app"
 
 
 def _is_file_spec(spec: str) -> bool:

@@ -153,7 +153,6 @@ def new(name: str, minimal: bool, directory: Path | None) -> None:
     click.echo("Next:")
     click.echo(f"  cd {target}")
     if not minimal:
-        click.echo(f"  export PROW_APP={name}.main:app")
         click.echo("  prow migrate")
     click.echo("  prow run      # then open http://127.0.0.1:8000/docs")
     click.echo("  pytest")
