@@ -10,7 +10,20 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CASES", "ENDPOINTS", "NEGATIVE_CASES", "Answer", "BenchError", "Case"]
+from bench._db import expected_page, expected_row
+
+__all__ = [
+    "ALL_CASES",
+    "CASES",
+    "DB_CASES",
+    "DB_ENDPOINTS",
+    "DB_NEGATIVE_CASES",
+    "ENDPOINTS",
+    "NEGATIVE_CASES",
+    "Answer",
+    "BenchError",
+    "Case",
+]
 
 ITEM: dict[str, Any] = {
     "name": "Widget",
@@ -100,3 +113,15 @@ NEGATIVE_CASES: tuple[Case, ...] = (
         headers=_JSON_HEADERS,
     ),
 )
+
+# The database endpoints: measured per database (SQLite, PostgreSQL), apart from the others.
+DB_CASES: dict[str, Case] = {
+    "db": Case("db", "GET", "/db/42", expect=expected_row(42)),
+    "db_list": Case("db_list", "GET", "/db/list", expect=expected_page()),
+}
+DB_ENDPOINTS = tuple(DB_CASES)
+DB_NEGATIVE_CASES: tuple[Case, ...] = (
+    Case("db-missing", "GET", "/db/1000", statuses=(404,)),
+    Case("db-not-int", "GET", "/db/abc", statuses=(400, 404, 422)),
+)
+ALL_CASES: dict[str, Case] = {**CASES, **DB_CASES}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import io
+import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -20,7 +21,16 @@ if __package__ in (None, ""):  # run as a script: import ``bench`` from the repo
     # and drop bench/ itself from the path so its modules cannot shadow top-level ones
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from bench._cases import CASES, NEGATIVE_CASES, Answer, Case
+from bench import _db
+from bench._cases import (
+    ALL_CASES,
+    CASES,
+    DB_CASES,
+    DB_NEGATIVE_CASES,
+    NEGATIVE_CASES,
+    Answer,
+    Case,
+)
 from bench.apps import APPS, AppSpec
 
 __all__ = ["drive", "quick_check"]
@@ -198,17 +208,26 @@ def drive(spec: AppSpec, app: Any, case: Case, n: int) -> Answer:
 
 
 def quick_check(name: str, repeats: int = 3) -> None:
-    """Answer every case (and the error cases) ``repeats`` times; raise on a wrong answer."""
+    """Answer every case (and the error cases) ``repeats`` times; raise on a wrong answer.
+
+    The database cases run on SQLite only, so the quick mode needs no database server.
+    """
+    os.environ[_db.ENV] = "sqlite"  # read by the apps when they are imported, just below
+    _db.prepare("sqlite")
     spec = APPS[name]
     app = load(spec)
-    for case in (*CASES.values(), *NEGATIVE_CASES):
+    cases = (*CASES.values(), *NEGATIVE_CASES, *DB_CASES.values(), *DB_NEGATIVE_CASES)
+    for case in cases:
         case.check(name, drive(spec, app, case, repeats))
 
 
 def main(argv: list[str]) -> int:
-    """``_drive.py APP ENDPOINT N``: check, then serve N requests, then check again."""
+    """``_drive.py APP ENDPOINT N``: check, then serve N requests, then check again.
+
+    The database endpoints read ``$BENCH_DB``'s database, which must already hold its rows.
+    """
     name, endpoint, n = argv[0], argv[1], int(argv[2])
-    spec, case = APPS[name], CASES[endpoint]
+    spec, case = APPS[name], ALL_CASES[endpoint]
     app = load(spec)
     case.check(name, drive(spec, app, case, 1))
     case.check(name, drive(spec, app, case, n))

@@ -24,6 +24,12 @@ DISTRIBUTIONS = (
     "anyio",
     "uvicorn",
     "granian",
+    "sqlalchemy",
+    "aiosqlite",
+    "asyncpg",
+    "psycopg",
+    "flask-sqlalchemy",
+    "advanced-alchemy",
 )
 
 

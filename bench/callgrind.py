@@ -5,7 +5,9 @@ requests; ``(I(2N) - I(N)) / N`` cancels interpreter start-up, imports and the a
 leaving the steady-state cost of one request. Counts are deterministic on a shared machine, unlike
 wall-clock time. ``PYTHONHASHSEED`` is pinned so dict layouts are the same in both runs.
 
-``python bench/callgrind.py [APP ...] [--n 500] [--endpoints plaintext,json]`` prints a table.
+``python bench/callgrind.py [APP ...] [--n 500] [--endpoints plaintext,json]`` prints a table;
+``--endpoints db,db_list --db postgresql`` measures the database endpoints on PostgreSQL (the rows
+are stored first, once).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ if __package__ in (None, ""):  # run as a script: import ``bench`` from the repo
     # and drop bench/ itself from the path so its modules cannot shadow top-level ones
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from bench._cases import ENDPOINTS
+from bench import _db
+from bench._cases import DB_CASES, ENDPOINTS
 from bench.apps import APPS
 
 __all__ = ["count", "measure"]
@@ -33,7 +36,7 @@ _DRIVER = Path(__file__).resolve().parent / "_drive.py"
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
 
-def count(app: str, endpoint: str, n: int) -> int:
+def count(app: str, endpoint: str, n: int, database: str = "sqlite") -> int:
     """Total instructions of one driver process serving ``n`` requests (it checks the answers)."""
     if shutil.which("valgrind") is None:
         raise RuntimeError("valgrind is not installed (Debian/Ubuntu: apt-get install valgrind)")
@@ -47,7 +50,7 @@ def count(app: str, endpoint: str, n: int) -> int:
         endpoint,
         str(n),
     ]
-    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", _db.ENV: database}
     done = subprocess.run(command, capture_output=True, text=True, cwd=_ROOT, env=env, check=False)
     if done.returncode != 0 or "ok" not in done.stdout.split():
         tail = "\n".join(done.stderr.splitlines()[-15:])
@@ -58,20 +61,30 @@ def count(app: str, endpoint: str, n: int) -> int:
     return int(found.group(1))
 
 
-def per_request(app: str, endpoint: str, n: int) -> int:
+def per_request(app: str, endpoint: str, n: int, database: str = "sqlite") -> int:
     """``(I(2N) - I(N)) / N``, rounded to whole instructions."""
-    return round((count(app, endpoint, 2 * n) - count(app, endpoint, n)) / n)
+    return round((count(app, endpoint, 2 * n, database) - count(app, endpoint, n, database)) / n)
 
 
 def measure(
-    apps: list[str], endpoints: list[str], n: int = 500, jobs: int | None = None
+    apps: list[str],
+    endpoints: list[str],
+    n: int = 500,
+    jobs: int | None = None,
+    database: str = "sqlite",
 ) -> dict[str, dict[str, int]]:
-    """Instructions per request for every app x endpoint, run ``jobs`` valgrinds at a time."""
+    """Instructions per request for every app x endpoint, run ``jobs`` valgrinds at a time.
+
+    ``database`` (``sqlite`` or ``postgresql``) serves the ``/db`` endpoints; its rows are
+    stored before the first valgrind starts.
+    """
+    if any(endpoint in DB_CASES for endpoint in endpoints):
+        _db.prepare(database)
     pairs = [(a, e) for a in apps for e in endpoints]
     workers = jobs or os.cpu_count() or 1
     results: dict[str, dict[str, int]] = {a: {} for a in apps}
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pair: pool.submit(per_request, *pair, n) for pair in pairs}
+        futures = {pair: pool.submit(per_request, *pair, n, database) for pair in pairs}
         try:
             for (app, endpoint), future in futures.items():
                 results[app][endpoint] = future.result()
@@ -88,8 +101,9 @@ def main() -> int:
     parser.add_argument("--endpoints", default=",".join(ENDPOINTS))
     parser.add_argument("--n", type=int, default=500)
     parser.add_argument("--jobs", type=int, default=None)
+    parser.add_argument("--db", choices=_db.BACKENDS, default="sqlite", help="for /db endpoints")
     args = parser.parse_args()
-    measure(args.apps, args.endpoints.split(","), args.n, args.jobs)
+    measure(args.apps, args.endpoints.split(","), args.n, args.jobs, args.db)
     return 0
 
 

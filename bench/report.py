@@ -5,15 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TARGETS", "write_report"]
+__all__ = ["DB_TARGETS", "TARGETS", "write_report"]
 
 # prow's targets from the benchmark issue, in instructions per request.
 TARGETS = {"plaintext": 48_000, "json": 54_000, "users": 90_000, "items": 130_000}
+# ... and as a ratio to the bare ASGI app (with SQLAlchemy core) on the same database.
+DB_TARGETS = {"db": 1.1}
+DB_ENDPOINTS = ("db", "db_list")
 
 COMMAND = "python -m bench"
 
 
 def _k(value: float) -> str:
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.2f}M"
     return f"{value / 1000:.1f}k"
 
 
@@ -40,6 +45,54 @@ def _instructions_table(raw: dict[str, Any]) -> list[str]:
         if prow is not None and prow > target:
             verdict += f" (+{(prow / target - 1) * 100:.0f}%)"
         lines.append(f"| {endpoint} | " + " | ".join(cells) + f" | ≤ {_k(target)} | {verdict} |")
+    return lines
+
+
+def _db_verdict(endpoint: str, prow: int | None, bare: int | None) -> tuple[str, str]:
+    """The target cell and the pass/fail cell of one database endpoint."""
+    bound = DB_TARGETS.get(endpoint)
+    if bound is None:
+        return "—", "—"
+    target = f"≤ {bound:g}× bare"  # noqa: RUF001
+    if prow is None or not bare:
+        return target, "—"
+    ratio = prow / bare
+    if ratio <= bound:
+        return target, "**pass**"
+    return target, f"**FAIL** ({ratio:.2f}×, +{(ratio / bound - 1) * 100:.0f}%)"  # noqa: RUF001
+
+
+def _db_tables(raw: dict[str, Any]) -> list[str]:
+    measured: dict[str, dict[str, dict[str, int]]] = raw.get("db_instructions") or {}
+    if not measured:
+        return ["Not measured in this run (`python -m bench --measures db`)."]
+    lines: list[str] = []
+    for database, counts in measured.items():
+        apps = list(counts)
+        bare = counts.get("bare", {})
+        lines += [f"**{database}**", ""]
+        lines += ["| endpoint | " + " | ".join(apps) + " | prow target | prow |"]
+        lines.append("|---|" + "---|" * (len(apps) + 2))
+        for endpoint in DB_ENDPOINTS:
+            cells = []
+            for app in apps:
+                value = counts[app].get(endpoint)
+                if value is None:
+                    cells.append("—")
+                elif app != "bare" and bare.get(endpoint):
+                    cells.append(f"{_k(value)} ({value / bare[endpoint]:.2f}×)")  # noqa: RUF001
+                else:
+                    cells.append(_k(value))
+            prow = counts.get("prow", {}).get(endpoint)
+            target, verdict = _db_verdict(endpoint, prow, bare.get(endpoint))
+            lines.append(f"| {endpoint} | " + " | ".join(cells) + f" | {target} | {verdict} |")
+        absent = [app for app in next(iter(measured.values())) if app not in counts]
+        if absent:
+            lines += [
+                "",
+                f"Not measured on {database} (driver not installed): {', '.join(absent)}.",
+            ]
+        lines.append("")
     return lines
 
 
@@ -181,9 +234,29 @@ _METHOD = """\
 * **Process cost**: best of several fresh interpreters, minus an empty interpreter. The 200-route
   start-up imports, builds 200 typed routes and answers the last one, so lazy compiling counts.
 * The issue's reference figures for Litestar on `/items` (355k) are with pydantic; with msgspec,
-  its idiomatic tool here, it does much better. `GET /db` and `GET /db/list` are not measured yet:
-  they wait for prow's data layer.
+  its idiomatic tool here, it does much better.
 """
+
+_DB_METHOD = """\
+`GET /db/42` answers one row by primary key, `GET /db/list` the first page of 20 rows with the
+total count (`{{"items", "total", "limit", "offset"}}`), from the same 100-row table `bench_row`
+(`bench/_db.py` stores it once before measuring). Each app does it its idiomatic way: prow a
+handler with `Session` + `get_or_404` and a `Resource(...)` list action; FastAPI an `AsyncSession`
+dependency and pydantic response models; Starlette an `AsyncSession` per request and
+`JSONResponse`; Litestar its SQLAlchemy plugin (advanced-alchemy: injected `db_session`, ORM
+objects and `OffsetPagination` serialized by the plugin); Flask Flask-SQLAlchemy (`get_or_404`,
+`paginate`, blocking driver); Django its ORM (`values()`, `Paginator`, persistent connections);
+bare ASGI SQLAlchemy's async *core* (no ORM, no session): the physical limit. Async apps use
+aiosqlite / asyncpg, Flask and Django sqlite3 / psycopg. Same harness and checks as above (N = {n});
+the answers are checked (every row, every field) before and after the loop. The issue's target
+is on SQLite; the PostgreSQL row (measured when `BENCH_PG_URL`, default
+`postgresql://postgres@127.0.0.1:5432/test`, answers) is shown against the same bound.
+
+Why every ORM app is far from bare here: bare uses SQLAlchemy *core* with a prebuilt statement;
+an ORM `AsyncSession` (session, identity map, ORM loading, its transaction) costs about 0.6M
+instructions more per request on SQLite before any framework runs, and prow's `Session` also
+commits (the peers close without committing). On PostgreSQL prow's pool also pings the server
+before lending each connection (`pool_pre_ping`), one extra round trip per request."""
 
 
 def write_report(raw: dict[str, Any], folder: Path, *, chart: bool = True) -> None:
@@ -201,6 +274,12 @@ def write_report(raw: dict[str, Any], folder: Path, *, chart: bool = True) -> No
         *_instructions_table(raw),
         "",
         "![ratios to bare ASGI](ratios.png)" if charted else "(matplotlib not installed: no chart)",
+        "",
+        "## Database endpoints (callgrind; lower is better)",
+        "",
+        _DB_METHOD.format(n=raw.get("db_n", raw["n"])),
+        "",
+        *_db_tables(raw),
         "",
         "## HTTP (wrk, one worker, 127.0.0.1)",
         "",

@@ -2,8 +2,9 @@
 
 From the repository root::
 
-    python -m bench            # callgrind + process cost; ~15 minutes on 2 cores
-    python -m bench --measures callgrind,process,http   # everything (HTTP needs wrk)
+    python -m bench            # callgrind + /db endpoints + process cost; ~25 minutes on 2 cores
+    python -m bench --measures db   # only GET /db and /db/list (SQLite, and PostgreSQL if up)
+    python -m bench --measures callgrind,db,process,http   # everything (HTTP needs wrk)
     python -m bench --quick    # every app answers every endpoint a few times, checked; seconds
 
 Apps whose framework is not installed are skipped and named in the output.
@@ -23,7 +24,8 @@ if __package__ in (None, ""):  # run as a script: import ``bench`` from the repo
     # and drop bench/ itself from the path so its modules cannot shadow top-level ones
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from bench._cases import ENDPOINTS, BenchError
+from bench import _db
+from bench._cases import DB_ENDPOINTS, ENDPOINTS, BenchError
 from bench.apps import APPS
 
 __all__ = ["available", "main", "quick"]
@@ -50,6 +52,33 @@ def available(apps: list[str]) -> list[str]:
         else:
             print(f"skip {app}: package {gone!r} is not installed")
     return kept
+
+
+def measure_db(apps: list[str], n: int) -> dict[str, dict[str, dict[str, int]]]:
+    """Instructions per request of the ``/db`` endpoints, per database that answers.
+
+    PostgreSQL is measured only when reachable (``BENCH_PG_URL``), and an app only when its
+    driver for it is installed; each skip is printed with its reason.
+    """
+    from bench import callgrind
+
+    results: dict[str, dict[str, dict[str, int]]] = {}
+    for database in _db.BACKENDS:
+        if not _db.reachable(database):
+            print(f"skip {database}: not reachable ({_db.async_url(database)!r})")
+            continue
+        kept = [app for app in apps if database == "sqlite" or _has_pg_driver(app)]
+        print(f"callgrind /db on {database}: {len(kept)} apps x {len(DB_ENDPOINTS)} endpoints")
+        results[database] = callgrind.measure(kept, list(DB_ENDPOINTS), n, database=database)
+    return results
+
+
+def _has_pg_driver(app: str) -> bool:
+    driver = APPS[app].pg_driver
+    if importlib.util.find_spec(driver) is None:
+        print(f"skip {app} on postgresql: package {driver!r} is not installed")
+        return False
+    return True
 
 
 def quick(apps: list[str]) -> int:
@@ -84,6 +113,9 @@ def full(apps: list[str], n: int, measures: set[str], duration: float) -> dict[s
         print(f"callgrind: {len(apps)} apps x {len(ENDPOINTS)} endpoints, N={n} and 2N")
         raw["n"] = n
         raw["instructions"] = callgrind.measure(apps, list(ENDPOINTS), n)
+    if "db" in measures:
+        raw["db_n"] = n
+        raw["db_instructions"] = measure_db(apps, n)
     if "process" in measures:
         print("process cost: import time, 200-route start-up, memory after 10,000 requests")
         raw["import_ms"] = process.import_times(apps)
@@ -104,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=500, help="requests in the short callgrind run")
     parser.add_argument(
         "--measures",
-        default="callgrind,process",
-        help="comma-separated: callgrind, process, http (http needs wrk, ~5 min)",
+        default="callgrind,db,process",
+        help="comma-separated: callgrind, db, process, http (http needs wrk, ~5 min)",
     )
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
     parser.add_argument(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 
@@ -11,7 +13,7 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:  # ``bench`` lives at the repository root, outside the src layout
     sys.path.insert(0, _ROOT)
 
-from bench._cases import CASES, Answer, BenchError, Case  # noqa: E402
+from bench._cases import CASES, DB_CASES, Answer, BenchError, Case  # noqa: E402
 from bench._drive import quick_check  # noqa: E402
 from bench.apps import APPS  # noqa: E402
 from bench.run import missing  # noqa: E402
@@ -46,6 +48,29 @@ def test_error_case_accepts_only_listed_statuses() -> None:
         case.check("x", Answer(500, {}, b""))
 
 
+def test_db_cases_check_every_field_of_every_row() -> None:
+    row = {"id": 42, "name": "row 42", "price": 63.0, "stock": 0, "active": True}
+    good = Answer(200, {"content-type": "application/json"}, json.dumps(row).encode())
+    DB_CASES["db"].check("x", good)
+    wrong = Answer(
+        200, {"content-type": "application/json"}, json.dumps({**row, "stock": 1}).encode()
+    )
+    with pytest.raises(BenchError, match="body"):
+        DB_CASES["db"].check("x", wrong)
+    page = DB_CASES["db_list"].expect
+    assert [item["id"] for item in page["items"]] == list(range(1, 21))
+    assert (page["total"], page["limit"], page["offset"]) == (100, 20, 0)
+
+
+def test_quick_mode_uses_sqlite_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench import _db
+
+    monkeypatch.setenv(_db.ENV, "postgresql")
+    quick_check("bare", repeats=1)  # forces SQLite: the quick mode needs no database server
+    assert os.environ[_db.ENV] == "sqlite"
+    assert _db.SQLITE_FILE.exists()
+
+
 def test_quick_mode_exit_code() -> None:
     from bench.run import quick
 
@@ -71,6 +96,36 @@ def test_report_renders_table_targets_and_environment(tmp_path: Path) -> None:
     assert "| plaintext | 16.0k | 40.0k (2.5×) | ≤ 48.0k | **pass** |" in text
     assert "| json | 18.0k | 60.0k (3.3×) | ≤ 54.0k | **FAIL** (+11%) |" in text
     assert "| nproc | 2 |" in text and "| prow | 0.1.0 |" in text
+
+
+def test_report_judges_db_against_bare(tmp_path: Path) -> None:
+    from bench.report import write_report
+
+    raw = {
+        "n": 500,
+        "db_n": 150,
+        "machine": {"nproc": "2"},
+        "versions": {"prow": "0.1.0"},
+        "instructions": {"bare": {"json": 18_000}, "prow": {"json": 50_000}},
+        "db_instructions": {
+            "sqlite": {
+                "bare": {"db": 900_000, "db_list": 1_500_000},
+                "prow": {"db": 950_000, "db_list": 2_000_000},
+                "django": {"db": 800_000},
+            },
+            "postgresql": {
+                "bare": {"db": 1_000_000, "db_list": 1_600_000},
+                "prow": {"db": 1_200_000, "db_list": 2_100_000},
+            },
+        },
+    }
+    write_report(raw, tmp_path, chart=False)
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "| db | 900.0k | 950.0k (1.06×) | 800.0k (0.89×) | ≤ 1.1× bare | **pass** |" in text
+    assert "| db_list | 1.50M | 2.00M (1.33×) | — | — | — |" in text
+    assert "| db | 1.00M | 1.20M (1.20×) | ≤ 1.1× bare | **FAIL** (1.20×, +9%) |" in text
+    assert "Not measured on postgresql (driver not installed): django." in text
+    assert "(N = 150)" in text
 
 
 def test_wrk_script_posts_the_json_body() -> None:

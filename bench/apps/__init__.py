@@ -19,6 +19,7 @@ class AppSpec:
     module: str
     interface: str  # "asgi" or "wsgi"
     requires: tuple[str, ...]  # importable top-level packages; the first is the framework measured
+    pg_driver: str = "asyncpg"  # what the app needs to reach PostgreSQL
 
     @property
     def target(self) -> str:
@@ -26,15 +27,31 @@ class AppSpec:
         return f"{self.module}:app"
 
 
+# The /db endpoints of the asyncio apps: SQLAlchemy's async ORM/core over aiosqlite.
+_ASYNC_DB = ("sqlalchemy", "greenlet", "aiosqlite")
+
 APPS: dict[str, AppSpec] = {
     spec.name: spec
     for spec in (
-        AppSpec("bare", "bench.apps.bare", "asgi", ("pydantic",)),
-        AppSpec("prow", "bench.apps.prow_app", "asgi", ("prow", "pydantic")),
-        AppSpec("starlette", "bench.apps.starlette_app", "asgi", ("starlette", "pydantic")),
-        AppSpec("fastapi", "bench.apps.fastapi_app", "asgi", ("fastapi", "pydantic")),
-        AppSpec("litestar", "bench.apps.litestar_app", "asgi", ("litestar", "msgspec")),
-        AppSpec("flask", "bench.apps.flask_app", "wsgi", ("flask", "pydantic")),
-        AppSpec("django", "bench.apps.django_app", "wsgi", ("django", "pydantic")),
+        AppSpec("bare", "bench.apps.bare", "asgi", ("pydantic", *_ASYNC_DB)),
+        AppSpec("prow", "bench.apps.prow_app", "asgi", ("prow", "pydantic", *_ASYNC_DB)),
+        AppSpec(
+            "starlette", "bench.apps.starlette_app", "asgi", ("starlette", "pydantic", *_ASYNC_DB)
+        ),
+        AppSpec("fastapi", "bench.apps.fastapi_app", "asgi", ("fastapi", "pydantic", *_ASYNC_DB)),
+        AppSpec(
+            "litestar",
+            "bench.apps.litestar_app",
+            "asgi",
+            ("litestar", "msgspec", "advanced_alchemy", *_ASYNC_DB),
+        ),
+        AppSpec(
+            "flask",
+            "bench.apps.flask_app",
+            "wsgi",
+            ("flask", "pydantic", "flask_sqlalchemy", "sqlalchemy"),
+            pg_driver="psycopg",
+        ),
+        AppSpec("django", "bench.apps.django_app", "wsgi", ("django", "pydantic"), "psycopg"),
     )
 }

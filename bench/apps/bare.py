@@ -1,7 +1,9 @@
 """The physical limit: a hand-written ASGI path switch, no framework.
 
 It does the same work as the framework apps (parse the int id and query, validate the body with
-pydantic, encode JSON) with nothing in between, so every other figure reads as a ratio to it.
+pydantic, encode JSON) with nothing in between, so every other figure reads as a ratio to it. The
+``/db`` endpoints use SQLAlchemy's async core: one pooled connection, a prepared ``select``, the
+row mapping straight to JSON.
 """
 
 from __future__ import annotations
@@ -11,13 +13,25 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from pydantic import ValidationError
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench._db import async_url
 from bench.apps._models import Item
+from bench.apps._rows import PAGE, ROW_TABLE
 
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
 _JSON = [(b"content-type", b"application/json")]
 _HELLO = b"Hello, World!"
 _HELLO_JSON = json.dumps({"message": "Hello, World!"}).encode()
+
+_engine = create_async_engine(async_url())
+_columns = ROW_TABLE.c
+_ONE = select(ROW_TABLE).where(_columns.id == bindparam("id"))
+_PAGE = (
+    select(ROW_TABLE).order_by(_columns.id).limit(bindparam("limit")).offset(bindparam("offset"))
+)
+_COUNT = select(func.count()).select_from(ROW_TABLE)
 
 
 async def _answer(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
@@ -59,10 +73,50 @@ async def _items(receive: Any, send: Any) -> None:
     await _answer(send, 200, _JSON, item.model_dump_json().encode())
 
 
+async def _row(send: Any, raw_id: str) -> None:
+    try:
+        row_id = int(raw_id)
+    except ValueError:
+        await _answer(send, 422, _JSON, b'{"detail":"id must be an integer"}')
+        return
+    async with _engine.connect() as connection:
+        row = (await connection.execute(_ONE, {"id": row_id})).mappings().first()
+    if row is None:
+        await _answer(send, 404, _JSON, b'{"detail":"no such row"}')
+        return
+    await _answer(send, 200, _JSON, json.dumps(dict(row)).encode())
+
+
+def _int_arg(scope: dict[str, Any], name: str, default: int) -> int:
+    for pair in scope["query_string"].decode("latin-1").split("&"):
+        key, _, value = pair.partition("=")
+        if key == name:
+            return int(value)
+    return default
+
+
+async def _rows(scope: dict[str, Any], send: Any) -> None:
+    try:
+        limit, offset = _int_arg(scope, "limit", PAGE), _int_arg(scope, "offset", 0)
+    except ValueError:
+        limit = offset = -1
+    if not (1 <= limit <= 100 and offset >= 0):
+        await _answer(send, 422, _JSON, b'{"detail":"limit 1-100, offset >= 0"}')
+        return
+    async with _engine.connect() as connection:
+        page = await connection.execute(_PAGE, {"limit": limit, "offset": offset})
+        items = [dict(row) for row in page.mappings()]
+        total = await connection.scalar(_COUNT)
+    body = {"items": items, "total": total, "limit": limit, "offset": offset}
+    await _answer(send, 200, _JSON, json.dumps(body).encode())
+
+
 async def _lifespan(receive: Any, send: Any) -> None:
     while True:
         message = await receive()
         kind = message["type"].rsplit(".", 1)[-1]
+        if kind == "shutdown":
+            await _engine.dispose()  # pooled connections belong to this event loop
         await send({"type": f"lifespan.{kind}.complete"})
         if kind == "shutdown":
             return
@@ -81,5 +135,9 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await _user(scope, send, path[7:])
     elif method == "POST" and path == "/items":
         await _items(receive, send)
+    elif method == "GET" and path == "/db/list":
+        await _rows(scope, send)
+    elif method == "GET" and path.startswith("/db/") and path.count("/") == 2:
+        await _row(send, path[4:])
     else:
         await _answer(send, 404, _TEXT, b"Not Found")

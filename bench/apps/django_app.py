@@ -2,12 +2,36 @@
 """Django (WSGI) in one file: ``settings.configure`` and this module as the URLconf.
 
 Middleware is the API-relevant part of ``startproject``'s default (security and common); session,
-auth, messages and CSRF are left out because this app has no database, no users and no forms.
+auth, messages and CSRF are left out because this app has no users and no forms.
+
+The ``/db`` endpoints use the ORM with a model declared here (``db_table`` names the shared table,
+``managed=False`` since ``bench/_db.py`` creates it), ``values()`` and Django's ``Paginator``.
+Connections are kept between requests (``CONN_MAX_AGE=None``) as every other app's pool keeps
+them; Django's default of 0 would open a new connection for every request.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+
+from bench._db import sync_url
+
+
+def _database() -> dict[str, Any]:
+    url = sync_url()
+    if url.get_backend_name() == "sqlite":
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": url.database}
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": url.database,
+        "USER": url.username or "",
+        "PASSWORD": url.password or "",
+        "HOST": url.host or "",
+        "PORT": str(url.port or ""),
+    }
+
 
 if not settings.configured:
     settings.configure(
@@ -20,21 +44,40 @@ if not settings.configured:
             "django.middleware.common.CommonMiddleware",
         ],
         INSTALLED_APPS=[],
+        DATABASES={"default": {**_database(), "CONN_MAX_AGE": None}},
         USE_TZ=True,
     )
 
-import django
+import django  # noqa: E402
 
 django.setup()
 
+from django.core.paginator import Paginator  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
-from django.http import HttpRequest, HttpResponse, JsonResponse  # noqa: E402
+from django.db import models  # noqa: E402
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse  # noqa: E402
 from django.urls import path  # noqa: E402
 from django.views.decorators.csrf import csrf_exempt  # noqa: E402
 from django.views.decorators.http import require_GET, require_POST  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
 from bench.apps._models import Item  # noqa: E402
+from bench.apps._rows import PAGE, TABLE  # noqa: E402
+
+
+class BenchRow(models.Model):  # type: ignore[misc]
+    name = models.CharField(max_length=50)
+    price = models.FloatField()
+    stock = models.IntegerField()
+    active = models.BooleanField()
+
+    class Meta:
+        app_label = "bench"
+        db_table = TABLE
+        managed = False
+
+
+_FIELDS = ("id", "name", "price", "stock", "active")
 
 
 @require_GET
@@ -62,11 +105,31 @@ def items(request: HttpRequest) -> HttpResponse:
     return HttpResponse(item.model_dump_json(), content_type="application/json")
 
 
+@require_GET
+def row(request: HttpRequest, row_id: int) -> HttpResponse:
+    try:
+        found = BenchRow.objects.values(*_FIELDS).get(pk=row_id)
+    except BenchRow.DoesNotExist:
+        raise Http404("Row not found") from None
+    return JsonResponse(found)
+
+
+@require_GET
+def rows(request: HttpRequest) -> HttpResponse:
+    paginator = Paginator(BenchRow.objects.order_by("id").values(*_FIELDS), PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    items = list(page.object_list)
+    offset = (page.number - 1) * PAGE
+    return JsonResponse({"items": items, "total": paginator.count, "limit": PAGE, "offset": offset})
+
+
 urlpatterns = [
     path("plaintext", plaintext),
     path("json", json_),
     path("users/<int:user_id>", user),
     path("items", items),
+    path("db/list", rows),
+    path("db/<int:row_id>", row),
 ]
 
 app = get_wsgi_application()

@@ -1,15 +1,53 @@
-"""Flask (WSGI): the ``int`` converter for the path, pydantic for the body."""
+"""Flask (WSGI): the ``int`` converter for the path, pydantic for the body.
+
+The ``/db`` endpoints use Flask-SQLAlchemy (blocking driver): ``db.get_or_404`` and
+``db.paginate``, its idiomatic pagination (``?page=``, ``?per_page=``).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from flask import Flask, Response, request
+from flask_sqlalchemy import SQLAlchemy
 from pydantic import ValidationError
+from sqlalchemy import String, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bench._db import sync_url
 from bench.apps._models import Item
+from bench.apps._rows import PAGE, TABLE
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+class BenchRow(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = TABLE
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    price: Mapped[float]
+    stock: Mapped[int]
+    active: Mapped[bool]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "price": self.price,
+            "stock": self.stock,
+            "active": self.active,
+        }
+
 
 app = Flask(__name__)
+app.config["SQLALCHEMY_DATABASE_URI"] = sync_url().render_as_string(hide_password=False)
+db.init_app(app)
 
 
 @app.errorhandler(ValidationError)
@@ -36,3 +74,16 @@ def user(user_id: int) -> dict[str, Any]:
 def items() -> Response:
     item = Item.model_validate_json(request.get_data())
     return Response(item.model_dump_json(), mimetype="application/json")
+
+
+@app.get("/db/<int:row_id>")
+def row(row_id: int) -> dict[str, Any]:
+    found: BenchRow = db.get_or_404(BenchRow, row_id)
+    return found.as_dict()
+
+
+@app.get("/db/list")
+def rows() -> dict[str, Any]:
+    page = db.paginate(select(BenchRow).order_by(BenchRow.id), per_page=PAGE, max_per_page=100)
+    items = [found.as_dict() for found in page.items]
+    return {"items": items, "total": page.total, "limit": page.per_page, "offset": page.first - 1}

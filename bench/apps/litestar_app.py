@@ -5,6 +5,9 @@ recommends over the deprecated inferred style.
 
 Its defaults stay on (OpenAPI schema routes included). POST answers 200, like every other app,
 instead of Litestar's default 201.
+
+The ``/db`` endpoints use Litestar's SQLAlchemy plugin (advanced-alchemy): it injects the
+request's ``db_session`` and serializes the returned ORM objects (and ``OffsetPagination``) itself.
 """
 
 from __future__ import annotations
@@ -12,8 +15,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from litestar import Litestar, MediaType, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.pagination import OffsetPagination
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bench._db import async_url
+from bench.apps._rows import PAGE, Row
 
 
 class Dimensions(msgspec.Struct):
@@ -59,4 +71,28 @@ async def items(data: JSONBody[Item]) -> Item:
     return data
 
 
-app = Litestar(route_handlers=[plaintext, json_, user, items])
+@get("/db/{row_id:int}")
+async def row(row_id: FromPath[int], db_session: NamedDependency[AsyncSession]) -> Row:
+    found = await db_session.get(Row, row_id)
+    if found is None:
+        raise NotFoundException("Row not found")
+    return found
+
+
+@get("/db/list")
+async def rows(
+    db_session: NamedDependency[AsyncSession],
+    limit: Annotated[int, Parameter(ge=1, le=100)] = PAGE,
+    offset: Annotated[int, Parameter(ge=0)] = 0,
+) -> OffsetPagination[Row]:
+    page = await db_session.scalars(select(Row).order_by(Row.id).limit(limit).offset(offset))
+    total = await db_session.scalar(select(func.count()).select_from(Row))
+    return OffsetPagination(items=list(page), limit=limit, offset=offset, total=total or 0)
+
+
+database = SQLAlchemyAsyncConfig(connection_string=async_url().render_as_string(False))
+
+app = Litestar(
+    route_handlers=[plaintext, json_, user, items, row, rows],
+    plugins=[SQLAlchemyPlugin(config=database)],
+)

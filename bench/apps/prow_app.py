@@ -1,13 +1,37 @@
-"""prow with its defaults (OpenAPI and docs routes on, as a user gets them)."""
+"""prow with its defaults (OpenAPI and docs routes on, as a user gets them).
+
+``GET /db/{row_id}`` is a handler with the ``Session`` dependency; ``GET /db/list`` is the list
+action of a ``Resource`` (filters, ordering and pagination as a user gets them).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bench._db import async_url
 from bench.apps._models import Item
+from bench.apps._rows import PAGE, TABLE
 from prow import App, PlainTextResponse
+from prow.db import Model, Resource, Session, get_or_404, schema_for, use_database
+
+
+class BenchRow(Model):
+    __tablename__ = TABLE
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    price: Mapped[float]
+    stock: Mapped[int]
+    active: Mapped[bool]
+
+
+BenchRowRead = schema_for(BenchRow)
 
 app = App()
+use_database(app, async_url())
 
 
 @app.get("/plaintext")
@@ -28,3 +52,11 @@ async def user(user_id: int, q: str | None = None) -> dict[str, Any]:
 @app.post("/items", status_code=200)
 async def items(item: Item) -> Item:
     return item
+
+
+@app.get("/db/{row_id}")
+async def row(row_id: int, session: Session) -> BenchRowRead:  # type: ignore[valid-type]
+    return BenchRowRead.model_validate(await get_or_404(session, BenchRow, row_id))
+
+
+app.include(Resource(BenchRow, prefix="/db/list", actions=["list"], default_limit=PAGE))

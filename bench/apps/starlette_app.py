@@ -1,14 +1,40 @@
-"""Starlette: routes with the ``int`` convertor; pydantic for the body since it has no validator."""
+"""Starlette: routes with the ``int`` convertor; pydantic for the body since it has no validator.
+
+The ``/db`` endpoints open an SQLAlchemy ``AsyncSession`` per request and answer ``JSONResponse``
+with the row's columns; the engine is closed by the lifespan.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from bench._db import async_url
 from bench.apps._models import Item
+from bench.apps._rows import PAGE, Row
+
+engine = create_async_engine(async_url())
+new_session = async_sessionmaker(engine, expire_on_commit=False)
+_COLUMNS = ("id", "name", "price", "stock", "active")
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    yield
+    await engine.dispose()
+
+
+def _as_dict(row: Row) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in _COLUMNS}
 
 
 async def plaintext(request: Request) -> Response:
@@ -33,11 +59,37 @@ async def items(request: Request) -> Response:
     return Response(item.model_dump_json(), media_type="application/json")
 
 
+async def row(request: Request) -> Response:
+    async with new_session() as session:
+        found = await session.get(Row, request.path_params["row_id"])
+    if found is None:
+        return JSONResponse({"detail": "Row not found"}, status_code=404)
+    return JSONResponse(_as_dict(found))
+
+
+async def rows(request: Request) -> Response:
+    try:
+        limit = int(request.query_params.get("limit", PAGE))
+        offset = int(request.query_params.get("offset", 0))
+    except ValueError:
+        limit = offset = -1
+    if not (1 <= limit <= 100 and offset >= 0):
+        return JSONResponse({"detail": "limit must be 1-100, offset >= 0"}, status_code=422)
+    async with new_session() as session:
+        page = await session.scalars(select(Row).order_by(Row.id).limit(limit).offset(offset))
+        items = [_as_dict(found) for found in page]
+        total = await session.scalar(select(func.count()).select_from(Row))
+    return JSONResponse({"items": items, "total": total, "limit": limit, "offset": offset})
+
+
 app = Starlette(
     routes=[
         Route("/plaintext", plaintext),
         Route("/json", json_),
         Route("/users/{user_id:int}", user),
         Route("/items", items, methods=["POST"]),
-    ]
+        Route("/db/list", rows),
+        Route("/db/{row_id:int}", row),
+    ],
+    lifespan=lifespan,
 )

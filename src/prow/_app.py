@@ -228,6 +228,11 @@ class App(Router):
         app: ASGIApp = self._dispatch
         for spec in reversed(self.user_middleware):
             app = spec.build(app) if hasattr(spec, "build") else spec(app)
+            # Extension point: a middleware that needs the app's settings (its secret key,
+            # ``debug``) reads them here, once, and can refuse to start with a prow.E code.
+            setup = getattr(app, "setup_app", None)
+            if setup is not None:
+                setup(self)
         return app
 
     # -- serving -------------------------------------------------------------------------

@@ -89,8 +89,9 @@ class Database:
             ...
         await db.dispose()
 
-    The pool checks a connection before lending it (``pool_pre_ping``), so after the
-    database restarts the next request gets a fresh connection instead of an error.
+    For a database server the pool checks a connection before lending it
+    (``pool_pre_ping``), so after the server restarts the next request gets a fresh
+    connection instead of an error. SQLite skips the check: a file cannot restart.
     """
 
     def __init__(
@@ -212,7 +213,10 @@ class Database:
 
     def _create_engine(self) -> AsyncEngine:
         try:
-            engine = _create_async_engine(self._url, pool_pre_ping=True, **self._options)
+            # The ping is a round trip per request: worth it where a server can restart
+            # behind the pool's back, wasted on a SQLite file, whose connection cannot go stale.
+            ping = self.backend != "sqlite"
+            engine = _create_async_engine(self._url, pool_pre_ping=ping, **self._options)
         except ModuleNotFoundError as exc:
             extra = _EXTRAS.get(self.backend, "db")
             raise ConfigurationError(
