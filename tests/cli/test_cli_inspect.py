@@ -220,8 +220,9 @@ def test_openapi_unknown_format(project: Path) -> None:
     result = invoke("openapi", "--app", write_app(project, ITEMS_APP), "--format", "xml")
     assert result.exit_code == 2
     assert "Traceback" not in result.output
-    assert "Error: Invalid value for '--format': 'xml' is not one of 'json', 'yaml'." in (
-        result.output
+    assert result.output.strip() == (
+        "Error: Invalid value for '--format': 'xml' is not one of 'json', 'yaml' "
+        "(see 'prow openapi --help')"
     )
 
 

@@ -340,3 +340,101 @@ def test_commands_find_the_project_app_from_any_subfolder(tmp_path: Path) -> Non
         )
         assert listed.returncode == 0, listed.stderr
         assert "/api/notes" in listed.stdout
+
+
+def cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "prow.cli", *args],
+        cwd=project,
+        env=child_env(project),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_apps_add_their_commands_to_prow(generated: tuple[str, Path, Result]) -> None:
+    name, project, _ = generated
+    commands = project / name / "apps" / "example" / "commands.py"
+    commands.write_text(
+        textwrap.dedent(
+            """
+            import click
+
+            @click.command()
+            @click.option("--count", type=int, default=1, help="How many rows.")
+            def seed(count: int) -> None:
+                \"\"\"Add example rows.\"\"\"
+                click.echo(f"seeded {count}")
+
+            commands = [seed]
+            """
+        )
+    )
+    try:
+        listed = cli(project, "--help")
+        assert listed.returncode == 0, listed.stderr
+        assert "seed" in listed.stdout and "Add example rows." in listed.stdout
+        ran = cli(project, "seed", "--count", "3")
+        assert ran.returncode == 0 and ran.stdout.strip() == "seeded 3", ran.stderr
+        wrong = cli(project, "seed", "--bogus")
+        assert wrong.returncode == 2
+        assert wrong.stderr.strip() == "Error: No such option '--bogus' (see 'prow seed --help')"
+    finally:
+        commands.unlink()
+
+
+def test_unknown_command_outside_a_project_is_one_line(tmp_path: Path) -> None:
+    result = cli(tmp_path, "zzz")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "Error: No such command 'zzz' (see 'prow --help')"
+
+
+def test_unknown_command_when_the_app_fails_to_load_says_why(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("import no_such_module_xyz\n")
+    result = cli(tmp_path, "seed")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    error = result.stderr.strip()
+    assert error.startswith("Error: no such command 'seed'") and "\n" not in error
+    assert "no_such_module_xyz" in error
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["run", "--zzz"], "Error: No such option '--zzz' (see 'prow run --help')"),
+        (["--bogus"], "Error: No such option '--bogus' (see 'prow --help')"),
+        (
+            ["migrate", "a", "b"],
+            "Error: Got unexpected extra argument (b) (see 'prow migrate --help')",
+        ),
+    ],
+)
+def test_usage_mistakes_are_one_line(args: list[str], expected: str) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert result.output.strip() == expected
+
+
+def test_servers_get_the_project_app_from_a_subfolder(
+    generated: tuple[str, Path, Result],
+) -> None:
+    """`prow run`/`serve` in a subfolder import the declared app from the project root."""
+    name, project, _ = generated
+    probe = (
+        "import os; from prow.cli._serve import find_target; t = find_target(None); "
+        "print(t.import_string, t.directory, os.getcwd())"
+    )
+    found = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=project / name / "apps",
+        env=child_env(project),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert found.returncode == 0, found.stderr
+    root = str(project.resolve())
+    assert found.stdout.split() == [f"{name}.main:app", root, root]

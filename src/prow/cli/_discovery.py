@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from prow.cli._errors import CLIError
 if TYPE_CHECKING:
     from prow import App
 
-__all__ = ["APP_ENV_VAR", "DEFAULT_MODULES", "app_option", "load_app"]
+__all__ = ["APP_ENV_VAR", "DEFAULT_MODULES", "app_option", "load_app", "locate_app"]
 
 APP_ENV_VAR = "PROW_APP"
 
@@ -45,35 +46,50 @@ def load_app(spec: str | None = None, *, directory: str | Path | None = None) ->
     ``spec`` is ``"module:attr"`` (``attr`` may be dotted) or ``"module"`` (attribute ``app``),
     or a path to a ``.py`` file (``"../proj/shop.py"``, ``"../proj/shop.py:api"``), imported
     as a module of that name with its folder first on ``sys.path``.
-    Without one, ``app.py`` then ``main.py`` in ``directory`` (default: the current one) must
-    expose ``app``. ``directory`` goes first on ``sys.path`` so the project's own imports work.
+    Without one, the project's ``[tool.prow] app`` (from any of its folders), else ``app.py``
+    then ``main.py`` in ``directory`` (default: the current one) must expose ``app``. The
+    app's folder goes first on ``sys.path`` so the project's own imports work.
     Every failure raises :class:`CLIError` with a one-line message.
+    """
+    root, module_name, attr = locate_app(spec, directory=directory)
+    if not spec and directory is None and (root / "pyproject.toml").is_file():
+        # Found through the project from one of its subfolders: work from the project's
+        # root, as from any other folder of it, so .env and relative paths (a SQLite file)
+        # mean the same thing wherever the command was typed.
+        os.chdir(root)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return _app_from(module_name, attr, root)
+
+
+def locate_app(
+    spec: str | None = None, *, directory: str | Path | None = None
+) -> tuple[Path, str, str]:
+    """Where the app is, without importing it: ``(folder, module name, attribute)``.
+
+    The folder is what must be on ``sys.path`` (and a server's working directory) for
+    ``module:attribute`` to import; see :func:`load_app` for how ``spec`` is read.
     """
     root = Path(directory or Path.cwd()).resolve()
     if spec and _is_file_spec(spec):
         file, _, attr = spec.partition(".py:") if ".py:" in spec else (spec[:-3], "", "")
         root = (root / f"{file}.py").resolve().parent
         spec = f"{Path(file).name}:{attr}" if attr else Path(file).name
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
     if spec:
-        module_name, _, attr = spec.partition(":")
-        if not _is_module_name(module_name) or (_ and not attr):
+        module_name, colon, attr = spec.partition(":")
+        if not _is_module_name(module_name) or (colon and not attr):
             raise CLIError(
                 f"--app {spec!r}: --app takes MODULE:ATTR (e.g. shop:app) or a path to a .py "
                 "file (e.g. src/shop.py or src/shop.py:app)"
             )
-        return _app_from(module_name, attr or "app", root)
+        return root, module_name, attr or "app"
     # Inside a project, its declared app wins, from any of its subfolders.
     project = _project_app(root)
     if project is not None:
-        project_root, module_name, attr = project
-        if str(project_root) not in sys.path:
-            sys.path.insert(0, str(project_root))
-        return _app_from(module_name, attr, project_root)
+        return project
     for name in DEFAULT_MODULES:
         if (root / f"{name}.py").is_file():
-            return _app_from(name, "app", root)
+            return root, name, "app"
     raise CLIError(
         f"no app found in {root}: pass --app MODULE:ATTR, set {APP_ENV_VAR}, "
         "or create app.py or main.py defining `app`"

@@ -1,5 +1,7 @@
 """How the CLI reports a user's mistake: one ``Error: ...`` line and exit status 1.
 
+A usage mistake (an unknown option, a missing argument) is one line too, with exit status 2.
+
 Commands raise :class:`CLIError`. Other errors a user can cause while a command runs (a
 :class:`prow.ConfigurationError` such as a malformed database URL, a file that cannot be
 written) are translated into it by :func:`reported_errors`, which :class:`CLIGroup` and
@@ -17,7 +19,7 @@ import click
 
 from prow._exceptions import ConfigurationError
 
-__all__ = ["CLICommand", "CLIError", "CLIGroup", "reported_errors"]
+__all__ = ["CLICommand", "CLIError", "CLIGroup", "OneLineUsageError", "reported_errors"]
 
 
 class CLIError(click.ClickException):
@@ -33,12 +35,30 @@ def reported_errors() -> Iterator[None]:
     """Turn the errors a user causes into :class:`CLIError` (one line, exit status 1)."""
     try:
         yield
+    except OneLineUsageError:
+        raise
+    except click.UsageError as exc:
+        # A bad option or argument: one line naming the problem and where help is, rather
+        # than click's usage block (the user asked for a command, not its manual).
+        raise OneLineUsageError(exc.format_message(), exc.ctx) from None
     except ConfigurationError as exc:
         raise CLIError(str(exc)) from None
     except OSError as exc:
         # A file the command reads or writes (permissions, a missing folder, a full disk):
         # the message names the file, which is all the user needs.
         raise CLIError(_first_line(exc)) from None
+
+
+class OneLineUsageError(click.UsageError):
+    """A usage mistake shown as one line: ``Error: <problem> (see 'prow run --help')``."""
+
+    def show(self, file: Any = None) -> None:
+        hint = ""
+        if self.ctx is not None:
+            option = max(self.ctx.help_option_names, key=len, default="--help")
+            hint = f" (see '{self.ctx.command_path} {option}')"
+        message = self.format_message().rstrip(".")
+        click.echo(f"Error: {message}{hint}", file=file, err=True)
 
 
 class CLICommand(click.Command):
@@ -51,6 +71,16 @@ class CLICommand(click.Command):
 
 class CLIGroup(click.Group):
     """A command group whose every subcommand's expected failures print one line."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with reported_errors():
+            return super().make_context(info_name, args, parent, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
         with reported_errors():

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from prow.cli._discovery import DEFAULT_MODULES, app_option, load_app
+from prow.cli._discovery import app_option, load_app, locate_app
 from prow.cli._errors import CLIError
 from prow.cli._inspect import checked_routes
 
@@ -43,14 +43,9 @@ class Target:
 
 def find_target(app_path: str | None) -> Target:
     """Load the app as :func:`load_app` does and work out its ``module:attr`` import string."""
-    directory = Path.cwd()
+    directory, module, attr = locate_app(app_path)
     app = load_app(app_path)
-    if app_path:
-        module, _, attr = app_path.partition(":")
-        return Target(app, f"{module}:{attr or 'app'}", directory)
-    # load_app succeeded without a spec, so one of the default modules exists.
-    module = next(name for name in DEFAULT_MODULES if (directory / f"{name}.py").is_file())
-    return Target(app, f"{module}:app", directory)
+    return Target(app, f"{module}:{attr}", directory)
 
 
 _port_option = click.option(
