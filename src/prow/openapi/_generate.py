@@ -26,6 +26,10 @@ Object) as ``components.securitySchemes[scheme_name]`` and the requirement
 alternatives (OpenAPI "any of"); scopes named twice for one scheme are merged. The route
 option ``security`` (a list of requirement objects) is appended after them.
 
+Responses hook — a dependency may carry ``__openapi_responses__``, a mapping of status to a
+Response Object (the same shape as the ``responses`` option), which the operation lists: a
+rate limit documents its 429 that way. The route's own ``responses`` option is merged last.
+
 Route responses — the ``responses`` option maps a status (``404``, ``"4XX"``,
 ``"default"``) to an OpenAPI Response Object, plus two prow keys: ``model`` (a type whose
 schema becomes the content) and ``media_type`` (the content type for ``model``; the
@@ -274,6 +278,11 @@ class _Builder:
                 "description": "Validation Error",
                 "content": {PROBLEM_JSON: {"schema": self.problem_ref}},
             }
+        # Dependencies document the answers they can give (a rate limit's 429, a guard's 403).
+        for call_plan in plan.all_plans():
+            documented = getattr(call_plan.call, "__openapi_responses__", None) or {}
+            for key, value in documented.items():
+                responses[str(key)] = self._extra_response(value, media_type)
         for key, value in route.options.get("responses", {}).items():
             entry = self._extra_response(value, media_type)
             current = responses.get(str(key)) or {"description": _phrase(key, "Other Response")}
