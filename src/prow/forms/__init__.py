@@ -1,0 +1,35 @@
+"""HTML forms from pydantic models: read, validate, and draw them again with their errors.
+
+::
+
+    from prow.forms import bind_form, blank_form
+
+    @app.post("/items/new")
+    async def create(request: Request) -> Response:
+        form = await bind_form(ItemIn, request)
+        if not form.is_valid:
+            return templates.render(request, "new.html", {"form": form}, status_code=422)
+        ...  # form.data is an ItemIn
+
+Fields are drawn from the model's JSON Schema: ``str`` → text, ``EmailStr`` → email,
+``int``/``float`` → number with min/max, ``bool`` → checkbox, ``date`` → date,
+``datetime`` → datetime-local, ``Enum``/``Literal`` → select, ``list[Enum]`` → multiple
+select, ``UploadFile`` → file. ``Widget("radio")`` (in ``Annotated`` or ``widgets=``)
+changes how a field is drawn.
+"""
+
+from prow.forms._csrf import csrf_input, csrf_token
+from prow.forms._form import BoundField, ModelForm, bind_form, blank_form
+from prow.forms._spec import WIDGETS, FieldSpec, Widget
+
+__all__ = [
+    "WIDGETS",
+    "BoundField",
+    "FieldSpec",
+    "ModelForm",
+    "Widget",
+    "bind_form",
+    "blank_form",
+    "csrf_input",
+    "csrf_token",
+]

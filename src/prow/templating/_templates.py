@@ -1,0 +1,295 @@
+"""``Templates``: Jinja2 set up for prow, answering with ``HTMLResponse``.
+
+Threat: cross-site scripting. Any value put in a page may come from a user; autoescaping is
+therefore always on for ``.html``, ``.htm``, ``.xml`` and ``.svg`` templates and for
+templates made from strings, and cannot be switched off through ``Templates``. Use
+``|safe`` or ``Markup`` only for HTML you produced yourself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+
+from prow._exceptions import ConfigurationError
+from prow.responses import HTMLResponse
+from prow.templating._globals import template_globals
+from prow.templating._helpers import is_htmx
+
+if TYPE_CHECKING:
+    from prow._app import App
+    from prow._request import HTTPConnection
+
+__all__ = ["Templates"]
+
+PathLike = str | os.PathLike[str]
+ContextProcessor = Callable[["HTTPConnection"], Mapping[str, Any]]
+
+_ESCAPED = ("html", "htm", "xml", "svg")
+_APP_FOLDER = "templates"
+
+
+class Templates:
+    """Jinja2 templates from ``directory`` (one or several) and from each app's ``templates/``.
+
+    ``apps`` lists app modules (``"myproject.blog"``) whose package folder ``templates/``
+    joins the search path after ``directory``; left out, the apps of a project made by
+    :func:`prow.apps.create_app` are used. Templates are compiled once and cached; with
+    ``auto_reload`` left ``None`` they are reloaded on change when the app runs in debug.
+    ``enable_async=True`` lets templates await coroutines: render with ``render_async``.
+    Further keyword arguments go to :class:`jinja2.Environment` (except ``autoescape``).
+    """
+
+    def __init__(
+        self,
+        directory: PathLike | Sequence[PathLike] | None = None,
+        *,
+        apps: Sequence[str] | None = None,
+        loader: jinja2.BaseLoader | None = None,
+        enable_async: bool = False,
+        auto_reload: bool | None = None,
+        context_processors: Sequence[ContextProcessor] = (),
+        static_name: str = "static",
+        **env_options: Any,
+    ) -> None:
+        if "autoescape" in env_options:
+            raise ConfigurationError(
+                "prow.E181",
+                "Templates escapes HTML always and takes no autoescape option; mark trusted "
+                "HTML with |safe or markupsafe.Markup instead",
+            )
+        self._fixed = _directory_loaders(directory) + ([loader] if loader else [])
+        self._apps = apps
+        self._auto_reload = auto_reload
+        self._app: App | None = None
+        self.context_processors = list(context_processors)
+        self.env = jinja2.Environment(
+            loader=jinja2.ChoiceLoader(self._fixed + _app_loaders(apps or ())),
+            autoescape=jinja2.select_autoescape(_ESCAPED, default_for_string=True),
+            enable_async=enable_async,
+            auto_reload=bool(auto_reload),
+            **env_options,
+        )
+        self.env.globals.update(template_globals(static_name))
+
+    def get_template(self, name: str, request: HTTPConnection | None = None) -> jinja2.Template:
+        """The compiled template ``name`` (cached); errors name the folders searched."""
+        if request is not None:
+            self._follow(request.app)
+        try:
+            with template_errors():
+                return self.env.get_template(name)
+        except jinja2.TemplateNotFound as exc:
+            if exc.name != name:
+                raise  # another template it includes is missing: Jinja names that one
+            raise jinja2.TemplateNotFound(
+                name, f"template {name!r} not found; searched {self.search_path() or 'nothing'}"
+            ) from None
+
+    def search_path(self) -> list[str]:
+        """The folders searched for templates, in order."""
+        loader = self.env.loader
+        loaders = loader.loaders if isinstance(loader, jinja2.ChoiceLoader) else [loader]
+        return [p for item in loaders for p in getattr(item, "searchpath", ())]
+
+    def _follow(self, app: App) -> None:
+        """Adapt to the app serving the request: its debug mode and its apps' folders."""
+        if app is self._app:
+            return
+        self._app = app
+        if self._auto_reload is None:
+            self.env.auto_reload = bool(getattr(app, "debug", False))
+        if self._apps is None:
+            names = getattr(getattr(app.state, "settings", None), "apps", None) or ()
+            # A new loader object: Jinja's cache is keyed by loader, so nothing stale stays.
+            self.env.loader = jinja2.ChoiceLoader(self._fixed + _app_loaders(names))
+
+    def context(self, request: HTTPConnection, context: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The variables a template sees: ``request``, ``user``, processors', then yours."""
+        values: dict[str, Any] = {"request": request, "user": request.scope.get("user")}
+        for processor in self.context_processors:
+            values.update(processor(request))
+        if context:
+            values.update(context)
+        return values
+
+    def render(
+        self,
+        request: HTTPConnection,
+        name: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        block: str | None = None,
+        htmx_block: str | None = None,
+    ) -> HTMLResponse:
+        """Render ``name`` into an ``HTMLResponse``.
+
+        ``block`` renders only that ``{% block %}`` (a fragment); ``htmx_block`` does so only
+        when htmx asked (``HX-Request``), so one handler serves the page and its fragment.
+        """
+        if self.env.is_async:
+            raise RuntimeError(
+                "these Templates have enable_async=True: use await templates.render_async(...)"
+            )
+        template = self.get_template(name, request)
+        values = self.context(request, context)
+        chosen = _chosen_block(request, block, htmx_block)
+        with template_errors():
+            if chosen is None:
+                content = template.render(values)
+            else:
+                content = _render_block(template, chosen, values)
+        return _response(content, status_code, headers, media_type, htmx_block is not None)
+
+    async def render_async(
+        self,
+        request: HTTPConnection,
+        name: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        block: str | None = None,
+        htmx_block: str | None = None,
+    ) -> HTMLResponse:
+        """:meth:`render` for ``enable_async=True``: templates may await and use async loops."""
+        if not self.env.is_async:
+            return self.render(
+                request,
+                name,
+                context,
+                status_code=status_code,
+                headers=headers,
+                media_type=media_type,
+                block=block,
+                htmx_block=htmx_block,
+            )
+        template = self.get_template(name, request)
+        values = self.context(request, context)
+        chosen = _chosen_block(request, block, htmx_block)
+        with template_errors():
+            if chosen is None:
+                content = await template.render_async(values)
+            else:
+                content = await _render_block_async(template, chosen, values)
+        return _response(content, status_code, headers, media_type, htmx_block is not None)
+
+
+@contextlib.contextmanager
+def template_errors() -> Iterator[None]:
+    """Add "in template 'x.html', line N" to an error raised while loading or rendering.
+
+    Jinja already puts the template's frame in the traceback (which the debug page shows);
+    the note repeats the place at the end, next to the message, where a reader looks first.
+    Outside debug mode the client sees none of it: prow answers a bare 500.
+    """
+    try:
+        yield
+    except Exception as exc:
+        where = _template_frame(exc)
+        if where is not None:
+            exc.add_note(f"in template {where[0]!r}, line {where[1]}")
+        raise
+
+
+def _template_frame(exc: BaseException) -> tuple[str, int] | None:
+    """The innermost template file and line in the traceback of ``exc``."""
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        # Jinja's rewritten frames run in globals holding the exception they re-raise.
+        if "__jinja_exception__" in tb.tb_frame.f_globals:
+            found = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def _directory_loaders(directory: PathLike | Sequence[PathLike] | None) -> list[jinja2.BaseLoader]:
+    if directory is None:
+        return []
+    folders = [directory] if isinstance(directory, str | os.PathLike) else list(directory)
+    for folder in folders:
+        if not Path(folder).is_dir():
+            raise ConfigurationError(
+                "prow.E180",
+                f"Templates directory {os.fspath(folder)!r} does not exist (relative paths "
+                f"start at {os.getcwd()!r}); create it or fix the path",
+            )
+    return [jinja2.FileSystemLoader(folders)]
+
+
+def _app_loaders(names: Sequence[str]) -> list[jinja2.BaseLoader]:
+    """A loader for the ``templates/`` folder of each app package that has one."""
+    folders = []
+    for name in names:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None:
+            raise ConfigurationError(
+                "prow.E182", f"Templates: app {name!r} cannot be found; check its spelling"
+            )
+        for location in spec.submodule_search_locations or ():
+            folder = Path(location, _APP_FOLDER)
+            if folder.is_dir():
+                folders.append(folder)
+    return [jinja2.FileSystemLoader(folders)] if folders else []
+
+
+def _chosen_block(request: HTTPConnection, block: str | None, htmx_block: str | None) -> str | None:
+    if block is not None:
+        return block
+    if htmx_block is not None and is_htmx(request):
+        return htmx_block
+    return None
+
+
+def _block(template: jinja2.Template, name: str) -> Any:
+    render = template.blocks.get(name)
+    if render is None:
+        known = ", ".join(sorted(template.blocks)) or "none"
+        raise LookupError(f"template {template.name!r} has no block {name!r}; its blocks: {known}")
+    return render
+
+
+def _render_block(template: jinja2.Template, name: str, values: dict[str, Any]) -> str:
+    render = _block(template, name)
+    try:
+        return "".join(render(template.new_context(values)))
+    except Exception:
+        # Rewrites the traceback so that it shows the template's name and line.
+        template.environment.handle_exception()
+
+
+async def _render_block_async(template: jinja2.Template, name: str, values: dict[str, Any]) -> str:
+    render = _block(template, name)
+    try:
+        return "".join([part async for part in render(template.new_context(values))])
+    except Exception:
+        template.environment.handle_exception()
+
+
+def _response(
+    content: str,
+    status_code: int,
+    headers: Mapping[str, str] | None,
+    media_type: str | None,
+    varies: bool,
+) -> HTMLResponse:
+    extra = dict(headers or {})
+    if varies:
+        # The same URL answers a page or a fragment: caches must keep them apart.
+        vary = extra.pop("Vary", None) or extra.pop("vary", None)
+        extra["Vary"] = f"{vary}, HX-Request" if vary else "HX-Request"
+    return HTMLResponse(content, status_code=status_code, headers=extra, media_type=media_type)
