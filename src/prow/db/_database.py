@@ -152,7 +152,13 @@ class Database:
         # runs each request in its own loop). So each loop gets its own engine, and
         # a watcher task closes that engine's connections when the loop ends.
         if self._loop is not None:
-            self._engine = self._sessionmaker = None
+            self._sessionmaker = None
+            # Back on a loop seen before (two clients taking turns): its engine is still
+            # open and watched; replacing it would leak its pooled connections.
+            self._engine = self._by_loop.get(loop)
+            if self._engine is not None:
+                self._loop = loop
+                return
         elif self._engine is not None:
             self._by_loop[loop] = self._engine  # made before any loop ran: adopt it
         self._loop = loop
@@ -185,11 +191,13 @@ class Database:
 
     async def dispose(self) -> None:
         """Close every pooled connection; the next use opens new ones."""
-        engine, self._engine, self._sessionmaker = self._engine, None, None
         loop = _running_loop()
-        if loop is not None:
-            self._by_loop.pop(loop, None)
-        if engine is not None and self._loop in (None, loop):
+        # Close this loop's engine: another loop's connections can only be closed there.
+        engine = self._by_loop.pop(loop, None) if loop is not None else None
+        if self._loop in (None, loop):
+            engine = engine or self._engine
+            self._engine = self._sessionmaker = None
+        if engine is not None:
             await engine.dispose()
 
     async def create_all(
