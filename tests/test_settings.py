@@ -238,7 +238,12 @@ def test_errors_never_repeat_the_rejected_value(monkeypatch: pytest.MonkeyPatch)
 
 def test_app_kwargs_builds_an_app() -> None:
     settings = Settings(debug=True, database_url="sqlite+aiosqlite://")
-    assert app_kwargs(settings) == {"debug": True, "database_url": "sqlite+aiosqlite://"}
+    assert app_kwargs(settings) == {
+        "debug": True,
+        "database_url": "sqlite+aiosqlite://",
+        "secret_key": None,
+        "allowed_hosts": ["localhost", "127.0.0.1", "::1", "testserver"],
+    }
     app = App(**app_kwargs(settings))
     assert app.debug is True
     assert app.database_url == "sqlite+aiosqlite://"

@@ -12,6 +12,7 @@
 """
 
 from prow._app import App
+from prow._csrf import CSRF_FIELD, CSRF_HEADER, csrf_token
 from prow._exceptions import (
     ConfigurationError,
     HTTPError,
@@ -25,6 +26,7 @@ from prow._request import HTTPConnection, Request
 from prow._routing._options import RouteOptions
 from prow._routing._route import Mount, Route, WebSocketRoute
 from prow._routing._router import Router
+from prow._security import SecurityHeaders
 from prow._websocket import WebSocket, WebSocketState
 from prow.background import BackgroundTasks
 from prow.responses import (
@@ -38,6 +40,8 @@ from prow.responses import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "CSRF_FIELD",
+    "CSRF_HEADER",
     "App",
     "BackgroundTasks",
     "Body",
@@ -63,10 +67,12 @@ __all__ = [
     "Route",
     "RouteOptions",
     "Router",
+    "SecurityHeaders",
     "UploadFile",
     "WebSocket",
     "WebSocketDisconnect",
     "WebSocketError",
     "WebSocketRoute",
     "WebSocketState",
+    "csrf_token",
 ]

@@ -10,6 +10,7 @@ from typing import Any, Unpack
 
 import anyio.to_thread
 
+from prow._csrf import CsrfGuard
 from prow._datastructures import State
 from prow._errors import problem_response, server_error_response
 from prow._exceptions import ConfigurationError, HTTPError
@@ -18,7 +19,9 @@ from prow._routing._options import RouteOptions
 from prow._routing._route import Mount, Route, WebSocketRoute
 from prow._routing._router import Router
 from prow._routing._table import RouteTable
+from prow._security import SecurityHeaders, SigningKeys, build_header_lists, check_hosts
 from prow._types import ASGIApp, Message, Receive, Scope, Send
+from prow.middleware._trustedhost import HostChecker
 from prow.responses import RedirectResponse, Response
 
 __all__ = ["App"]
@@ -80,11 +83,17 @@ class App(Router):
         docs_url: str | None = "/docs",
         redoc_url: str | None = "/redoc",
         redirect_slashes: bool = True,
-        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         openapi: Mapping[str, Any] | None = None,
         database_url: str | None = None,
+        secret_key: str | None = None,
+        allowed_hosts: Sequence[str] | None = None,
+        security_headers: SecurityHeaders | None = SecurityHeaders(),  # noqa: B008 - frozen
+        csrf_trusted_origins: Sequence[str] = (),
         **options: Unpack[RouteOptions],
     ) -> None:
+        # The app-wide body limit applies to every request (also outside routes); a route's
+        # own ``max_body_size`` option overrides it for that route.
+        max_body_size = options.pop("max_body_size", DEFAULT_MAX_BODY_SIZE)
         description = options.pop("description", None)
         summary = options.pop("summary", None)
         super().__init__("", **options)
@@ -99,6 +108,14 @@ class App(Router):
         self.openapi_settings: dict[str, Any] = dict(openapi or {})
         self.redirect_slashes = redirect_slashes
         self.max_body_size = max_body_size
+        self.secret_key = secret_key
+        self._keys = SigningKeys(secret_key)
+        #: ``None``: any Host is answered; otherwise the host patterns served (see ``is_allowed``).
+        self.allowed_hosts = check_hosts(allowed_hosts)
+        self._hosts = None if self.allowed_hosts is None else HostChecker(self.allowed_hosts)
+        self.security_headers = security_headers
+        self._http_headers, self._https_headers = build_header_lists(security_headers)
+        self.csrf_guard = CsrfGuard(csrf_trusted_origins)
         #: Read by ``prow.db`` (the core never connects to a database itself).
         self.database_url = database_url
         self.state = State()
@@ -147,6 +164,17 @@ class App(Router):
         self._on_shutdown.append(func)
         return func
 
+    def signing_key(self, purpose: str) -> bytes:
+        """The secret key for one feature (``"sessions"``, ``"csrf"``...), derived from
+        ``secret_key``; each purpose gets its own key.
+
+        Raises ``ConfigurationError("prow.E100")`` when ``secret_key`` is missing, a known
+        placeholder or shorter than 32 characters and ``debug`` is off. In debug mode a
+        missing key is replaced by a random per-process key (with a warning). Call it at
+        start-up (e.g. in a middleware's ``setup_app``) so a missing key stops the app there.
+        """
+        return self._keys.key(purpose, debug=self.debug)
+
     # -- the compiled application --------------------------------------------------------
 
     @property
@@ -189,6 +217,8 @@ class App(Router):
         for route in self._routes or []:
             if isinstance(route, Route | WebSocketRoute):
                 route.prepare(self.dependency_overrides)
+            if isinstance(route, Route):
+                route.protect(self.csrf_guard)
         self._stale = False
         self._openapi = None
         if self._stack is None:
@@ -246,10 +276,25 @@ class App(Router):
         if self._stack is None or self._stale:
             self._build()
         assert self._stack is not None
-        if self.user_middleware and kind == "http":
+        if kind == "http":
+            # Picked from lists built once; responses append them when they start.
+            scope["prow.headers"] = (
+                self._https_headers if scope.get("scheme") == "https" else self._http_headers
+            )
+        if self._hosts is not None and not self._hosts.allows(scope):
+            await self._wrong_host(scope, receive, send)
+        elif self.user_middleware and kind == "http":
             await self._guarded(scope, receive, send)
         else:
             await self._stack(scope, receive, send)
+
+    async def _wrong_host(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # Threat: links and cache keys built from a forged Host (password-reset poisoning).
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008, "reason": "invalid host"})
+        elif scope["type"] == "http":
+            error = HTTPError(400, "Invalid Host header: this host is not in allowed_hosts")
+            await self._send_error(scope, receive, send, error)
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer 500 when a middleware raises before a response has started."""

@@ -155,9 +155,19 @@ class Request(HTTPConnection):
         return ""
 
     def _max_body_size(self) -> int:
-        app = self.scope.get("app")
-        size: int = getattr(app, "max_body_size", DEFAULT_MAX_BODY_SIZE)
+        # A route's own ``max_body_size`` option, else the app's.
+        size: int | None = self.scope.get("prow.max_body_size")
+        if size is None:
+            size = getattr(self.scope.get("app"), "max_body_size", DEFAULT_MAX_BODY_SIZE)
+        assert size is not None
         return size
+
+    def csrf_token(self) -> str:
+        """A fresh masked CSRF token for forms (``csrf_token`` field) or the ``X-CSRF-Token``
+        header; sets the ``csrftoken`` cookie on this response when the browser has none."""
+        from prow._csrf import csrf_token
+
+        return csrf_token(self)
 
     async def stream(self) -> AsyncIterator[bytes]:
         """The body as it arrives, chunk by chunk; refuses bodies past ``max_body_size`` (413)."""
@@ -218,7 +228,7 @@ class Request(HTTPConnection):
             try:
                 self._json = pydantic_core.from_json(body)
             except ValueError as exc:
-                raise HTTPError(400, f"Request body is not valid JSON: {exc}") from None
+                raise HTTPError(400, json_error_detail(str(exc))) from None
         return self._json
 
     async def form(self, **limits: int) -> FormData:
@@ -249,6 +259,18 @@ class ClientDisconnect(Exception):
 
 
 _UNSET: Any = object()
+
+
+#: pydantic-core refuses JSON nested deeper than this (its parser's fixed recursion limit), so
+#: a deeply nested body cannot exhaust the stack or the CPU.
+MAX_JSON_DEPTH = 200
+
+
+def json_error_detail(error: str) -> str:
+    """The 400 detail for a body pydantic-core could not parse as JSON."""
+    if "recursion limit exceeded" in error:
+        return f"JSON nested deeper than {MAX_JSON_DEPTH} levels ({error})"
+    return f"Request body is not valid JSON: {error}"
 
 
 def _too_large(limit: int) -> HTTPError:

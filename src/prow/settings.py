@@ -102,7 +102,7 @@ class Settings(BaseSettings):
     debug: bool = False
     #: Key for signing sessions, CSRF tokens and the like; ``prow check`` insists on it.
     secret_key: SecretStr | None = None
-    #: Host names the app answers for (see ``TrustedHostMiddleware``).
+    #: Host names the app answers for; others get 400 (``App(allowed_hosts=...)``).
     allowed_hosts: CommaList = ["localhost", "127.0.0.1", "::1", "testserver"]
     # repr=False: a database URL usually carries a password, and settings objects end up
     # printed in logs, tracebacks and shell sessions.
@@ -213,11 +213,19 @@ class AppKwargs(TypedDict):
 
     debug: bool
     database_url: str | None
+    secret_key: str | None
+    allowed_hosts: list[str]
 
 
 def app_kwargs(settings: Settings) -> AppKwargs:
     """Keyword arguments for ``App(**app_kwargs(settings), ...)``."""
-    return {"debug": settings.debug, "database_url": settings.database_url}
+    secret = settings.secret_key
+    return {
+        "debug": settings.debug,
+        "database_url": settings.database_url,
+        "secret_key": None if secret is None else secret.get_secret_value(),
+        "allowed_hosts": list(settings.allowed_hosts),
+    }
 
 
 def setup_logging(settings: Settings, *, stream: TextIO | None = None) -> logging.Handler:

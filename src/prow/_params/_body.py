@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic_core import ValidationError
 
+from prow._csrf import CSRF_FIELD
 from prow._exceptions import HTTPError
 from prow._params._errors import error_entries, missing
 from prow._params._markers import REQUIRED, Body
 from prow._params._plan import ParamPlan
 from prow._params._types_util import is_model_like, is_sequence, split_annotated, unwrap_optional
+from prow._request import json_error_detail
 
 if TYPE_CHECKING:
     from pydantic import BaseModel, TypeAdapter
@@ -118,7 +120,7 @@ def _raise_if_malformed(exc: ValidationError) -> None:
     for error in exc.errors(include_url=False):
         if error["type"] == "json_invalid":
             reason = error.get("ctx", {}).get("error", "malformed JSON")
-            raise HTTPError(400, f"Request body is not valid JSON: {reason}") from None
+            raise HTTPError(400, json_error_detail(reason)) from None
 
 
 async def _read(value: Any) -> Any:
@@ -142,8 +144,11 @@ def _whole_form(form: FormData, model: Any) -> dict[str, Any]:
     sequences = {
         (info.alias or name) for name, info in fields.items() if is_sequence(info.annotation)
     }
+    declared = {(info.alias or name) for name, info in fields.items()}
     data: dict[str, Any] = {}
     for key in form:
+        if key == CSRF_FIELD and key not in declared:
+            continue  # the CSRF check's field, not the model's (extra="forbid" would refuse it)
         values = form.getlist(key)
         data[key] = values if key in sequences else values[-1]
     return data

@@ -77,8 +77,12 @@ class RoutePlan:
         if self.simple or self.body is not None:
             await self._validate(ctx)
         if self.trivial:
-            values = ctx.values
-            kwargs = {param.name: values[param] for param in self.root.params}
+            params = self.root.params
+            if params:
+                values = ctx.values
+                kwargs = {param.name: values[param] for param in params}
+            else:
+                kwargs = {}
             if self.body is not None:
                 body = ctx.body
                 for param in self.root.body_params:

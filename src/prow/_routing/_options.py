@@ -28,6 +28,10 @@ class RouteOptions(TypedDict, total=False):
     responses: dict[int | str, dict[str, Any]]
     openapi_extra: dict[str, Any]
     security: list[dict[str, list[str]]]
+    #: ``False`` exempts the routes from the CSRF check (webhooks, token-only APIs).
+    csrf: bool
+    #: The largest request body, in bytes, these routes accept (413 past it).
+    max_body_size: int
 
 
 _ACCUMULATE = ("tags", "dependencies", "security")

@@ -97,6 +97,7 @@ class ResponsePlan:
         response = self.response_class.__new__(self.response_class)
         response.status_code = status
         response.background = None
+        response._plain = True
         if status in {204, 304} or (value is None and status >= 300):
             response.body = b""
             response.raw_headers = []

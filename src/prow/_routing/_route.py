@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from prow._csrf import UNSAFE_METHODS, CsrfGuard
 from prow._exceptions import (
     HTTPError,
     RequestValidationError,
@@ -73,9 +74,17 @@ class Route(BaseRoute):
         self.template = PathTemplate(path)
         self.plan: RoutePlan | None = None
         self.response_plan: ResponsePlan | None = None
+        #: Run before the handler on unsafe methods; None when the route needs no CSRF check.
+        self.csrf_guard: CsrfGuard | None = None
+        self.max_body_size: int | None = self.options.get("max_body_size")
 
     def __repr__(self) -> str:
         return f"Route({self.path!r}, methods={sorted(self.methods)}, name={self.name!r})"
+
+    def protect(self, guard: CsrfGuard) -> None:
+        """Install the app's CSRF check, unless no method is unsafe or ``csrf=False``."""
+        wanted = self.options.get("csrf", True) and not self.methods.isdisjoint(UNSAFE_METHODS)
+        self.csrf_guard = guard if wanted else None
 
     def prepare(self, overrides: Mapping[Callable[..., Any], Callable[..., Any]]) -> None:
         """Compile the parameter and response plans (at start-up, or when overrides change)."""
@@ -97,10 +106,15 @@ class Route(BaseRoute):
             )
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.max_body_size is not None:
+            scope["prow.max_body_size"] = self.max_body_size
         request = Request(scope, receive)
         ctx = Context(request)
         unhandled: Exception | None = None
         try:
+            guard = self.csrf_guard
+            if guard is not None and guard.applies(scope):
+                await guard.check(request)
             response = await self._respond(ctx)
         except Exception as exc:
             response, unhandled = await _error_response(ctx, request, exc)
@@ -150,6 +164,8 @@ def _merge_into(response: Response, extra: Response) -> None:
     """Copy headers, cookies and status set on an injected ``Response`` parameter."""
     if extra.status_code:
         response.status_code = extra.status_code
+    if not extra._plain:
+        response._plain = False
     for key, value in extra.raw_headers:
         if key not in (b"content-length", b"content-type"):
             response.raw_headers.append((key, value))

@@ -15,7 +15,7 @@ from prow._datastructures import URL
 from prow._types import ASGIApp, Receive, Scope, Send
 from prow.responses import PlainTextResponse, RedirectResponse
 
-__all__ = ["TrustedHostMiddleware"]
+__all__ = ["HostChecker", "TrustedHostMiddleware", "host_from_scope"]
 
 # A Host header is a DNS name (dot-separated labels, optional final dot) or a bracketed IPv6
 # literal, optionally followed by a port. Anything else is refused outright, so a wildcard suffix
@@ -25,22 +25,19 @@ _HOST = re.compile(
 )
 
 
-class TrustedHostMiddleware:
-    """Let through only requests for ``allowed_hosts``; answer anything else with 400.
+class HostChecker:
+    """Whether a request's Host header matches a list of host patterns (built once).
 
     Patterns: ``"example.com"`` (exactly that host), ``"*.example.com"`` (any subdomain, not the
     bare domain), ``"*"`` (anything). Ports are ignored; IPv6 hosts may be listed with or without
-    brackets. With ``www_redirect``, a request for ``example.com`` is redirected to
-    ``www.example.com`` when only the latter is allowed. Websocket handshakes for a wrong host
-    are closed with code 1008 (policy violation).
+    brackets. A missing or malformed Host header never matches (unless ``"*"`` is listed).
     """
 
-    def __init__(
-        self, app: ASGIApp, *, allowed_hosts: Sequence[str] = ("*",), www_redirect: bool = True
-    ) -> None:
+    __slots__ = ("allow_any", "exact_hosts", "suffixes")
+
+    def __init__(self, allowed_hosts: Sequence[str]) -> None:
         if isinstance(allowed_hosts, str):
             raise TypeError("allowed_hosts must be a list of host patterns, not one string")
-        self.app = app
         self.allow_any = "*" in allowed_hosts
         exact: set[str] = set()
         suffixes: list[str] = []
@@ -52,6 +49,36 @@ class TrustedHostMiddleware:
                 exact.add(host)
         self.exact_hosts = frozenset(exact)
         self.suffixes = tuple(suffixes)
+
+    def is_allowed(self, host: str) -> bool:
+        """Whether the bare, lower-case ``host`` (no port) matches an allowed pattern."""
+        return self.allow_any or host in self.exact_hosts or host.endswith(self.suffixes)
+
+    def allows(self, scope: Scope) -> bool:
+        """Whether an HTTP or websocket scope's Host header is allowed (other scopes pass)."""
+        if self.allow_any or scope["type"] not in ("http", "websocket"):
+            return True
+        host = host_from_scope(scope)
+        return host is not None and self.is_allowed(host)
+
+
+class TrustedHostMiddleware:
+    """Let through only requests for ``allowed_hosts``; answer anything else with 400.
+
+    ``App(allowed_hosts=[...])`` does the same check without a middleware layer; use this
+    class to guard another ASGI app. Patterns are those of :class:`HostChecker`. With
+    ``www_redirect``, a request for ``example.com`` is redirected to ``www.example.com`` when
+    only the latter is allowed. Websocket handshakes for a wrong host are closed with code
+    1008 (policy violation).
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, allowed_hosts: Sequence[str] = ("*",), www_redirect: bool = True
+    ) -> None:
+        self.app = app
+        self.checker = HostChecker(allowed_hosts)
+        self.allow_any = self.checker.allow_any
+        exact = self.checker.exact_hosts
         # Hosts whose "www." form is listed: the only ones a redirect may ever point at.
         self.redirect_hosts = (
             frozenset(host[4:] for host in exact if host.startswith("www."))
@@ -63,8 +90,8 @@ class TrustedHostMiddleware:
         if self.allow_any or scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        host = _host_from_scope(scope)
-        if host is not None and self.is_allowed(host):
+        host = host_from_scope(scope)
+        if host is not None and self.checker.is_allowed(host):
             await self.app(scope, receive, send)
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
@@ -75,7 +102,7 @@ class TrustedHostMiddleware:
 
     def is_allowed(self, host: str) -> bool:
         """Whether the bare, lower-case ``host`` (no port) matches an allowed pattern."""
-        return self.allow_any or host in self.exact_hosts or host.endswith(self.suffixes)
+        return self.checker.is_allowed(host)
 
 
 def _normalise_pattern(pattern: str) -> str:
@@ -90,7 +117,7 @@ def _normalise_pattern(pattern: str) -> str:
     return host
 
 
-def _host_from_scope(scope: Scope) -> str | None:
+def host_from_scope(scope: Scope) -> str | None:
     """The request's host without port, lower-cased; ``None`` when missing or malformed."""
     for key, value in scope["headers"]:
         if key == b"host":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC as _UTC
 from datetime import datetime
 from email.utils import format_datetime
@@ -34,6 +34,9 @@ class Response:
 
     media_type: str | None = None
     charset = "utf-8"
+    #: True while every header was set by prow itself (no name the app's security headers
+    #: use); the user's own headers, or a look at ``headers``, turn it off.
+    _plain = False
 
     def __init__(
         self,
@@ -49,6 +52,7 @@ class Response:
         self.background = background
         self.body = self.render(content)
         self.raw_headers = self._build_headers(headers)
+        self._plain = not headers
 
     def render(self, content: Any) -> bytes:
         """Turn ``content`` into the body bytes; subclasses change the encoding."""
@@ -68,10 +72,13 @@ class Response:
                 has_type = has_type or name == b"content-type"
                 raw.append((name, value.encode("latin-1")))
         body = getattr(self, "body", None)
-        if body is not None and not has_length and not _bodyless(self.status_code):
+        status = self.status_code
+        # Every response is built here: the checks are inlined rather than called.
+        if body is not None and not has_length and not (status < 200 or status in (204, 304)):
             raw.append((b"content-length", str(len(body)).encode("latin-1")))
         if self.media_type is not None and not has_type:
-            raw.append((b"content-type", self._content_type()))
+            content_type = _CONTENT_TYPES.get((self.media_type, self.charset))
+            raw.append((b"content-type", content_type or self._content_type()))
         return raw
 
     def _content_type(self) -> bytes:
@@ -84,6 +91,7 @@ class Response:
     @property
     def headers(self) -> MutableHeaders:
         """The response headers, editable in place."""
+        self._plain = False
         return MutableHeaders(raw=self.raw_headers)
 
     def set_cookie(
@@ -146,9 +154,13 @@ class Response:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
-        )
+        headers = self.raw_headers
+        extra = scope.get("prow.headers")
+        if extra:
+            # Runs for every response. A response whose headers were all set by prow holds
+            # none of the app's extra header names, so it just appends them.
+            headers = headers + extra if self._plain else with_extra_headers(headers, extra)
+        await send({"type": "http.response.start", "status": self.status_code, "headers": headers})
         body = b"" if scope.get("method") == "HEAD" else self.body
         await send({"type": "http.response.body", "body": body})
         if self.background is not None:
@@ -158,15 +170,43 @@ class Response:
 _CONTENT_TYPES: dict[tuple[str | None, str], bytes] = {}
 
 
+class HeaderList(list[tuple[bytes, bytes]]):
+    """A header list built once at start-up that knows its own names (for a fast merge)."""
+
+    __slots__ = ("names",)
+
+    def __init__(self, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+        super().__init__(headers)
+        self.names = frozenset(name for name, _ in headers)
+
+
+def with_extra_headers(
+    headers: list[tuple[bytes, bytes]], extra: Sequence[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """``headers`` plus the app's extra headers (``scope["prow.headers"]``), as a new list.
+
+    A header the response set itself wins over an extra one of the same name, except
+    ``Set-Cookie``, of which a response may carry several. ``headers`` is never changed:
+    a response object may be sent more than once.
+    """
+    # This runs for every response: the usual case (the app's prebuilt list, no name in
+    # common with the response's two or three headers) is one short loop and a concatenation.
+    if type(extra) is HeaderList:
+        names = extra.names
+        for name, _ in headers:
+            if name in names:
+                break
+        else:
+            return headers + extra
+    present = {name for name, _ in headers}
+    return headers + [item for item in extra if item[0] not in present or item[0] == b"set-cookie"]
+
+
 def _encode_content_type(media_type: str | None, charset: str) -> bytes:
     media_type = media_type or ""
     if media_type.startswith("text/") and "charset=" not in media_type:
         media_type += "; charset=" + charset
     return media_type.encode("latin-1")
-
-
-def _bodyless(status: int) -> bool:
-    return status < 200 or status in (204, 304)
 
 
 def _http_date(value: datetime | str | int) -> str:

@@ -37,7 +37,7 @@ import anyio.to_thread
 from prow._datastructures import Headers
 from prow._types import Receive, Scope, Send
 from prow.background import BackgroundTask
-from prow.responses._base import Response
+from prow.responses._base import Response, with_extra_headers
 
 __all__ = ["MAX_RANGES", "FileResponse", "parse_range"]
 
@@ -248,7 +248,11 @@ class FileResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         validators = _Validators.from_stat(await self._stat())
         plan = self._plan(scope, validators)
-        await send({"type": "http.response.start", "status": plan.status, "headers": plan.headers})
+        headers = plan.headers
+        extra = scope.get("prow.headers")
+        if extra:
+            headers = with_extra_headers(headers, extra)
+        await send({"type": "http.response.start", "status": plan.status, "headers": headers})
         if scope.get("method") == "HEAD" or not plan.ranges:
             await send({"type": "http.response.body", "body": b""})
         else:

@@ -1,0 +1,262 @@
+"""Cross-site request forgery (CSRF) protection: tokens, origin checks, and the route guard.
+
+Threat model: a browser attaches cookies (the session) to requests that another site makes
+it send: a hidden form posting to ``/account/delete``, a script submitting ``fetch`` to it. The
+server then sees an authenticated request the user never meant. Defences, in order:
+
+1. ``Sec-Fetch-Site: cross-site`` (sent by modern browsers) or an ``Origin`` header naming
+   another site than this one means the request came from another site's page: refused.
+2. Double-submit token: the ``csrftoken`` cookie holds a random secret; forms and scripts
+   send it back, masked, in the ``csrf_token`` field or the ``X-CSRF-Token`` header. Another
+   site can make the browser *send* the cookie but cannot *read* it (same-origin policy), so
+   it cannot put the matching token in the request.
+
+Masking (a fresh random pad XOR-ed with the secret for every render) keeps the token in an
+HTML page different on each response, so compression side channels (BREACH) cannot recover
+it byte by byte.
+
+Requests without cookies carry no ambient credentials, and requests authenticated by an
+``Authorization: Bearer``/``Token`` header or an ``X-API-Key`` header are sent deliberately
+by a script (a browser never adds those on its own; another site would need CORS permission
+to set them), so neither is checked. ``Authorization: Basic`` *is* checked: browsers resend
+cached Basic credentials on their own.
+
+The functions at the top are pure (no IO) and tested without an event loop.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import secrets
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from prow._exceptions import HTTPError
+
+if TYPE_CHECKING:
+    from prow._request import Request
+    from prow._types import Scope
+
+__all__ = [
+    "CSRF_COOKIE",
+    "CSRF_FIELD",
+    "CSRF_HEADER",
+    "CsrfGuard",
+    "check_origin",
+    "check_token",
+    "csrf_token",
+    "mask_token",
+    "new_secret",
+    "unmask_token",
+]
+
+#: Form field that carries the token in HTML forms.
+CSRF_FIELD = "csrf_token"
+#: Header that carries the token for JavaScript clients (lower-case, as ASGI delivers it).
+CSRF_HEADER = "x-csrf-token"
+#: Cookie holding the unmasked secret.
+CSRF_COOKIE = "csrftoken"
+
+UNSAFE_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
+_SECRET_BYTES = 32
+_SECRET_LENGTH = 43  # urlsafe base64 of 32 bytes, unpadded
+_MASKED_LENGTH = 86  # pad + masked secret, 64 bytes
+_COOKIE_MAX_AGE = 365 * 24 * 3600
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_TOKEN_SCHEMES = ("bearer ", "token ")
+
+
+def _b64encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes | None:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None
+
+
+def new_secret() -> str:
+    """A fresh cookie secret: 32 random bytes, urlsafe base64."""
+    return _b64encode(secrets.token_bytes(_SECRET_BYTES))
+
+
+def is_secret(value: str | None) -> bool:
+    """Whether a cookie value has the shape of a secret (anything else is replaced)."""
+    if value is None or len(value) != _SECRET_LENGTH:
+        return False
+    raw = _b64decode(value)
+    return raw is not None and len(raw) == _SECRET_BYTES
+
+
+def mask_token(secret: str) -> str:
+    """A token for ``secret`` that differs on every call: ``pad + (pad XOR secret)``."""
+    raw = _b64decode(secret)
+    if raw is None or len(raw) != _SECRET_BYTES:
+        raise ValueError("not a CSRF secret")
+    pad = secrets.token_bytes(_SECRET_BYTES)
+    return _b64encode(pad + bytes(a ^ b for a, b in zip(pad, raw, strict=True)))
+
+
+def unmask_token(token: str) -> bytes | None:
+    """The secret bytes inside a submitted token (masked or the raw cookie value), or None."""
+    raw = _b64decode(token) if len(token) in (_SECRET_LENGTH, _MASKED_LENGTH) else None
+    if raw is None:
+        return None
+    if len(raw) == _SECRET_BYTES:
+        return raw
+    if len(raw) != 2 * _SECRET_BYTES:
+        return None
+    pad, masked = raw[:_SECRET_BYTES], raw[_SECRET_BYTES:]
+    return bytes(a ^ b for a, b in zip(pad, masked, strict=True))
+
+
+def check_token(cookie: str | None, submitted: str | None) -> str | None:
+    """Why the double-submit check fails, or None when the token matches the cookie."""
+    if not is_secret(cookie):
+        return "CSRF cookie not set"
+    if not submitted:
+        return (
+            f"CSRF token missing: send it in the {CSRF_HEADER!r} header "
+            f"or the {CSRF_FIELD!r} form field"
+        )
+    assert cookie is not None
+    expected = _b64decode(cookie)
+    found = unmask_token(submitted)
+    if found is None or expected is None or not hmac.compare_digest(found, expected):
+        return "CSRF token incorrect"
+    return None
+
+
+def normalise_origin(origin: str) -> str:
+    """``scheme://host[:port]`` lower-cased, without the scheme's default port."""
+    origin = origin.strip().lower().rstrip("/")
+    for scheme, port in (("http://", ":80"), ("https://", ":443")):
+        if origin.startswith(scheme) and origin.endswith(port):
+            return origin[: -len(port)]
+    return origin
+
+
+def check_origin(
+    origin: str | None, fetch_site: str | None, own_origin: str, trusted: frozenset[str]
+) -> str | None:
+    """Why the request looks cross-site, or None. ``trusted`` holds normalised origins."""
+    found = None if origin is None else normalise_origin(origin)
+    if found is not None and found in trusted:
+        return None
+    if fetch_site is not None and fetch_site.strip().lower() == "cross-site":
+        shown = origin if origin is not None else "unknown origin"
+        return f"cross-site request (Sec-Fetch-Site: cross-site, Origin {shown})"
+    if found is not None and found != normalise_origin(own_origin):
+        return f"cross-site request (Origin {origin})"
+    return None
+
+
+def token_authenticated(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether the request carries a bearer/token ``Authorization`` or an ``X-API-Key``."""
+    for key, value in headers:
+        if key == b"x-api-key":
+            return True
+        if key == b"authorization" and value[:7].lower().decode("latin-1").startswith(
+            _TOKEN_SCHEMES
+        ):
+            return True
+    return False
+
+
+def own_origin(scope: Scope) -> str:
+    """This request's own origin, from its scheme and Host header."""
+    scheme = scope.get("scheme", "http")
+    for key, value in scope["headers"]:
+        if key == b"host":
+            return f"{scheme}://{value.decode('latin-1')}"
+    server = scope.get("server")
+    if server:
+        return f"{scheme}://{server[0]}:{server[1]}"
+    return f"{scheme}://"
+
+
+# -- the request side --------------------------------------------------------------------
+
+
+def csrf_token(request: Request) -> str:
+    """A masked CSRF token for this request's browser, setting the cookie when needed.
+
+    Put it in forms as the ``csrf_token`` field or send it as the ``X-CSRF-Token`` header.
+    It changes on every call; every one stays valid as long as the cookie does.
+    """
+    scope = request.scope
+    secret: str | None = scope.get("prow.csrf_secret")
+    if secret is None:
+        cookie = request.cookies.get(CSRF_COOKIE)
+        if is_secret(cookie):
+            secret = cookie
+        else:
+            secret = new_secret()
+            scope["prow.headers"] = [*scope.get("prow.headers", ()), _set_cookie(scope, secret)]
+        scope["prow.csrf_secret"] = secret
+    assert secret is not None
+    return mask_token(secret)
+
+
+def _set_cookie(scope: Scope, secret: str) -> tuple[bytes, bytes]:
+    # Not HttpOnly: a script may read the cookie and send it as the header (like Django).
+    # Reading it needs same-origin script access, which is exactly what another site lacks.
+    value = f"{CSRF_COOKIE}={secret}; Max-Age={_COOKIE_MAX_AGE}; Path=/; SameSite=Lax"
+    if scope.get("scheme") == "https":
+        value += "; Secure"
+    return (b"set-cookie", value.encode("latin-1"))
+
+
+class CsrfGuard:
+    """The check a route runs before its handler, built once per app."""
+
+    __slots__ = ("trusted",)
+
+    def __init__(self, trusted_origins: Iterable[str] = ()) -> None:
+        if isinstance(trusted_origins, str):
+            raise TypeError("csrf_trusted_origins must be a list of origins, not one string")
+        self.trusted = frozenset(normalise_origin(origin) for origin in trusted_origins)
+
+    @staticmethod
+    def applies(scope: Scope) -> bool:
+        """Whether the request must pass :meth:`check`: an unsafe method carrying cookies
+        and no token credentials. Cheap and synchronous, so most requests stop here."""
+        if scope["method"] not in UNSAFE_METHODS:
+            return False
+        headers = scope["headers"]
+        for key, _ in headers:
+            if key == b"cookie":
+                return not token_authenticated(headers)
+        return False
+
+    async def check(self, request: Request) -> None:
+        """Raise 403 when an unsafe, cookie-carrying request fails the CSRF checks."""
+        if not self.applies(request.scope):
+            return
+        scope = request.scope
+        view = request.headers
+        reason = check_origin(
+            view.get("origin"), view.get("sec-fetch-site"), own_origin(scope), self.trusted
+        )
+        if reason is None:
+            submitted = view.get(CSRF_HEADER) or await _form_token(request)
+            reason = check_token(request.cookies.get(CSRF_COOKIE), submitted)
+        if reason is not None:
+            raise HTTPError(403, reason, title="CSRF check failed")
+
+
+async def _form_token(request: Request) -> str | None:
+    content_type = request.content_type
+    if content_type not in _FORM_TYPES:
+        return None
+    if content_type == _FORM_TYPES[0]:
+        # Cache the raw body first: the handler may still read request.body() as well as
+        # the form (the form parser reads from the cached body).
+        await request.body()
+    form = await request.form()
+    value = form.get(CSRF_FIELD)
+    return value if isinstance(value, str) else None

@@ -1,0 +1,311 @@
+"""CSRF: attacks a browser could be tricked into sending, and the requests that must pass."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pytest
+from pydantic import BaseModel, ConfigDict
+
+from prow import CSRF_FIELD, CSRF_HEADER, App, Form, Request, Router, UploadFile, csrf_token
+from prow._csrf import (
+    check_origin,
+    check_token,
+    mask_token,
+    new_secret,
+    unmask_token,
+)
+from prow.testing import TestClient
+
+
+def make_app(**kwargs: object) -> App:
+    app = App(**kwargs)  # type: ignore[arg-type]
+
+    @app.get("/form")
+    async def form(request: Request) -> dict[str, str]:
+        return {"token": request.csrf_token(), "again": csrf_token(request)}
+
+    @app.post("/transfer")
+    async def transfer(amount: int = Form()) -> dict[str, int]:
+        return {"sent": amount}
+
+    @app.post("/upload")
+    async def upload(title: str = Form(), file: UploadFile | None = None) -> dict[str, object]:
+        return {"title": title, "size": None if file is None else len(await file.read())}
+
+    @app.put("/json")
+    async def put_json(data: dict[str, int]) -> dict[str, int]:
+        return data
+
+    @app.post("/webhook", csrf=False)
+    async def webhook() -> str:
+        return "ok"
+
+    @app.post("/raw")
+    async def raw(request: Request) -> dict[str, object]:
+        return {"body": (await request.body()).decode(), "form": dict(await request.form())}
+
+    return app
+
+
+@pytest.fixture
+def browser() -> tuple[TestClient, str]:
+    """A client that visited the form page: it holds the cookie and one token."""
+    client = TestClient(make_app())
+    token = client.get("/form").json()["token"]
+    return client, token
+
+
+# -- the form page ---------------------------------------------------------------------------
+
+
+def test_form_page_sets_the_cookie_once_and_masks_each_token() -> None:
+    client = TestClient(make_app())
+    response = client.get("/form")
+    cookies = response.headers.get_list("set-cookie")
+    assert len(cookies) == 1
+    assert cookies[0].startswith("csrftoken=")
+    assert "SameSite=Lax" in cookies[0] and "Path=/" in cookies[0] and "Secure" not in cookies[0]
+    tokens = response.json()
+    assert tokens["token"] != tokens["again"]  # masked afresh: BREACH cannot learn it
+    second = client.get("/form")
+    assert "set-cookie" not in second.headers  # the browser already has the cookie
+
+
+def test_cookie_is_secure_on_https() -> None:
+    client = TestClient(make_app(), base_url="https://testserver")
+    assert "; Secure" in client.get("/form").headers["set-cookie"]
+
+
+# -- attacks ---------------------------------------------------------------------------------
+
+
+def test_post_with_cookie_but_no_token_is_refused(browser: tuple[TestClient, str]) -> None:
+    client, _ = browser
+    response = client.post("/transfer", data={"amount": "100"})
+    assert response.status_code == 403
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"].startswith("CSRF token missing")
+
+
+def test_wrong_token_is_refused(browser: tuple[TestClient, str]) -> None:
+    client, _ = browser
+    forged = mask_token(new_secret())  # a well-formed token for another cookie
+    for sent in (forged, "garbage", "x" * 86):
+        response = client.post("/transfer", data={"amount": "1", CSRF_FIELD: sent})
+        assert response.status_code == 403
+        assert response.json()["detail"] == "CSRF token incorrect"
+
+
+def test_missing_cookie_is_refused() -> None:
+    client = TestClient(make_app(), cookies={"session": "abc"})
+    token = mask_token(new_secret())
+    response = client.post("/transfer", data={"amount": "1"}, headers={CSRF_HEADER: token})
+    assert response.status_code == 403
+    assert response.json()["detail"] == "CSRF cookie not set"
+
+
+def test_cross_site_origin_is_refused_even_with_a_token(browser: tuple[TestClient, str]) -> None:
+    client, token = browser
+    response = client.post(
+        "/transfer",
+        data={"amount": "1", CSRF_FIELD: token},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+    assert response.json()["detail"] == "cross-site request (Origin https://evil.example)"
+
+
+def test_sec_fetch_site_cross_site_is_refused(browser: tuple[TestClient, str]) -> None:
+    client, token = browser
+    response = client.post(
+        "/transfer",
+        data={"amount": "1", CSRF_FIELD: token},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert response.status_code == 403
+    assert "Sec-Fetch-Site: cross-site" in response.json()["detail"]
+
+
+def test_null_origin_is_refused(browser: tuple[TestClient, str]) -> None:
+    client, token = browser
+    response = client.post(
+        "/transfer", data={"amount": "1", CSRF_FIELD: token}, headers={"Origin": "null"}
+    )
+    assert response.status_code == 403
+
+
+def test_refused_request_never_reaches_the_handler() -> None:
+    app = App()
+    calls: list[str] = []
+
+    @app.delete("/account")
+    async def delete_account() -> None:
+        calls.append("deleted")
+
+    client = TestClient(app, cookies={"session": "victim"})
+    assert client.delete("/account").status_code == 403
+    assert calls == []
+
+
+# -- what passes -----------------------------------------------------------------------------
+
+
+def test_token_in_form_field_passes(browser: tuple[TestClient, str]) -> None:
+    client, token = browser
+    response = client.post("/transfer", data={"amount": "5", CSRF_FIELD: token})
+    assert response.json() == {"sent": 5}
+
+
+def test_token_in_header_passes_for_json(browser: tuple[TestClient, str]) -> None:
+    client, token = browser
+    response = client.put("/json", json={"a": 1}, headers={"X-CSRF-Token": token})
+    assert response.json() == {"a": 1}
+
+
+def test_raw_cookie_value_in_header_passes(browser: tuple[TestClient, str]) -> None:
+    # JavaScript may copy the cookie itself into the header.
+    client, _ = browser
+    cookie = client.cookies["csrftoken"]
+    assert unmask_token(cookie) is not None
+    assert client.put("/json", json={"a": 2}, headers={CSRF_HEADER: cookie}).status_code == 200
+
+
+def test_token_in_multipart_form_passes_and_form_params_still_work(
+    browser: tuple[TestClient, str],
+) -> None:
+    client, token = browser
+    response = client.post(
+        "/upload",
+        data={"title": "report", CSRF_FIELD: token},
+        files={"file": ("a.txt", b"hello")},
+    )
+    assert response.json() == {"title": "report", "size": 5}
+
+
+def test_handler_can_read_body_and_form_after_the_check(browser: tuple[TestClient, str]) -> None:
+    client, token = browser
+    response = client.post("/raw", data={"x": "1", CSRF_FIELD: token})
+    assert response.status_code == 200
+    assert response.json()["form"]["x"] == "1"
+    assert "x=1" in response.json()["body"]
+
+
+def test_same_origin_and_trusted_origins_pass() -> None:
+    client = TestClient(make_app(csrf_trusted_origins=["https://app.example"]))
+    token = client.get("/form").json()["token"]
+    for origin in ("http://testserver", "http://testserver:80", "https://app.example"):
+        response = client.post(
+            "/transfer", data={"amount": "1", CSRF_FIELD: token}, headers={"Origin": origin}
+        )
+        assert response.status_code == 200, origin
+    response = client.post(
+        "/transfer",
+        data={"amount": "1", CSRF_FIELD: token},
+        headers={"Origin": "https://app.example", "Sec-Fetch-Site": "cross-site"},
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"Authorization": "Bearer eyJhbGciOi.token"},
+        {"Authorization": "token abc"},
+        {"X-API-Key": "k_123"},
+    ],
+)
+def test_token_authenticated_requests_are_not_checked(header: dict[str, str]) -> None:
+    client = TestClient(make_app(), cookies={"session": "abc"})
+    assert client.post("/transfer", data={"amount": "3"}, headers=header).json() == {"sent": 3}
+
+
+def test_basic_auth_is_still_checked() -> None:
+    # Browsers resend cached Basic credentials on their own: they are ambient, like cookies.
+    client = TestClient(make_app(), cookies={"session": "abc"})
+    response = client.post(
+        "/transfer", data={"amount": "3"}, headers={"Authorization": "Basic dTpw"}
+    )
+    assert response.status_code == 403
+
+
+def test_requests_without_cookies_are_not_checked() -> None:
+    client = TestClient(make_app())
+    assert client.post("/transfer", data={"amount": "4"}).json() == {"sent": 4}
+
+
+def test_exempt_route_router_and_app_are_not_checked() -> None:
+    app = make_app()
+    hooks = Router(prefix="/hooks", csrf=False)
+
+    @hooks.post("/stripe")
+    async def stripe() -> str:
+        return "ok"
+
+    app.include(hooks)
+    client = TestClient(app, cookies={"session": "abc"})
+    assert client.post("/webhook").status_code == 200
+    assert client.post("/hooks/stripe").status_code == 200
+    assert client.post("/transfer", data={"amount": "1"}).status_code == 403
+
+    off = TestClient(make_app(csrf=False), cookies={"session": "abc"})
+    assert off.post("/transfer", data={"amount": "1"}).json() == {"sent": 1}
+
+
+def test_safe_methods_are_not_checked() -> None:
+    client = TestClient(make_app(), cookies={"session": "abc"})
+    assert client.get("/form").status_code == 200
+    assert client.options("/transfer").status_code == 405
+
+
+# -- the pure logic --------------------------------------------------------------------------
+
+
+def test_token_logic_without_a_request() -> None:
+    secret = new_secret()
+    token = mask_token(secret)
+    assert check_token(secret, token) is None
+    assert check_token(secret, mask_token(new_secret())) == "CSRF token incorrect"
+    assert check_token(None, token) == "CSRF cookie not set"
+    assert check_token("short", token) == "CSRF cookie not set"
+    assert (check_token(secret, None) or "").startswith("CSRF token missing")
+
+
+def test_origin_logic_without_a_request() -> None:
+    trusted = frozenset({"https://app.example"})
+    own = "https://shop.example"
+    assert check_origin(None, None, own, trusted) is None
+    assert check_origin("https://shop.example:443", "same-origin", own, trusted) is None
+    assert check_origin("https://app.example", "cross-site", own, trusted) is None
+    assert check_origin("http://shop.example", None, own, trusted) is not None  # scheme differs
+    assert check_origin("https://sub.shop.example", "same-site", own, trusted) is not None
+    assert check_origin(None, "cross-site", own, trusted) is not None
+
+
+def test_a_string_for_trusted_origins_is_refused() -> None:
+    with pytest.raises(TypeError, match="list of origins"):
+        App(csrf_trusted_origins="https://app.example")
+
+
+def test_the_token_field_is_not_part_of_a_form_model() -> None:
+    """A form model that forbids extra fields still accepts the CSRF token posted with it."""
+    app = App()
+
+    @app.get("/form")
+    async def form(request: Request) -> str:
+        return request.csrf_token()
+
+    @app.post("/signup")
+    async def signup(data: Annotated[Signup, Form()]) -> str:
+        return data.name
+
+    client = TestClient(app)
+    token = client.get("/form").json()
+    accepted = client.post("/signup", data={"name": "ann", "csrf_token": token})
+    assert accepted.status_code == 200 and accepted.json() == "ann"
+    assert client.post("/signup", data={"name": "ann"}).status_code == 403
+
+
+class Signup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
