@@ -107,7 +107,7 @@ def test_validation_errors_can_be_handled_by_status() -> None:
 
     @app.exception_handler(422)
     async def flat(request: Request, exc: HTTPError) -> JSONResponse:
-        return JSONResponse({"invalid": [e["loc"][-1] for e in exc.extra["errors"]]}, 400)  # type: ignore[index]
+        return JSONResponse({"invalid": [e["loc"][-1] for e in exc.extra["errors"]]}, 400)
 
     @app.get("/")
     async def handler(n: int) -> int:

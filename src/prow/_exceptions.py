@@ -47,7 +47,8 @@ class HTTPError(Exception):
         self.detail = phrase if detail is None else detail
         self.headers = dict(headers) if headers else None
         self.type = type
-        self.extra = dict(extra) if extra else None
+        #: Members added to the problem document; empty (never ``None``) when there are none.
+        self.extra: dict[str, Any] = dict(extra) if extra else {}
         super().__init__(status, self.detail)
 
     @property

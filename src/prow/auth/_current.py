@@ -1,0 +1,139 @@
+"""Who is making the request: ``CurrentUser``, ``OptionalUser``, ``login`` and ``logout``.
+
+The user is resolved once per request, in this order, and cached in ``scope["user"]``
+(``None`` when anonymous) for templates and per-user rate limits:
+
+1. ``Authorization: Bearer <JWT access token>`` (or the schemes of ``Auth(token_schemes=...)``);
+2. an API key: ``X-API-Key: <key>`` or ``Authorization: Api-Key <key>``;
+3. the session (``request.session``), set by :func:`login`.
+
+Credentials that were sent but are wrong (a bad token, a revoked key) answer 401 at once:
+falling back to the session would hide the client's mistake. A session that names a user
+who is gone, inactive, or whose password changed since login is simply anonymous.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+from prow._exceptions import ConfigurationError, HTTPError
+from prow._params import Depends
+from prow._request import Request
+from prow.auth._models import AbstractUser
+from prow.db import Session
+
+if TYPE_CHECKING:
+    from prow.auth._default import User
+
+__all__ = [
+    "CurrentUser",
+    "OptionalUser",
+    "current_user",
+    "keep_login",
+    "login",
+    "logout",
+    "optional_user",
+]
+
+#: Session keys: the user's id, and a fingerprint of their password hash at login.
+SESSION_USER_KEY = "_auth_user_id"
+SESSION_HASH_KEY = "_auth_hash"
+
+#: OpenAPI: the ways to authenticate, shown by the Authorize button of ``/docs``. ``Auth``
+#: sets the real token URL in the app's ``securitySchemes``, which take precedence.
+OAUTH2_SCHEME = "OAuth2PasswordBearer"
+API_KEY_SCHEME = "APIKeyHeader"
+_SECURITY: list[tuple[str, dict[str, Any], list[str]]] = [
+    (
+        OAUTH2_SCHEME,
+        {"type": "oauth2", "flows": {"password": {"tokenUrl": "/auth/token", "scopes": {}}}},
+        [],
+    ),
+    (API_KEY_SCHEME, {"type": "apiKey", "in": "header", "name": "X-API-Key"}, []),
+]
+
+
+async def optional_user(request: Request, session: Session) -> AbstractUser | None:
+    """The dependency behind ``OptionalUser``: the user, or ``None`` when anonymous."""
+    scope = request.scope
+    if "user" in scope:
+        cached: AbstractUser | None = scope["user"]
+        return cached
+    from prow.auth._auth import Auth
+
+    user = await Auth.of(request.app).resolve(request, session)
+    scope["user"] = user
+    return user
+
+
+async def current_user(
+    request: Request, user: Annotated[AbstractUser | None, Depends(optional_user)]
+) -> AbstractUser:
+    """The dependency behind ``CurrentUser``: the user, or a 401 when anonymous."""
+    if user is None:
+        from prow.auth._auth import Auth
+
+        challenge = Auth.of(request.app).challenge()
+        raise HTTPError(401, "authentication required", headers={"WWW-Authenticate": challenge})
+    return user
+
+
+optional_user.__openapi_security__ = _SECURITY  # type: ignore[attr-defined]
+current_user.__openapi_security__ = _SECURITY  # type: ignore[attr-defined]
+
+if TYPE_CHECKING:
+    CurrentUser = Annotated[User, Depends(current_user)]
+    OptionalUser = Annotated[User | None, Depends(optional_user)]
+else:
+    #: A handler parameter annotated ``CurrentUser`` receives the user; anonymous → 401.
+    CurrentUser = Annotated[Any, Depends(current_user)]
+    #: A handler parameter annotated ``OptionalUser`` receives the user or ``None``.
+    OptionalUser = Annotated[Any, Depends(optional_user)]
+
+
+def login(request: Request, user: AbstractUser) -> None:
+    """Log ``user`` in for the rest of the browser session (needs a session middleware).
+
+    The session id is rotated first. Threat: session fixation, where an attacker plants a
+    session id in the victim's browser and waits for the victim to log in with it.
+    """
+    from prow.auth._auth import Auth
+
+    auth = Auth.of(request.app)
+    session = request.scope.get("session")
+    if session is None:
+        raise ConfigurationError(
+            "prow.E165",
+            "login() keeps the user in the session: add "
+            "Middleware(prow.sessions.SessionMiddleware) to the app",
+        )
+    if session.get(SESSION_USER_KEY) not in (None, str(user.id)):
+        session.clear()  # another user's leftovers must not carry over
+    session.rotate()
+    session[SESSION_USER_KEY] = str(user.id)
+    session[SESSION_HASH_KEY] = auth.fingerprint(user)
+    user.last_login = datetime.datetime.now(datetime.UTC)
+    request.scope["user"] = user
+
+
+def keep_login(request: Request, user: AbstractUser) -> None:
+    """After ``user`` changed their password, keep *this* session logged in.
+
+    Every other session (and every token issued before) ends with the old password; the
+    current one is given the new fingerprint and a new id.
+    """
+    from prow.auth._auth import Auth
+
+    session = request.scope.get("session")
+    if session is not None and session.get(SESSION_USER_KEY) == str(user.id):
+        session.rotate()
+        session[SESSION_HASH_KEY] = Auth.of(request.app).fingerprint(user)
+
+
+def logout(request: Request) -> None:
+    """End the login: the session is emptied and gets a new id; the request is anonymous."""
+    session = request.scope.get("session")
+    if session is not None:
+        session.invalidate()
+    request.scope["user"] = None

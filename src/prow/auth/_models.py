@@ -1,0 +1,164 @@
+"""The auth tables: ``Group``, ``Permission``, and the ``AbstractUser`` / ``AbstractAPIKey`` bases.
+
+``Group`` and ``Permission`` are concrete (tables ``auth_group``, ``auth_permission`` and the
+link table ``auth_group_permissions``). The user and API-key models are mixins, so that a
+project can define its own user class::
+
+    class Member(AbstractUser, Model):
+        __tablename__ = "member"
+        nickname: Mapped[str | None] = mapped_column(String(50))
+
+The link tables between a user class and groups / permissions are declared for each
+concrete user class (``<user table>_groups``, ``<user table>_user_permissions``), so every
+table belongs to ``Model.metadata`` and ``prow makemigrations`` sees it like any model.
+The default ``User`` and ``APIKey`` live in ``_default`` and are only defined when first
+used, so a project with its own user model gets no unused ``auth_user`` table.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlalchemy import Column, DateTime, ForeignKey, String, Table, func
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+
+from prow.db import Model
+
+__all__ = ["AbstractAPIKey", "AbstractUser", "Group", "Permission", "group_permissions"]
+
+ACTIONS = ("view", "add", "change", "delete")
+
+group_permissions = Table(
+    "auth_group_permissions",
+    Model.metadata,
+    Column("group_id", ForeignKey("auth_group.id", ondelete="CASCADE"), primary_key=True),
+    Column("permission_id", ForeignKey("auth_permission.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Permission(Model):
+    """A permission a user may hold, by codename: ``"article.change"``, ``"reports.export"``."""
+
+    __tablename__ = "auth_permission"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    codename: Mapped[str] = mapped_column(String(150), unique=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+
+
+class Group(Model):
+    """A named set of permissions; a user holds the permissions of every group it is in."""
+
+    __tablename__ = "auth_group"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(150), unique=True)
+    permissions: Mapped[list[Permission]] = relationship(secondary=group_permissions)
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class AbstractUser:
+    """The columns and relationships of a user; mix into a ``Model`` subclass.
+
+    ``password`` holds an argon2id hash (never the password); ``""`` means "cannot log in
+    with a password" (a user made for API keys only).
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    email: Mapped[str] = mapped_column(String(254), default="")
+    password: Mapped[str] = mapped_column(String(255), default="")
+    is_active: Mapped[bool] = mapped_column(default=True)
+    is_staff: Mapped[bool] = mapped_column(default=False)
+    is_superuser: Mapped[bool] = mapped_column(default=False)
+    date_joined: Mapped[datetime.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.now()
+    )
+    last_login: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    if TYPE_CHECKING:
+        groups: Mapped[list[Group]]
+        user_permissions: Mapped[list[Permission]]
+    else:
+
+        @declared_attr
+        def groups(cls) -> Mapped[list[Group]]:
+            return relationship(Group, secondary=_link_table(cls, "groups", "auth_group"))
+
+        @declared_attr
+        def user_permissions(cls) -> Mapped[list[Permission]]:
+            table = _link_table(cls, "user_permissions", "auth_permission")
+            return relationship(Permission, secondary=table)
+
+    def set_password(self, password: str) -> None:
+        """Store the argon2id hash of ``password`` (no strength check: ``validate_password``)."""
+        from prow.auth._passwords import hash_password
+
+        self.password = hash_password(password)
+
+    def check_password(self, password: str) -> bool:
+        """Whether ``password`` matches the stored hash."""
+        from prow.auth._passwords import verify_password
+
+        return verify_password(password, self.password)
+
+    def __str__(self) -> str:
+        return self.username
+
+
+def _link_table(user_class: Any, name: str, target: str) -> Table:
+    """The many-to-many table between ``user_class`` and ``target`` (made once per class)."""
+    user_table = user_class.__tablename__
+    table_name = f"{user_table}_{name}"
+    existing = Model.metadata.tables.get(table_name)
+    if existing is not None:
+        return existing
+    other = target.removeprefix("auth_")
+    return Table(
+        table_name,
+        Model.metadata,
+        Column("user_id", ForeignKey(f"{user_table}.id", ondelete="CASCADE"), primary_key=True),
+        Column(f"{other}_id", ForeignKey(f"{target}.id", ondelete="CASCADE"), primary_key=True),
+    )
+
+
+class AbstractAPIKey:
+    """An API key: only a SHA-256 hash of the secret is stored, found by its public prefix.
+
+    A concrete class names its user model in ``user_model``::
+
+        class MemberKey(AbstractAPIKey, Model):
+            __tablename__ = "member_api_key"
+            user_model = Member
+    """
+
+    user_model: ClassVar[type[Any]]
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created: Mapped[datetime.datetime] = mapped_column(
+        DateTime(timezone=True), default=_now, server_default=func.now()
+    )
+    last_used: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    expires: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(default=False)
+
+    if TYPE_CHECKING:
+        user_id: Mapped[int]
+        user: Mapped[Any]
+    else:
+
+        @declared_attr
+        def user_id(cls) -> Mapped[int]:
+            target = f"{cls.user_model.__tablename__}.id"
+            return mapped_column(ForeignKey(target, ondelete="CASCADE"), index=True)
+
+        @declared_attr
+        def user(cls) -> Mapped[Any]:
+            return relationship(cls.user_model)

@@ -1,0 +1,116 @@
+"""``prow createsuperuser``: add a user with every permission to the app's database.
+
+At a terminal it asks for the username, email and password (the password twice, hidden).
+In scripts and CI: ``--username NAME --email ADDRESS --no-input`` with the password in the
+``PROW_SUPERUSER_PASSWORD`` environment variable (never a command-line option, which
+``ps`` and shell histories would show). The password must pass prow's strength rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+import click
+
+from prow.cli._discovery import app_option, load_app
+from prow.cli._errors import CLICommand, CLIError
+
+__all__ = ["PASSWORD_ENV_VAR", "createsuperuser"]
+
+PASSWORD_ENV_VAR = "PROW_SUPERUSER_PASSWORD"  # noqa: S105 - a variable name, not a password
+
+
+@click.command(cls=CLICommand)
+@click.option("--username", help="The new superuser's username.")
+@click.option("--email", help="The new superuser's email address.")
+@click.option(
+    "--no-input",
+    "no_input",
+    is_flag=True,
+    help=f"Ask nothing: take --username, --email and ${PASSWORD_ENV_VAR}.",
+)
+@click.option(
+    "--database-url",
+    metavar="URL",
+    help="The database to use [default: the app's database].",
+)
+@app_option
+def createsuperuser(
+    username: str | None,
+    email: str | None,
+    no_input: bool,
+    database_url: str | None,
+    app_path: str | None,
+) -> None:
+    """Create a superuser: a user who may do everything, including in the admin.
+
+    \b
+    Examples:
+      prow createsuperuser
+      PROW_SUPERUSER_PASSWORD=... prow createsuperuser --username admin --email a@b.c --no-input
+    """
+    from prow.auth import Auth, PasswordError, validate_password
+
+    auth = Auth.of(load_app(app_path))
+    username, email = _identity(username, email, no_input)
+    password = _password(no_input)
+    try:
+        validate_password(password, username=username)
+    except PasswordError as exc:
+        raise CLIError(f"the password is too weak: {exc}") from None
+    asyncio.run(_create(auth, database_url, username, email, password))
+    click.echo(f"Superuser {username!r} created.")
+
+
+def _identity(username: str | None, email: str | None, no_input: bool) -> tuple[str, str]:
+    if no_input:
+        if not username:
+            raise CLIError("--username is required with --no-input")
+        return username, email or ""
+    if not username:
+        username = click.prompt("Username", type=str).strip()
+    if email is None:
+        email = click.prompt("Email address", default="", show_default=False, type=str)
+    if not username:
+        raise CLIError("the username must not be empty")
+    return username, (email or "").strip()
+
+
+def _password(no_input: bool) -> str:
+    password = os.environ.get(PASSWORD_ENV_VAR)
+    if password:
+        return password
+    if no_input:
+        raise CLIError(f"set {PASSWORD_ENV_VAR} to the password when using --no-input")
+    entered: str = click.prompt(
+        "Password", hide_input=True, confirmation_prompt="Password (again)", type=str
+    )
+    return entered
+
+
+async def _create(auth: Any, url: str | None, username: str, email: str, password: str) -> None:
+    from sqlalchemy import select
+    from sqlalchemy.exc import DBAPIError
+
+    from prow.db import Database, database
+
+    db = Database(url) if url else database(auth.app)
+    model = auth.user_model
+    try:
+        async with db.session() as session:
+            taken = await session.scalar(select(model.id).where(model.username == username))
+            if taken is not None:
+                raise CLIError(f"a user named {username!r} already exists")
+            await auth.create_user(
+                session, username, password, email=email, is_staff=True, is_superuser=True
+            )
+            await session.commit()
+    except DBAPIError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        raise CLIError(
+            f"cannot create the user in {db.url}: {reason}; has `prow migrate` been run?"
+        ) from None
+    finally:
+        await db.dispose()
