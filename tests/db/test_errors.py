@@ -279,3 +279,74 @@ def test_check_violation_is_422_naming_the_rule() -> None:
     answer = integrity_error_answer(_error(Exception("CHECK constraint failed: ck_t_positive")))
     assert answer.status == 422
     assert answer.detail == "The value breaks the rule ck_t_positive."
+
+
+# -- values too long for their column ----------------------------------------------------
+
+
+class TeNote(Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(5))
+    body: Mapped[str] = mapped_column(String(200), default="")
+
+
+def notes_app(url: str) -> App:
+    app = App()
+    configure(app, url)
+
+    @app.post("/notes", status_code=201)
+    async def add_note(title: str, session: Session, body: str = "") -> int:
+        note = TeNote(title=title, body=body)
+        session.add(note)
+        await session.flush()
+        return note.id
+
+    @app.put("/notes/{note_id}")
+    async def rename(note_id: int, title: str, session: Session) -> str:
+        note = await session.get_one(TeNote, note_id)
+        note.title = title
+        return "renamed"  # the UPDATE is sent at commit, after the handler
+
+    return app
+
+
+def test_a_value_too_long_for_its_column_answers_422_naming_it(
+    server_database_url: str, make_tables: Callable[..., None]
+) -> None:
+    make_tables(server_database_url, TeNote)
+    with TestClient(notes_app(server_database_url)) as client:
+        note_id = client.post("/notes?title=short").json()
+        too_long = client.post("/notes?title=much-too-long")
+        assert too_long.status_code == 422
+        assert too_long.headers["content-type"] == "application/problem+json"
+        body = too_long.json()
+        assert body["violation"] == "too_long"
+        assert body["fields"] == ["title"]
+        assert body["max_lengths"] == {"title": 5}
+        assert body["detail"] == "The value is too long for title (at most 5 characters)."
+        assert "much-too-long" not in too_long.text  # values are never echoed
+
+        renamed = client.put(f"/notes/{note_id}?title=also-too-long")
+        assert renamed.status_code == 422
+        assert renamed.json()["fields"] == ["title"]
+        assert client.put(f"/notes/{note_id}?title=fine").json() == "renamed"
+
+
+def test_too_long_answer_without_a_known_column() -> None:
+    from sqlalchemy.exc import DataError
+
+    from prow.db._errors import ValueTooLong, too_long_answer
+
+    error = ValueTooLong("INSERT ...", {}, Exception("value too long"))
+    assert isinstance(error, DataError)
+    answer = too_long_answer(error)
+    assert answer.status == 422
+    assert answer.detail == "A value is longer than its column allows."
+    assert answer.extra["fields"] == []
+
+
+def test_sqlite_stores_long_values_whole(tmp_path: Path, make_tables: Callable[..., None]) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}"
+    make_tables(url, TeNote)
+    with TestClient(notes_app(url)) as client:
+        assert client.post("/notes?title=much-too-long").status_code == 201  # no lengths

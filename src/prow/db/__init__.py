@@ -35,7 +35,13 @@ except ModuleNotFoundError as _missing:  # pragma: no cover - depends on the env
     ) from _missing
 
 from prow.db._database import DEFAULT_DATABASE_URL, Database, async_url, database, use_database
-from prow.db._errors import DatabaseUnavailable, Violation, parse_integrity_error
+from prow.db._errors import (
+    DatabaseUnavailable,
+    ValueTooLong,
+    Violation,
+    parse_integrity_error,
+    too_long_answer,
+)
 from prow.db._model import NAMING_CONVENTION, Model
 from prow.db._resource import Resource
 from prow.db._schemas import schema_for
@@ -74,6 +80,7 @@ __all__ = [
     "Model",
     "Resource",
     "Session",
+    "ValueTooLong",
     "Violation",
     "async_url",
     "database",
@@ -84,5 +91,6 @@ __all__ = [
     "parse_integrity_error",
     "schema_for",
     "showmigrations",
+    "too_long_answer",
     "use_database",
 ]

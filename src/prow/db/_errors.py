@@ -4,12 +4,15 @@
 
     sqlalchemy.exc.NoResultFound        -> 404
     sqlalchemy.exc.IntegrityError       -> 409 (unique, foreign key), 422 (not null, check)
+    ValueTooLong                        -> 422 naming the column
     DatabaseUnavailable                 -> 503 with Retry-After
     sqlalchemy.exc.TimeoutError (pool)  -> 503 with Retry-After
 
 ``DatabaseUnavailable`` is an ``OperationalError`` that prow's engines raise in place
 of the driver's error when the database cannot be reached or refuses work for a
-while (connection refused or lost, too many connections, deadlock, locked file).
+while (connection refused or lost, too many connections, deadlock, locked file), and
+``ValueTooLong`` a ``DataError`` they raise when a string does not fit its ``String(n)``
+column (PostgreSQL and MariaDB/MySQL refuse it; SQLite stores it whole).
 Other database errors are bugs, and stay 500s that the server logs.
 
 The answers name the field and constraint but never echo the values found in the
@@ -40,11 +43,13 @@ if TYPE_CHECKING:
 __all__ = [
     "RETRY_AFTER_SECONDS",
     "DatabaseUnavailable",
+    "ValueTooLong",
     "Violation",
     "guard_engine",
     "install_error_handlers",
     "integrity_error_answer",
     "parse_integrity_error",
+    "too_long_answer",
 ]
 
 logger = logging.getLogger("prow.db")
@@ -55,6 +60,17 @@ RETRY_AFTER_SECONDS = 5
 
 class DatabaseUnavailable(sa_exc.OperationalError):
     """The database cannot be reached or is refusing work for now; answered 503."""
+
+
+class ValueTooLong(sa_exc.DataError):
+    """A string is longer than its ``String(n)`` column allows; answered 422.
+
+    ``fields`` names the columns (empty when the database did not say and prow could not
+    tell), ``lengths`` their declared lengths.
+    """
+
+    fields: list[str]
+    lengths: dict[str, int]
 
 
 # -- recognising an unavailable database ------------------------------------------------
@@ -88,6 +104,8 @@ def _is_unavailable(context: ExceptionContext) -> bool:
 
 
 def _on_error(context: ExceptionContext) -> BaseException | None:
+    if _is_too_long(context.original_exception):
+        return _too_long(context)
     if not _is_unavailable(context):
         return None
     return DatabaseUnavailable(
@@ -96,6 +114,69 @@ def _on_error(context: ExceptionContext) -> BaseException | None:
         context.original_exception,
         connection_invalidated=context.is_disconnect,
     )
+
+
+# -- recognising a value too long for its column ----------------------------------------
+
+# PostgreSQL 22001 string_data_right_truncation ("value too long for type character
+# varying(5)", no column named); MySQL/MariaDB 1406 ("Data too long for column 'name'").
+_MYSQL_TOO_LONG = re.compile(r"Data too long for column '([^']+)'")
+
+
+def _is_too_long(orig: BaseException) -> bool:
+    cause = orig.__cause__
+    if getattr(cause, "sqlstate", None) == "22001" or getattr(orig, "sqlstate", None) == "22001":
+        return True
+    return bool(orig.args) and orig.args[0] == 1406
+
+
+def _too_long(context: ExceptionContext) -> ValueTooLong:
+    orig = context.original_exception
+    error = ValueTooLong(context.statement, context.parameters, orig)
+    table = _statement_table(context)
+    found = _MYSQL_TOO_LONG.search(str(orig.args[-1])) if orig.args else None
+    if found is not None:
+        error.fields = [found.group(1)]
+    elif table is not None:
+        error.fields = _overlong_columns(table, _bound_values(context))
+    else:
+        error.fields = []
+    error.lengths = {}
+    if table is not None:
+        for name in error.fields:
+            length = getattr(table.c[name].type, "length", None) if name in table.c else None
+            if isinstance(length, int):
+                error.lengths[name] = length
+    return error
+
+
+def _statement_table(context: ExceptionContext) -> Any:
+    """The table an INSERT or UPDATE writes to, when SQLAlchemy compiled the statement."""
+    compiled = getattr(context.execution_context, "compiled", None)
+    statement = getattr(compiled, "statement", None)
+    table = getattr(statement, "table", None)
+    return table if getattr(table, "c", None) is not None else None
+
+
+def _bound_values(context: ExceptionContext) -> list[dict[str, Any]]:
+    # By bind name, before the driver's positional form: an INSERT or SET binds a column
+    # under its own key; PostgreSQL does not say which column, so prow finds it by length.
+    rows = getattr(context.execution_context, "compiled_parameters", None)
+    return [dict(row) for row in rows or ()]
+
+
+def _overlong_columns(table: Any, rows: list[dict[str, Any]]) -> list[str]:
+    names = []
+    for column in table.c:
+        length = getattr(column.type, "length", None)
+        if not isinstance(length, int):
+            continue
+        for row in rows:
+            value = row.get(column.key)
+            if isinstance(value, str) and len(value) > length:
+                names.append(column.name)
+                break
+    return names
 
 
 def _on_connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
@@ -250,6 +331,22 @@ def integrity_error_answer(error: sa_exc.IntegrityError) -> HTTPError:
     return HTTPError(status, _message(violation), extra=extra)
 
 
+def too_long_answer(error: ValueTooLong) -> HTTPError:
+    """The 422 that names the columns whose value is too long (never echoing the value)."""
+    fields = getattr(error, "fields", [])
+    lengths = getattr(error, "lengths", {})
+    if not fields:
+        detail = "A value is longer than its column allows."
+    else:
+        limits = [
+            f"{name} (at most {lengths[name]} characters)" if name in lengths else name
+            for name in fields
+        ]
+        detail = f"The value is too long for {', '.join(limits)}."
+    extra = {"violation": "too_long", "fields": fields, "max_lengths": lengths}
+    return HTTPError(422, detail, title="Value too long", extra=extra)
+
+
 def _unavailable_answer() -> HTTPError:
     return HTTPError(
         503,
@@ -264,6 +361,10 @@ async def _not_found(request: Request, exc: sa_exc.NoResultFound) -> Response:
 
 async def _integrity(request: Request, exc: sa_exc.IntegrityError) -> Response:
     return await _respond(request, integrity_error_answer(exc))
+
+
+async def _too_long_handler(request: Request, exc: ValueTooLong) -> Response:
+    return await _respond(request, too_long_answer(exc))
 
 
 async def _unavailable(request: Request, exc: Exception) -> Response:
@@ -284,6 +385,7 @@ def install_error_handlers(app: App) -> None:
     handlers = app.exception_handlers
     handlers.setdefault(sa_exc.NoResultFound, _not_found)
     handlers.setdefault(sa_exc.IntegrityError, _integrity)
+    handlers.setdefault(ValueTooLong, _too_long_handler)
     handlers.setdefault(DatabaseUnavailable, _unavailable)
     handlers.setdefault(sa_exc.TimeoutError, _unavailable)
     handlers.setdefault(sa_exc.DisconnectionError, _unavailable)
