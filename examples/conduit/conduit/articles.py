@@ -1,0 +1,189 @@
+"""Articles (list, feed, read, write, favorite), their comments, and the tags in use."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Annotated
+
+from sqlalchemy import ColumnElement, Select, exists, func, select
+from sqlalchemy.orm import selectinload, with_expression
+
+from prow import Depends, Query, Router
+from prow.db import Session
+
+from .models import Article, Comment, Tag, User, favorites, follows
+from .schemas import ArticleOut, ArticlePage, ArticleUpdate, CommentOut, NewArticle, NewComment
+from .users import Embed, MaybeMe, Me, fail, following, link
+
+router = Router(prefix="/api", tags=["articles"])
+Limit = Annotated[int, Query(ge=1, le=100)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+def articles(me: User | None) -> Select[Article]:
+    """Newest first, with ``favorited`` and ``author.following`` as ``me`` sees them."""
+    me_id = me.id if me else None
+    favorited = exists().where(favorites.c.article_id == Article.id, favorites.c.user_id == me_id)
+    author = selectinload(Article.author).options(with_expression(User.following, following(me)))
+    return (
+        select(Article)
+        .options(with_expression(Article.favorited, favorited), author)
+        .order_by(Article.created_at.desc(), Article.id.desc())
+        .execution_options(populate_existing=True)  # counts and flags change between queries
+    )
+
+
+async def find_article(session: Session, slug: str, me: User | None = None) -> Article:
+    article = await session.scalar(articles(me).where(Article.slug == slug))
+    if article is None:
+        raise fail(404, "article", "not found")
+    return article
+
+
+async def own_article(slug: str, me: Me, session: Session) -> Article:
+    """A guard for changes: the article, if ``me`` wrote it."""
+    article = await find_article(session, slug, me)
+    if article.author_id != me.id:
+        raise fail(403, "article", "only its author may change it")
+    return article
+
+
+OwnArticle = Annotated[Article, Depends(own_article)]
+
+
+async def page(
+    session: Session, me: User | None, filters: list[ColumnElement[bool]], limit: int, offset: int
+) -> ArticlePage:
+    total = await session.scalar(select(func.count(Article.id)).where(*filters))
+    rows = await session.scalars(articles(me).where(*filters).limit(limit).offset(offset))
+    return ArticlePage.model_validate({"articles": rows.all(), "articles_count": total})
+
+
+def one(article: Article) -> dict[str, ArticleOut]:
+    return {"article": ArticleOut.model_validate(article)}
+
+
+async def unique_slug(session: Session, title: str) -> str:
+    """``"How to Train"`` → ``"how-to-train"``, with a random suffix when that one is taken."""
+    slug = re.sub(r"[\W_]+", "-", title.lower()).strip("-")[:200] or "article"
+    taken = await session.scalar(select(exists().where(Article.slug == slug)))
+    return f"{slug}-{secrets.token_hex(4)}" if taken else slug
+
+
+def tags(names: list[str]) -> list[Tag]:
+    return [Tag(name=name) for name in dict.fromkeys(names)]  # in order, without repeats
+
+
+@router.get("/articles")
+async def list_articles(
+    session: Session,
+    me: MaybeMe,
+    tag: str | None = None,
+    author: str | None = None,
+    favorited: str | None = None,
+    limit: Limit = 20,
+    offset: Offset = 0,
+) -> ArticlePage:
+    filters: list[ColumnElement[bool]] = []
+    if tag:
+        filters.append(Article.tags.any(Tag.name == tag))
+    if author:
+        filters.append(Article.author.has(User.username == author))
+    if favorited:
+        fans = select(favorites.c.article_id).join(User).where(User.username == favorited)
+        filters.append(Article.id.in_(fans))
+    return await page(session, me, filters, limit, offset)
+
+
+@router.get("/articles/feed")
+async def feed(session: Session, me: Me, limit: Limit = 20, offset: Offset = 0) -> ArticlePage:
+    followed = select(follows.c.followed_id).where(follows.c.follower_id == me.id)
+    return await page(session, me, [Article.author_id.in_(followed)], limit, offset)
+
+
+@router.get("/articles/{slug}")
+async def get_article(slug: str, me: MaybeMe, session: Session) -> dict[str, ArticleOut]:
+    return one(await find_article(session, slug, me))
+
+
+@router.post("/articles", status_code=201)
+async def create_article(
+    article: Annotated[NewArticle, Embed], me: Me, session: Session
+) -> dict[str, ArticleOut]:
+    slug = await unique_slug(session, article.title)
+    fields = article.model_dump(exclude={"tag_list"})
+    session.add(Article(**fields, slug=slug, author=me, tags=tags(article.tag_list)))
+    return one(await find_article(session, slug, me))
+
+
+@router.put("/articles/{slug}")
+async def update_article(
+    article: Annotated[ArticleUpdate, Embed], old: OwnArticle, me: Me, session: Session
+) -> dict[str, ArticleOut]:
+    changes = article.model_dump(exclude_unset=True, exclude_none=True)
+    if "tag_list" in changes:
+        old.tags = tags(changes.pop("tag_list"))
+    if changes.get("title", old.title) != old.title:
+        old.slug = await unique_slug(session, changes["title"])
+    for name, value in changes.items():
+        setattr(old, name, value)
+    return one(await find_article(session, old.slug, me))
+
+
+@router.delete("/articles/{slug}", status_code=204)
+async def delete_article(article: OwnArticle, session: Session) -> None:
+    await session.delete(article)
+
+
+@router.post("/articles/{slug}/favorite")
+async def favorite(slug: str, me: Me, session: Session) -> dict[str, ArticleOut]:
+    article = await find_article(session, slug)
+    await link(session, favorites, True, user_id=me.id, article_id=article.id)
+    return one(await find_article(session, slug, me))
+
+
+@router.delete("/articles/{slug}/favorite")
+async def unfavorite(slug: str, me: Me, session: Session) -> dict[str, ArticleOut]:
+    article = await find_article(session, slug)
+    await link(session, favorites, False, user_id=me.id, article_id=article.id)
+    return one(await find_article(session, slug, me))
+
+
+@router.get("/articles/{slug}/comments")
+async def list_comments(slug: str, me: MaybeMe, session: Session) -> dict[str, list[CommentOut]]:
+    article = await find_article(session, slug)
+    author = selectinload(Comment.author).options(with_expression(User.following, following(me)))
+    query = select(Comment).where(Comment.article_id == article.id).options(author)
+    query = query.order_by(Comment.id.desc()).execution_options(populate_existing=True)
+    return {"comments": [CommentOut.model_validate(row) for row in await session.scalars(query)]}
+
+
+@router.post("/articles/{slug}/comments", status_code=201)
+async def add_comment(
+    slug: str, comment: Annotated[NewComment, Embed], me: Me, session: Session
+) -> dict[str, CommentOut]:
+    article = await find_article(session, slug)
+    new = Comment(body=comment.body, article_id=article.id, author=me)
+    session.add(new)
+    await session.flush()  # sends the INSERT: the id and timestamps are known from here on
+    return {"comment": CommentOut.model_validate(new)}
+
+
+@router.delete("/articles/{slug}/comments/{comment_id}", status_code=204)
+async def delete_comment(slug: str, comment_id: int, me: Me, session: Session) -> None:
+    article = await find_article(session, slug)
+    query = select(Comment).where(Comment.id == comment_id, Comment.article_id == article.id)
+    comment = await session.scalar(query)
+    if comment is None:
+        raise fail(404, "comment", "not found")
+    if comment.author_id != me.id:
+        raise fail(403, "comment", "only its author may delete it")
+    await session.delete(comment)
+
+
+@router.get("/tags")
+async def list_tags(session: Session) -> dict[str, list[str]]:
+    """Every tag in use, the most used first."""
+    query = select(Tag.name).group_by(Tag.name).order_by(func.count().desc(), Tag.name)
+    return {"tags": list(await session.scalars(query))}
