@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -20,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # ``examples`` lives at the repository root, outside the src layout
     sys.path.insert(0, str(ROOT))
 
-from examples.demo.app import MIGRATIONS, Category, Item, app, prepare  # noqa: E402
+from examples.demo.app import DEMO_USERS, MIGRATIONS, Category, Item, app, prepare  # noqa: E402
 
 
 @pytest.fixture
@@ -43,9 +45,10 @@ def names(page: httpx.Response) -> list[str]:
 
 
 def test_prepare_migrates_then_seeds_only_once(url: str) -> None:
-    (applied,) = prepare(url)
-    assert applied.message == "create the catalogue" and applied.applied
-    assert showmigrations(url=url, directory=MIGRATIONS) == [applied]
+    applied = prepare(url)
+    assert [m.message for m in applied] == ["create the catalogue", "users and permissions"]
+    assert all(m.applied for m in applied)
+    assert showmigrations(url=url, directory=MIGRATIONS) == applied
     assert prepare(url) == []  # nothing pending, and the seed sees rows already
 
     use_database(app, url)
@@ -58,7 +61,7 @@ def test_the_migration_matches_the_models() -> None:
     versions = sorted((MIGRATIONS / "versions").glob("*.py"))
     assert versions, "examples/demo/migrations/versions holds no migration"
     text = "\n".join(path.read_text(encoding="utf-8") for path in versions)
-    for table in (Category.__tablename__, Item.__tablename__):
+    for table in (Category.__tablename__, Item.__tablename__, "auth_user", "auth_permission"):
         assert f'"{table}"' in text, f"no migration creates table {table!r}"
 
 
@@ -124,7 +127,8 @@ def test_missing_rows_are_404(client: TestClient) -> None:
     assert missing.status_code == 404
     assert missing.json()["detail"] == "Item 999 does not exist."
     assert client.delete("/api/items/999").status_code == 404
-    by_hand = client.post("/api/items/999/discount")  # get_or_404 in a hand-written route
+    alice = token_for(client, "alice")
+    by_hand = client.post("/api/items/999/discount", headers=alice)  # get_or_404 by hand
     assert by_hand.status_code == 404
     assert by_hand.json()["detail"] == "Item 999 does not exist."
 
@@ -144,13 +148,89 @@ def test_stats_counts_and_averages_per_category(client: TestClient) -> None:
     assert stats["categories"][0] == {"category": "books", "items": 0, "average_price": None}
 
 
+def token_for(client: TestClient, username: str) -> dict[str, str]:
+    password = DEMO_USERS[username][0]
+    answer = client.post("/auth/token", data={"username": username, "password": password})
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
 def test_discount_is_committed(client: TestClient) -> None:
-    changed = client.post("/api/items/1/discount?percent=20")
+    alice = token_for(client, "alice")
+    changed = client.post("/api/items/1/discount?percent=20", headers=alice)
     assert changed.json() == {"id": 1, "name": "Hammer", "old_price": 12.5, "new_price": 10.0}
     assert client.get("/api/items/1").json()["price"] == 10.0
-    too_much = client.post("/api/items/1/discount?percent=95")
+    too_much = client.post("/api/items/1/discount?percent=95", headers=alice)
     assert too_much.status_code == 422
     assert client.get("/api/items/1").json()["price"] == 10.0
+
+
+def test_discount_needs_the_item_change_permission(client: TestClient) -> None:
+    anonymous = client.post("/api/items/1/discount")
+    assert anonymous.status_code == 401
+    refused = client.post("/api/items/1/discount", headers=token_for(client, "bob"))
+    assert refused.status_code == 403 and "item.change" in refused.json()["detail"]
+    assert client.get("/api/items/1").json()["price"] == 12.5
+
+
+def hidden(page: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert found is not None, f"no hidden {name} in the page"
+    return html.unescape(found.group(1))
+
+
+def test_login_page_then_account_then_logout(client: TestClient) -> None:
+    assert client.get("/account", follow_redirects=False).headers["location"] == (
+        "/login?next=/account"
+    )
+    page = client.get("/login?next=/account").text
+    form = {"csrf_token": hidden(page, "csrf_token"), "next": hidden(page, "next")}
+    wrong = client.post("/login", data={**form, "username": "bob", "password": "nope"})
+    assert wrong.status_code == 400 and "Wrong username or password." in wrong.text
+    good = {**form, "username": "bob", "password": DEMO_USERS["bob"][0]}
+    logged_in = client.post("/login", data=good, follow_redirects=False)
+    assert logged_in.status_code == 303 and logged_in.headers["location"] == "/account"
+    account = client.get("/account")
+    assert "Hello, bob" in account.text and "do not have the <code>item.change" in account.text
+    assert "Welcome, bob." in account.text  # the flash message, shown once
+    assert "Welcome, bob." not in client.get("/account").text
+    token = hidden(account.text, "csrf_token")
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 200
+    assert client.get("/account", follow_redirects=False).status_code == 303
+
+
+def test_login_refuses_a_redirect_to_another_site(client: TestClient) -> None:
+    page = client.get("/login?next=https://evil.example/").text
+    assert hidden(page, "next") == "/account"
+    form = {
+        "csrf_token": hidden(page, "csrf_token"),
+        "next": "//evil.example/",
+        "username": "alice",
+        "password": DEMO_USERS["alice"][0],
+    }
+    answer = client.post("/login", data=form, follow_redirects=False)
+    assert answer.headers["location"] == "/account"
+
+
+def test_a_form_post_without_the_csrf_token_is_refused(client: TestClient) -> None:
+    client.get("/login")  # the browser now holds the CSRF cookie
+    form = {"username": "alice", "password": DEMO_USERS["alice"][0]}
+    refused = client.post("/login", data=form)
+    assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
+
+
+def test_the_item_form_shows_errors_then_adds_the_item(client: TestClient) -> None:
+    page = client.get("/items/new").text
+    token = hidden(page, "csrf_token")
+    bad = {"csrf_token": token, "name": "<script>x</script>", "price": "0", "category_id": "1"}
+    shown = client.post("/items/new", data=bad)
+    assert shown.status_code == 422
+    assert "&lt;script&gt;x&lt;/script&gt;" in shown.text and "<script>x" not in shown.text
+    assert "greater than 0" in shown.text
+    good = {"csrf_token": token, "name": "Saw", "price": "9.5", "category_id": "1"}
+    listed = client.post("/items/new", data=good)
+    assert listed.status_code == 200 and "Saw" in listed.text and "Added" in listed.text
+    assert names(client.get("/api/items?name=Saw")) == ["Saw"]
 
 
 def free_port() -> int:

@@ -3,7 +3,11 @@
 Run it with ``python -m examples.demo`` from the repository root, then open
 http://127.0.0.1:8000/docs. It stores its rows in ``./demo.sqlite3`` (or the database named by
 ``PROW_DATABASE_URL``), applies the migrations in ``examples/demo/migrations/`` when it starts
-and adds a few sample rows to an empty catalogue.
+and adds a few sample rows to an empty catalogue, and two users: ``alice``, who may change
+prices (permission ``item.change``), and ``bob``, who may not (passwords in ``DEMO_USERS``).
+
+Pages: http://127.0.0.1:8000/items (a form that adds an item), /login, /account (only when
+logged in). Sessions are signed with ``PROW_SECRET_KEY``, or with a random key per process.
 
 After changing the models, write the next migration (on a database that has every migration
 so far, e.g. ./demo.sqlite3 once the demo has run) with::
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import os
+import secrets
 from pathlib import Path
 from typing import Annotated
 
@@ -25,19 +30,29 @@ from sqlalchemy import CheckConstraint, ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from prow import App, Query, Router
+from prow.auth import Auth, grant, requires
 from prow.db import Database, Migration, Model, Resource, Session, database, get_or_404, migrate
+from prow.middleware import Middleware
+from prow.sessions import SessionMiddleware
 
 #: Where the demo keeps its data unless ``PROW_DATABASE_URL`` names another database.
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///./demo.sqlite3"
 #: The demo's migrations, written by ``prow makemigrations``.
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+#: The demo's users, their passwords and permissions (a demo on localhost: never do this online).
+DEMO_USERS = {"alice": ("wonderland-tea-party", ["item.change"]), "bob": ("builder-can-fix-it", [])}
 
 app = App(
     title="prow demo",
-    version="0.2.0",
-    description="A tour of prow: typed handlers, a data layer with migrations, offline API docs.",
+    version="0.3.0",
+    description="A tour of prow: typed handlers, a data layer with migrations, offline API docs, "
+    "users with permissions, and server-rendered pages.",
     database_url=os.environ.get("PROW_DATABASE_URL") or DEMO_DATABASE_URL,
+    # A random key when none is set: sessions and tokens then last as long as the process.
+    secret_key=os.environ.get("PROW_SECRET_KEY") or secrets.token_urlsafe(32),
+    middleware=[Middleware(SessionMiddleware)],
 )
+auth = Auth(app)
 
 
 # -- models: tables "category" and "item" -----------------------------------------------------
@@ -134,11 +149,14 @@ async def stats(session: Session) -> Stats:
     return Stats(items=sum(c.items for c in categories), categories=categories)
 
 
-@api.post("/items/{item_id}/discount")
+@api.post("/items/{item_id}/discount", dependencies=[requires("item.change")])
 async def discount(
     item_id: int, session: Session, percent: Annotated[int, Query(ge=1, le=90)] = 10
 ) -> PriceChange:
-    """Lower an item's price by ``percent`` (committed when the handler returns)."""
+    """Lower an item's price by ``percent`` (committed when the handler returns).
+
+    Only users with the ``item.change`` permission may: anonymous callers get 401, others 403.
+    """
     item = await get_or_404(session, Item, item_id)
     old_price = item.price
     item.price = round(old_price * (100 - percent) / 100, 2)
@@ -177,10 +195,14 @@ async def _seed_once(url: str) -> None:
 
 
 async def seed(db: Database) -> None:
-    """Add a few categories and items, unless there are items already."""
+    """Add a few categories and items, and the demo users, unless there are items already."""
     async with db.session() as session:
         if await session.scalar(select(func.count(Item.id))):
             return
+        for username, (password, permissions) in DEMO_USERS.items():
+            user = await auth.create_user(session, username, password)
+            for permission in permissions:
+                await grant(session, user, permission)
         tools, snacks = Category(name="tools"), Category(name="snacks")
         session.add_all(
             [
@@ -192,3 +214,9 @@ async def seed(db: Database) -> None:
             ]
         )
         await session.commit()
+
+
+# The server-rendered pages import the models above, so they come last.
+from examples.demo import pages  # noqa: E402
+
+app.include(pages.router)
