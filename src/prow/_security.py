@@ -15,31 +15,30 @@ from collections.abc import Sequence
 from prow._exceptions import ConfigurationError
 from prow.responses._base import HeaderList
 
-__all__ = ["SecurityHeaders", "SigningKeys", "build_header_lists"]
+__all__ = ["SecurityHeaders", "SigningKeys", "build_header_lists", "key_weakness"]
 
 logger = logging.getLogger("prow.security")
 
 RawHeaders = list[tuple[bytes, bytes]]
 
-#: Secret keys copied from examples and templates; a key anyone can read signs nothing.
-_PLACEHOLDERS = frozenset(
-    {
-        "changeme",
-        "change-me",
-        "change_me",
-        "secret",
-        "secret-key",
-        "secret_key",
-        "your-secret-key",
-        "insecure",
-        "django-insecure",
-        "replace-me",
-        "dev",
-        "development",
-        "test",
-    }
-)
+#: The shortest secret key accepted (32 characters of a URL-safe random token: 192 bits).
 MIN_KEY_LENGTH = 32
+#: Fewer distinct characters than this means a key typed by hand ("aaaa...", "1234...").
+MIN_KEY_CHARACTERS = 8
+# Words that mark a key copied from an example or a template instead of generated: a key
+# anyone can read in the same document signs nothing.
+_PLACEHOLDER_MARKERS = (
+    "change",
+    "replace",
+    "placeholder",
+    "insecure",
+    "example",
+    "default",
+    "dummy",
+    "your-",
+    "your_",
+    "xxxx",
+)
 #: Headers each response sets for itself (see ``SecurityHeaders.__post_init__``).
 _MANAGED = frozenset(
     ("content-type", "content-length", "content-disposition", "location", "set-cookie", "vary")
@@ -164,14 +163,26 @@ class SigningKeys:
         return self._random
 
 
+def key_weakness(key: str) -> str | None:
+    """Why ``key`` is too weak to sign with, or ``None``; never repeats the key itself.
+
+    One judgment for start-up (``prow.E100``) and ``prow check --deploy`` (``prow.E803``).
+    """
+    lowered = key.lower()
+    if any(marker in lowered for marker in _PLACEHOLDER_MARKERS):
+        return "it looks like a placeholder copied from an example"
+    if len(key) < MIN_KEY_LENGTH:
+        return f"{len(key)} characters, fewer than {MIN_KEY_LENGTH}"
+    if len(set(key)) < MIN_KEY_CHARACTERS:
+        return f"only {len(set(key))} different characters"
+    return None
+
+
 def _key_problem(secret: str | None) -> str | None:
     if not secret:
         return "no secret_key is set"
-    if secret.strip().lower() in _PLACEHOLDERS or secret.lower().startswith("django-insecure"):
-        return "secret_key is a well-known placeholder"
-    if len(secret) < MIN_KEY_LENGTH:
-        return f"secret_key is shorter than {MIN_KEY_LENGTH} characters"
-    return None
+    weakness = key_weakness(secret)
+    return None if weakness is None else f"the secret_key is weak ({weakness})"
 
 
 def check_hosts(hosts: Sequence[str] | None) -> list[str] | None:

@@ -121,8 +121,10 @@ def test_signing_key_per_purpose() -> None:
     ("key", "reason"),
     [
         (None, "no secret_key is set"),
-        ("changeme", "well-known placeholder"),
-        ("short-but-random-8fQ", "shorter than 32 characters"),
+        ("changeme", "looks like a placeholder"),
+        ("change-me-" + "k" * 40, "looks like a placeholder"),
+        ("ab" * 30, "only 2 different characters"),
+        ("short-but-random-8fQ", "characters, fewer than 32"),
     ],
 )
 def test_missing_or_weak_key_stops_start_up(key: str | None, reason: str) -> None:

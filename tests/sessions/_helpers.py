@@ -24,7 +24,7 @@ from prow.sessions import (
     SessionStore,
 )
 
-KEY = "test-secret-key-" + "x" * 32
+KEY = "test-secret-key-" + "8fQz2LmW9pK4vR7t" * 2
 OTHER_KEY = "another-secret-key-" + "y" * 32
 
 SERVER_URLS = {

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from prow._exceptions import ConfigurationError
+from prow._security import key_weakness
 from prow.cli._discovery import app_option, load_app
 from prow.cli._errors import CLIError
 from prow.cli._project import Project, find_project
@@ -37,23 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Problem", "check", "deploy_problems", "migration_problems"]
 
-#: The shortest secret key accepted (32 characters of a URL-safe random token: 192 bits).
-MIN_SECRET_LENGTH = 32
-#: Fewer distinct characters than this means a key typed by hand ("aaaa...", "1234...").
-MIN_SECRET_CHARACTERS = 8
-# Words that mark a key copied from an example instead of generated.
-_PLACEHOLDERS = (
-    "change",
-    "replace",
-    "placeholder",
-    "insecure",
-    "example",
-    "default",
-    "dummy",
-    "your-",
-    "your_",
-    "xxxx",
-)
 # Cookie and HTTPS settings that, when a project's Settings defines them, must be on in
 # production: without them a session cookie travels over plain HTTP and can be stolen.
 _SECURE_FLAGS = (
@@ -177,7 +161,7 @@ def _secret_key(settings: Any) -> Iterator[Problem]:
             f"set PROW_SECRET_KEY to a long random string, e.g. from: {_GENERATE_KEY}",
         )
         return
-    weakness = _weakness(str(key))
+    weakness = key_weakness(str(key))
     if weakness:
         # The key itself is never printed: this output ends up in CI logs.
         yield Problem(
@@ -185,17 +169,6 @@ def _secret_key(settings: Any) -> Iterator[Problem]:
             f"the secret key is weak ({weakness}): anyone who guesses it can forge sessions.",
             f"set PROW_SECRET_KEY to a long random string, e.g. from: {_GENERATE_KEY}",
         )
-
-
-def _weakness(key: str) -> str | None:
-    lowered = key.lower()
-    if any(marker in lowered for marker in _PLACEHOLDERS):
-        return "it looks like a placeholder copied from an example"
-    if len(key) < MIN_SECRET_LENGTH:
-        return f"{len(key)} characters, fewer than {MIN_SECRET_LENGTH}"
-    if len(set(key)) < MIN_SECRET_CHARACTERS:
-        return f"only {len(set(key))} different characters"
-    return None
 
 
 def _allowed_hosts(settings: Any) -> Iterator[Problem]:
