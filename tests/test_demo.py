@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from prow.db import showmigrations, use_database
+from prow.ratelimit import MemoryStore, use_rate_limit_store
 from prow.testing import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +36,7 @@ def client(url: str) -> Iterator[TestClient]:
     """The demo on a fresh SQLite file: migrated, seeded, lifespan running."""
     use_database(app, url)
     prepare(url)
+    use_rate_limit_store(app, MemoryStore())  # login attempts of earlier tests do not count
     with TestClient(app) as client:
         yield client
 
@@ -100,7 +102,8 @@ def test_items_list_refuses_bad_queries(client: TestClient) -> None:
 
 
 def test_create_an_item_then_read_it(client: TestClient) -> None:
-    created = client.post("/api/items", json={"name": "Saw", "price": 15.0, "category_id": 1})
+    saw = {"name": "Saw", "price": 15.0, "category_id": 1}
+    created = client.post("/api/items", json=saw, headers=token_for(client, "alice"))
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["id"] == 6 and body["name"] == "Saw" and body["created_at"]
@@ -109,16 +112,19 @@ def test_create_an_item_then_read_it(client: TestClient) -> None:
 
 
 def test_create_refuses_what_the_database_would_not_store(client: TestClient) -> None:
-    negative = client.post("/api/items", json={"name": "Gift", "price": -1, "category_id": 1})
+    alice = token_for(client, "alice")
+    gift = {"name": "Gift", "price": -1, "category_id": 1}
+    negative = client.post("/api/items", json=gift, headers=alice)
     assert negative.status_code == 422
     assert negative.json()["constraint"] == "ck_item_price_positive"
 
-    orphan = client.post("/api/items", json={"name": "Gift", "price": 1, "category_id": 99})
+    orphan = client.post("/api/items", json={**gift, "price": 1, "category_id": 99}, headers=alice)
     assert orphan.status_code == 409
     assert orphan.json()["violation"] == "foreign_key"
 
-    assert client.post("/api/items", json={"name": "Gift"}).status_code == 422
-    assert client.post("/api/categories", json={"name": "tools"}).status_code == 409
+    assert client.post("/api/items", json={"name": "Gift"}, headers=alice).status_code == 422
+    taken = client.post("/api/categories", json={"name": "tools"}, headers=alice)
+    assert taken.status_code == 409
     assert client.get("/api/items").json()["total"] == 5  # nothing was stored
 
 
@@ -126,8 +132,8 @@ def test_missing_rows_are_404(client: TestClient) -> None:
     missing = client.get("/api/items/999")
     assert missing.status_code == 404
     assert missing.json()["detail"] == "Item 999 does not exist."
-    assert client.delete("/api/items/999").status_code == 404
     alice = token_for(client, "alice")
+    assert client.delete("/api/items/999", headers=alice).status_code == 404
     by_hand = client.post("/api/items/999/discount", headers=alice)  # get_or_404 by hand
     assert by_hand.status_code == 404
     assert by_hand.json()["detail"] == "Item 999 does not exist."
@@ -141,8 +147,9 @@ def test_stats_counts_and_averages_per_category(client: TestClient) -> None:
             {"category": "tools", "items": 3, "average_price": 12.2},
         ],
     }
-    client.post("/api/categories", json={"name": "books"})
-    client.delete("/api/items/4")
+    alice = token_for(client, "alice")
+    assert client.post("/api/categories", json={"name": "books"}, headers=alice).is_success
+    assert client.delete("/api/items/4", headers=alice).is_success
     stats = client.get("/api/stats").json()
     assert stats["items"] == 4
     assert stats["categories"][0] == {"category": "books", "items": 0, "average_price": None}
@@ -163,6 +170,20 @@ def test_discount_is_committed(client: TestClient) -> None:
     too_much = client.post("/api/items/1/discount?percent=95", headers=alice)
     assert too_much.status_code == 422
     assert client.get("/api/items/1").json()["price"] == 10.0
+
+
+def test_only_users_with_permissions_write_the_catalogue(client: TestClient) -> None:
+    bob = token_for(client, "bob")
+    change = {"price": 0.01}
+    assert client.patch("/api/items/1", json=change).status_code == 401
+    refused = client.patch("/api/items/1", json=change, headers=bob)
+    assert refused.status_code == 403 and "item.change" in refused.json()["detail"]
+    assert client.delete("/api/items/1", headers=bob).status_code == 403
+    new = {"name": "Gift", "price": 1, "category_id": 1}
+    assert client.post("/api/items", json=new, headers=bob).status_code == 403
+    assert client.get("/api/items/1", headers=bob).json()["price"] == 12.5  # reading is open
+    alice = token_for(client, "alice")
+    assert client.patch("/api/items/1", json=change, headers=alice).json()["price"] == 0.01
 
 
 def test_discount_needs_the_item_change_permission(client: TestClient) -> None:
@@ -219,7 +240,23 @@ def test_a_form_post_without_the_csrf_token_is_refused(client: TestClient) -> No
     assert refused.status_code == 403 and "CSRF" in refused.json()["detail"]
 
 
+def log_in(client: TestClient, username: str) -> None:
+    page = client.get("/login").text
+    form = {"csrf_token": hidden(page, "csrf_token"), "next": "/account"}
+    form.update(username=username, password=DEMO_USERS[username][0])
+    assert client.post("/login", data=form, follow_redirects=False).status_code == 303
+
+
+def test_the_item_form_is_for_users_who_may_add_items(client: TestClient) -> None:
+    anonymous = client.get("/items/new", follow_redirects=False)
+    assert anonymous.headers["location"] == "/login?next=/items/new"
+    log_in(client, "bob")
+    refused = client.get("/items/new")
+    assert refused.status_code == 403 and "item.add" in refused.text
+
+
 def test_the_item_form_shows_errors_then_adds_the_item(client: TestClient) -> None:
+    log_in(client, "alice")
     page = client.get("/items/new").text
     token = hidden(page, "csrf_token")
     bad = {"csrf_token": token, "name": "<script>x</script>", "price": "0", "category_id": "1"}

@@ -32,7 +32,12 @@ def test_a_person_adds_an_item_after_fixing_the_form(
     fresh_demo(tmp_path)
     page = offline_page.page
     with serve_app(app) as base:
-        page.goto(f"{base}/items/new")
+        page.goto(f"{base}/items/new")  # only for users who may add items: log in first
+        page.wait_for_url(f"{base}/login?next=/items/new")
+        page.get_by_label("Username").fill("alice")
+        page.get_by_label("Password").fill(DEMO_USERS["alice"][0])
+        page.get_by_role("button", name="Log in").click()
+        page.wait_for_url(f"{base}/items/new")
         page.get_by_label("Name").fill("Hand saw")
         page.get_by_label("Price (€)").fill("0")  # the browser allows 0; the server does not
         page.get_by_label("Category").select_option(label="tools")

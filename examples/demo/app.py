@@ -3,8 +3,9 @@
 Run it with ``python -m examples.demo`` from the repository root, then open
 http://127.0.0.1:8000/docs. It stores its rows in ``./demo.sqlite3`` (or the database named by
 ``PROW_DATABASE_URL``), applies the migrations in ``examples/demo/migrations/`` when it starts
-and adds a few sample rows to an empty catalogue, and two users: ``alice``, who may change
-prices (permission ``item.change``), and ``bob``, who may not (passwords in ``DEMO_USERS``).
+and adds a few sample rows to an empty catalogue, and two users: ``alice``, who may add,
+change and delete items (permissions ``item.add``, ``item.change``...), and ``bob``, who may only
+read (passwords in ``DEMO_USERS``).
 
 Pages: http://127.0.0.1:8000/items (a form that adds an item), /login, /account (only when
 logged in). Sessions are signed with ``PROW_SECRET_KEY``, or with a random key per process.
@@ -30,7 +31,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from prow import App, Query, Router
-from prow.auth import Auth, grant, requires
+from prow.auth import Auth, grant, requires, resource_permissions
 from prow.db import Database, Migration, Model, Resource, Session, database, get_or_404, migrate
 from prow.middleware import Middleware
 from prow.sessions import SessionMiddleware
@@ -40,7 +41,15 @@ DEMO_DATABASE_URL = "sqlite+aiosqlite:///./demo.sqlite3"
 #: The demo's migrations, written by ``prow makemigrations``.
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: The demo's users, their passwords and permissions (a demo on localhost: never do this online).
-DEMO_USERS = {"alice": ("wonderland-tea-party", ["item.change"]), "bob": ("builder-can-fix-it", [])}
+DEMO_USERS = {
+    "alice": (
+        "wonderland-tea-party",
+        ["item.add", "item.change", "item.delete", "category.add", "category.change"],
+    ),
+    "bob": ("builder-can-fix-it", []),
+}
+#: Anyone may read the catalogue; writing needs the model's add/change/delete permission.
+WRITES = ("create", "replace", "update", "delete")
 
 app = App(
     title="prow demo",
@@ -90,6 +99,7 @@ app.include(
         order_fields=["name"],
         default_order="name",
         tags=["categories"],
+        permissions=resource_permissions(Category, actions=WRITES),
     )
 )
 app.include(
@@ -101,6 +111,7 @@ app.include(
         search_fields=["name"],
         load=["category"],  # each item shows its category, fetched with one query per page
         tags=["items"],
+        permissions=resource_permissions(Item, actions=WRITES),
     )
 )
 

@@ -42,16 +42,22 @@ async def items_page(request: Request, session: Session) -> HTMLResponse:
 
 
 @router.get("/items/new")
-async def new_item_page(request: Request, session: Session) -> HTMLResponse:
-    """The empty form."""
+async def new_item_page(request: Request, session: Session, user: OptionalUser) -> Response:
+    """The empty form (for users who may add items)."""
+    refused = await _refuse_unless_may_add(request, session, user)
+    if refused is not None:
+        return refused
     choices = await _categories(session)
     form = blank_form(NewItem, request, choices={"category_id": choices})
     return templates.render(request, "item_form.html", {"form": form})
 
 
 @router.post("/items/new")
-async def create_item_page(request: Request, session: Session) -> Response:
+async def create_item_page(request: Request, session: Session, user: OptionalUser) -> Response:
     """Add the item, or show the form again with its errors (422)."""
+    refused = await _refuse_unless_may_add(request, session, user)
+    if refused is not None:
+        return refused
     choices = await _categories(session)
     form = await bind_form(NewItem, request, choices={"category_id": choices})
     if form.is_valid and form.data.category_id not in {pk for pk, _ in choices}:
@@ -62,6 +68,18 @@ async def create_item_page(request: Request, session: Session) -> Response:
     session.add(item)
     flash(request, f"Added “{item.name}”.", "success")
     return redirect_to(request, "items_page")
+
+
+async def _refuse_unless_may_add(
+    request: Request, session: Session, user: OptionalUser
+) -> Response | None:
+    """Anonymous visitors go to the login page; users without ``item.add`` get a 403 page."""
+    if user is None:
+        return RedirectResponse(f"{request.app.url_for('login_page')}?next=/items/new", 303)
+    if not await has_perm(session, user, "item.add"):
+        context = {"message": "You may not add items: that needs the item.add permission."}
+        return templates.render(request, "refused.html", context, status_code=403)
+    return None
 
 
 async def _categories(session: Session) -> list[tuple[int, str]]:

@@ -12,6 +12,7 @@ from prow.ratelimit import (
     RATE_LIMITED_RESPONSE,
     MemoryStore,
     RateLimitResult,
+    client_address,
     rate_limit,
     use_rate_limit_store,
 )
@@ -357,3 +358,24 @@ def test_configuration_mistakes_fail_at_definition(call: object, code: str, word
         call()  # type: ignore[operator]
     assert info.value.code == code
     assert words in info.value.message
+
+
+def test_ipv4_clients_on_a_dual_stack_socket_are_counted_apart() -> None:
+    """::ffff:a.b.c.d are IPv4 clients: one of them must not exhaust the others' budget."""
+    app = App()
+
+    @app.get("/x", dependencies=[rate_limit("2/minute")])
+    async def x() -> str:
+        return "ok"
+
+    attacker = TestClient(app, client=("::ffff:198.51.100.1", 1))
+    assert statuses(attacker, "/x", 3) == [200, 200, 429]
+    assert statuses(TestClient(app, client=("::ffff:192.0.2.99", 1)), "/x", 1) == [200]
+    # The same IPv4 client seen over IPv4 and as a mapped address is one client.
+    assert statuses(TestClient(app, client=("198.51.100.1", 1)), "/x", 1) == [429]
+    assert client_address_of("::ffff:198.51.100.1") == "ip:198.51.100.1"
+    assert client_address_of("::1") == "ip:::1"
+
+
+def client_address_of(host: str) -> str:
+    return client_address(Request({"type": "http", "client": (host, 1), "headers": []}))

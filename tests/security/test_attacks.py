@@ -18,6 +18,7 @@ import jwt
 import pytest
 
 from prow.db import use_database
+from prow.ratelimit import MemoryStore, use_rate_limit_store
 from prow.testing import TestClient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +41,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'demo.sqlite3'}"
     use_database(app, url)
     prepare(url)
+    use_rate_limit_store(app, MemoryStore())  # login attempts of earlier tests do not count
     with TestClient(app) as client:
         yield client
 

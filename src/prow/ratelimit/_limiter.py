@@ -188,8 +188,19 @@ def client_address(request: Request) -> str:
     host = client.host if client is not None else "unknown"
     if ":" in host:
         with contextlib.suppress(ValueError):  # not an IP (a test client's name): keep it
-            host = str(ipaddress.IPv6Network(f"{host}/64", strict=False).network_address)
+            host = _ipv6_key(ipaddress.IPv6Address(host))
     return f"ip:{host}"
+
+
+def _ipv6_key(address: ipaddress.IPv6Address) -> str:
+    # A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d; grouping those by /64
+    # would put every IPv4 client in one bucket (one attacker locking everyone out).
+    mapped = address.ipv4_mapped
+    if mapped is not None:
+        return str(mapped)
+    if address.is_loopback:
+        return str(address)
+    return str(ipaddress.IPv6Network(f"{address}/64", strict=False).network_address)
 
 
 async def _user_key(request: Request) -> str:
