@@ -145,9 +145,10 @@ class SigningKeys:
         else:
             raise ConfigurationError(
                 "prow.E100",
-                f"{purpose} needs a secret key, but {problem}. Set App(secret_key=...) or the "
-                'PROW_SECRET_KEY variable to a long random value, e.g. python -c "import secrets; '
-                'print(secrets.token_urlsafe(48))"',
+                f"{purpose} needs a secret key, but {problem}. Pass App(secret_key=...) a long "
+                "random value (an app made from settings, with create_app() or "
+                "app_kwargs(settings), reads PROW_SECRET_KEY), e.g. from: python -c "
+                '"import secrets; print(secrets.token_urlsafe(48))"',
             )
         return hmac.new(root, b"prow:" + purpose.encode("utf-8"), hashlib.sha256).digest()
 

@@ -230,3 +230,39 @@ def test_help_has_examples() -> None:
     result = CliRunner().invoke(main, ["check", "--help"])
     assert result.exit_code == 0
     assert "Examples:" in result.output and "prow check --deploy" in result.output
+
+
+def test_an_app_that_cannot_start_fails_the_check(project: Path) -> None:
+    source = """
+        from prow import App
+
+        app = App()
+
+        @app.get("/n")
+        async def n(count: "Intt") -> int:
+            return 1
+    """
+    result = check("--app", module(project, source))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output.startswith("Error: the app cannot start: prow.E002")
+    assert "Intt" in result.output and "\n" not in result.output.strip()
+
+
+def test_sessions_without_a_secret_key_fail_the_check(project: Path) -> None:
+    source = """
+        from prow import App
+        from prow.middleware import Middleware
+        from prow.sessions import SessionMiddleware
+
+        app = App(middleware=[Middleware(SessionMiddleware)])
+    """
+    result = check("--app", module(project, source))
+    assert result.exit_code == 1
+    assert "prow.E100" in result.output and "sessions needs a secret key" in result.output
+
+
+def test_deploy_refuses_the_local_only_default_hosts(project: Path) -> None:
+    local = {**PRODUCTION, "PROW_ALLOWED_HOSTS": "localhost,127.0.0.1"}
+    result = check("--deploy", "--app", module(project, PLAIN_APP), env=local)
+    assert result.exit_code == 1
+    assert "prow.E809 allowed hosts name only this machine" in result.output

@@ -13,6 +13,7 @@ prow.E805  the allowed hosts accept any host, ``*`` (deploy)
 prow.E806  a cookie/HTTPS setting the settings define is off (deploy)
 prow.E807  migrations not applied to the database
 prow.E808  the database's migration state cannot be read
+prow.E809  the allowed hosts are only this machine's names (deploy)
 ========== =================================================================================
 
 Loading the app already checks the rest: apps (``prow.E7xx``), settings (``prow.E601``).
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Problem", "check", "deploy_problems", "migration_problems"]
 
+# The development default of ``allowed_hosts``: fine locally, wrong for a deployed site.
+_LOCAL_HOSTS = frozenset(("localhost", "127.0.0.1", "::1", "testserver"))
 # Cookie and HTTPS settings that, when a project's Settings defines them, must be on in
 # production: without them a session cookie travels over plain HTTP and can be stolen.
 _SECURE_FLAGS = (
@@ -86,6 +89,7 @@ def check(app_path: str | None, deploy: bool, migrations: Path | None) -> None:
     """
     project = find_project()
     app = _load(app_path, project)
+    _build(app)
     settings = _settings(app, project)
     problems = deploy_problems(settings, app) if deploy else []
     folder = migrations or (project.root if project else Path.cwd()) / "migrations"
@@ -104,6 +108,17 @@ def _load(app_path: str | None, project: Project | None) -> App:
         return load_app(spec, directory=project.root if project else None)
     except ConfigurationError as exc:  # pragma: no cover - load_app reports these itself
         raise CLIError(str(exc)) from None
+
+
+def _build(app: App) -> None:
+    """Compile routes, plans and middleware as start-up does, so what would stop the
+    server (an unresolvable annotation, a missing secret key) stops the check too."""
+    try:
+        app._build()
+    except ConfigurationError as exc:
+        raise CLIError(f"the app cannot start: {exc}".replace("\n", " ")) from None
+    except Exception as exc:
+        raise CLIError(f"the app cannot start: {type(exc).__name__}: {exc}") from None
 
 
 def _settings(app: App, project: Project | None) -> Any:
@@ -179,6 +194,13 @@ def _allowed_hosts(settings: Any) -> Iterator[Problem]:
         yield Problem(
             "prow.E804",
             "no allowed hosts: the site answers no host name.",
+            "set PROW_ALLOWED_HOSTS to the site's host names, e.g. example.com,www.example.com",
+        )
+    elif set(hosts) <= _LOCAL_HOSTS:
+        yield Problem(
+            "prow.E809",
+            "allowed hosts name only this machine (the development default): the site "
+            "answers 400 to every request under its real name.",
             "set PROW_ALLOWED_HOSTS to the site's host names, e.g. example.com,www.example.com",
         )
     elif "*" in hosts:
