@@ -113,6 +113,48 @@ def test_models_are_imported_and_hooks_run(make_package: Callable[[Files], str])
     assert events == ["start", "stop"]
 
 
+def test_setup_installs_what_needs_the_app(make_package: Callable[[Files], str]) -> None:
+    """``setup(app)`` runs once, when the app is made: the place for Auth(app), middleware."""
+    name = make_package(
+        {
+            "__init__.py": """
+                from prow import PlainTextResponse
+                from prow.middleware import GZipMiddleware
+
+                def setup(app) -> None:
+                    app.state.configured = True
+                    app.add_middleware(GZipMiddleware, minimum_size=1)
+
+                    @app.exception_handler(LookupError)
+                    async def missing(request, exc) -> PlainTextResponse:
+                        return PlainTextResponse("not here", status_code=404)
+            """,
+            "routes.py": """
+                from prow import Router
+
+                router = Router()
+
+                @router.get("/find")
+                async def find() -> str:
+                    raise LookupError("nothing")
+            """,
+        }
+    )
+    app = App()
+    discover(app, [name])
+    assert app.state.configured is True
+    answer = TestClient(app).get("/find", headers={"Accept-Encoding": "gzip"})
+    assert answer.status_code == 404 and answer.text == "not here"
+    assert answer.headers["content-encoding"] == "gzip"
+
+
+def test_setup_must_be_callable(make_package: Callable[[Files], str]) -> None:
+    name = make_package({"__init__.py": "setup = 'auth'\n"})
+    with pytest.raises(ConfigurationError) as caught:
+        load_apps([name])
+    assert caught.value.code == "prow.E705" and "setup(app)" in str(caught.value)
+
+
 def test_a_single_module_app(make_package: Callable[[Files], str]) -> None:
     name = make_package({"solo.py": ROUTES})
     app = App()

@@ -24,6 +24,9 @@ name                        submodule      what happens
 ``commands``                ``commands``   commands for the ``prow`` CLI (:func:`cli_commands`)
 ``on_startup``              (the module)   a callable, or a list of them, run at start-up
 ``on_shutdown``             (the module)   the same, run at shut-down
+``setup``                   (the module)   ``setup(app)``, called once when the app is made:
+                                           install what needs the app (``Auth(app)``,
+                                           middleware, exception handlers)
 =========================== ============== =====================================================
 
 Every mistake raises :class:`prow.ConfigurationError` naming the module, when the app is made:
@@ -32,7 +35,7 @@ Every mistake raises :class:`prow.ConfigurationError` naming the module, when th
 - ``prow.E702`` importing it (or one of its conventional submodules) raised;
 - ``prow.E703`` its ``router``/``routers`` is not a ``prow.Router``;
 - ``prow.E704`` its ``commands`` are not click commands;
-- ``prow.E705`` its ``on_startup``/``on_shutdown`` is not callable;
+- ``prow.E705`` its ``on_startup``/``on_shutdown``/``setup`` is not callable;
 - ``prow.E706`` a module is listed twice;
 - ``prow.E707`` ``settings.apps`` is not a list of module names.
 """
@@ -71,6 +74,7 @@ class AppModule:
     commands: tuple[click.Command, ...] = ()
     on_startup: tuple[Callable[[], Any], ...] = ()
     on_shutdown: tuple[Callable[[], Any], ...] = ()
+    setup: Callable[[App], Any] | None = None
     submodules: dict[str, ModuleType] = field(default_factory=dict)
 
 
@@ -95,6 +99,8 @@ def discover(app: App, names: Iterable[str]) -> list[AppModule]:
     """Import the app modules ``names`` and register what each exposes on ``app``."""
     found = load_apps(names)
     for entry in found:
+        if entry.setup is not None:
+            entry.setup(app)
         for router in entry.routers:
             app.include(router)
         for hook in entry.on_startup:
@@ -152,6 +158,7 @@ def _load_app(name: str) -> AppModule:
         commands=_commands(name, _lookup(module, submodules.get("commands"), "commands")),
         on_startup=_hooks(name, "on_startup", getattr(module, "on_startup", None)),
         on_shutdown=_hooks(name, "on_shutdown", getattr(module, "on_shutdown", None)),
+        setup=_setup(name, getattr(module, "setup", None)),
         submodules=submodules,
     )
 
@@ -259,6 +266,15 @@ def _hooks(name: str, kind: str, value: Any) -> tuple[Callable[[], Any], ...]:
                 f"not {type(hook).__name__}",
             )
     return tuple(hooks)
+
+
+def _setup(name: str, value: Any) -> Callable[[App], Any] | None:
+    if value is not None and not callable(value):
+        raise ConfigurationError(
+            "prow.E705",
+            f"app {name!r}: setup must be a function setup(app), not {type(value).__name__}",
+        )
+    return value  # type: ignore[no-any-return]
 
 
 def _as_list(value: Any) -> list[Any]:

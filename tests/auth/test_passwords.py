@@ -66,6 +66,7 @@ def test_a_hash_made_with_other_parameters_needs_rehash() -> None:
     ],
 )
 def test_weak_passwords_are_named(password: str, username: str, problem: str) -> None:
+    """Each rule names itself (see also the passphrase test below)."""
     with pytest.raises(PasswordError) as info:
         validate_password(password, username=username)
     assert any(problem in text for text in info.value.problems)
@@ -122,3 +123,11 @@ def test_login_replaces_an_outdated_hash(make_app: Callable[..., App]) -> None:
         assert answer.status_code == 200
         new = client.get("/hash").json()
         assert new != old and not needs_rehash(new) and verify_password(PASSWORD, new)
+
+
+@pytest.mark.parametrize(
+    ("password", "username"),
+    [("a long admin phrase for tests 42", "admin"), ("alice likes green tea", "alice")],
+)
+def test_a_passphrase_may_contain_the_username(password: str, username: str) -> None:
+    validate_password(password, username=username)  # what is left is a password on its own

@@ -438,3 +438,49 @@ def test_servers_get_the_project_app_from_a_subfolder(
     assert found.returncode == 0, found.stderr
     root = str(project.resolve())
     assert found.stdout.split() == [f"{name}.main:app", root, root]
+
+
+ACCOUNTS = '''
+"""Users and browser sessions for the whole project."""
+
+from prow.auth import Auth
+from prow.sessions import SessionMiddleware
+
+
+def setup(app):
+    app.add_middleware(SessionMiddleware)
+    Auth(app)
+'''
+
+
+SUPERUSER = ["--username", "admin", "--email", "admin@example.com", "--no-input"]
+
+
+def test_users_through_an_app_setup_recipe(tmp_path: Path) -> None:
+    """docs/project-layout.md, "Users, logins and sessions": every step, as a user runs it."""
+    project = tmp_path / "shop"
+    assert invoke("new", "shop", "--directory", str(project)).exit_code == 0
+    assert cli(project, "startapp", "accounts").returncode == 0
+    (project / "shop" / "apps" / "accounts" / "__init__.py").write_text(ACCOUNTS)
+    settings = project / "shop" / "settings.py"
+    listed = settings.read_text().replace(
+        '["shop.apps.example"]', '["shop.apps.example", "shop.apps.accounts"]'
+    )
+    assert listed != settings.read_text()
+    settings.write_text(listed)
+    for step in (["migrate"], ["makemigrations", "-m", "users"], ["migrate"]):
+        done = cli(project, *step)
+        assert done.returncode == 0, done.stderr
+    env = {**child_env(project), "PROW_SUPERUSER_PASSWORD": "a long admin phrase for tests 42"}
+    made = subprocess.run(
+        [sys.executable, "-m", "prow.cli", "createsuperuser", *SUPERUSER],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert made.returncode == 0 and "Superuser 'admin' created." in made.stdout, made.stderr
+    tested = run_tests(project)
+    assert tested.returncode == 0, tested.stdout[-2000:]
