@@ -223,3 +223,65 @@ def test_floats_and_decimals_must_be_finite(field: str, value: Any) -> None:
     schema_json = schema_for(Sizes, mode="update")
     with pytest.raises(pydantic.ValidationError):
         schema_json.model_validate_json(f'{{"{field}": 1e400}}')
+
+
+class Account(Base):
+    __tablename__ = "sch_account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(sa.String(30))
+    secret: Mapped[str] = mapped_column(sa.String(64), info={"sensitive": True})
+    admin: Mapped[bool] = mapped_column(default=False, info={"read_only": True})
+    owner_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sch_writer.id"))
+    owner: Mapped[Writer | None] = relationship(info={"sensitive": True})
+
+
+def test_sensitive_columns_are_in_no_schema_and_read_only_ones_only_read() -> None:
+    assert set(schema_for(Account, mode="read").model_fields) == {
+        "id",
+        "login",
+        "admin",
+        "owner_id",
+    }
+    assert set(schema_for(Account, mode="read", relationships="ids").model_fields) == {
+        "id",
+        "login",
+        "admin",
+        "owner_id",
+    }
+    for mode in ("create", "update"):
+        schema = schema_for(Account, mode=mode)
+        assert set(schema.model_fields) == {"login", "owner_id"}
+        with pytest.raises(pydantic.ValidationError) as info:
+            schema(login="a", admin=True, secret="s")
+        assert [(e["loc"], e["type"]) for e in info.value.errors()] == [
+            (("admin",), "extra_forbidden"),
+            (("secret",), "extra_forbidden"),
+        ]
+    reading = schema_for(Account, mode="read", exclude=["owner_id"])
+    assert set(reading.model_fields) == {"id", "login", "admin"}  # exclude keeps them out too
+
+
+def test_include_brings_guarded_fields_back() -> None:
+    create = schema_for(Account, mode="create", include=["login", "secret", "admin"])
+    assert create(login="a", secret="s", admin=True).model_dump() == {
+        "login": "a",
+        "secret": "s",
+        "admin": True,
+    }
+    read = schema_for(Account, mode="read", include=["id", "owner"], relationships="ids")
+    assert set(read.model_fields) == {"id", "owner"}
+    assert "secret" not in schema_for(Account, mode="read", include=["id", "login"]).model_fields
+    both = schema_for(Account, mode="create", include=["secret"], exclude=["secret"])
+    assert both.model_fields == {}  # exclude wins, as for any field
+
+
+def test_plain_models_are_unaffected() -> None:
+    assert set(schema_for(Post, mode="update").model_fields) == {
+        "title",
+        "price",
+        "color",
+        "kind",
+        "note",
+        "created",
+        "writer_id",
+    }

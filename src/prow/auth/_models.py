@@ -65,20 +65,29 @@ class AbstractUser:
     """The columns and relationships of a user; mix into a ``Model`` subclass.
 
     ``password`` holds an argon2id hash (never the password); ``""`` means "cannot log in
-    with a password" (a user made for API keys only).
+    with a password" (a user made for API keys only). It is marked sensitive, so derived
+    schemas (``schema_for``, ``Resource``) never show or write it; the flags that grant
+    privileges and the login history are read-only there. Set passwords with
+    ``Auth.set_password``, privileges with code or ``prow createsuperuser``.
     """
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(150), unique=True)
     email: Mapped[str] = mapped_column(String(254), default="")
-    password: Mapped[str] = mapped_column(String(255), default="")
+    # info= is read by prow.db.schema_for, and so by Resource: a sensitive column is in no
+    # derived schema (a hash served to a client can be cracked offline); a read-only one
+    # is shown but never written (a client allowed to edit users must not make itself a
+    # superuser, nor write a "hash" that is really a plain password).
+    password: Mapped[str] = mapped_column(String(255), default="", info={"sensitive": True})
     is_active: Mapped[bool] = mapped_column(default=True)
-    is_staff: Mapped[bool] = mapped_column(default=False)
-    is_superuser: Mapped[bool] = mapped_column(default=False)
+    is_staff: Mapped[bool] = mapped_column(default=False, info={"read_only": True})
+    is_superuser: Mapped[bool] = mapped_column(default=False, info={"read_only": True})
     date_joined: Mapped[datetime.datetime] = mapped_column(
-        DateTime(timezone=True), default=_now, server_default=func.now()
+        DateTime(timezone=True), default=_now, server_default=func.now(), info={"read_only": True}
     )
-    last_login: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_login: Mapped[datetime.datetime | None] = mapped_column(
+        DateTime(timezone=True), info={"read_only": True}
+    )
 
     if TYPE_CHECKING:
         groups: Mapped[list[Group]]
@@ -87,12 +96,13 @@ class AbstractUser:
 
         @declared_attr
         def groups(cls) -> Mapped[list[Group]]:
-            return relationship(Group, secondary=_link_table(cls, "groups", "auth_group"))
+            table = _link_table(cls, "groups", "auth_group")
+            return relationship(Group, secondary=table, info={"read_only": True})
 
         @declared_attr
         def user_permissions(cls) -> Mapped[list[Permission]]:
             table = _link_table(cls, "user_permissions", "auth_permission")
-            return relationship(Permission, secondary=table)
+            return relationship(Permission, secondary=table, info={"read_only": True})
 
     def set_password(self, password: str) -> None:
         """Store the argon2id hash of ``password`` (no strength check: ``validate_password``)."""
@@ -141,11 +151,13 @@ class AbstractAPIKey:
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), default="")
     prefix: Mapped[str] = mapped_column(String(16), unique=True)
-    key_hash: Mapped[str] = mapped_column(String(64))
+    key_hash: Mapped[str] = mapped_column(String(64), info={"sensitive": True})
     created: Mapped[datetime.datetime] = mapped_column(
-        DateTime(timezone=True), default=_now, server_default=func.now()
+        DateTime(timezone=True), default=_now, server_default=func.now(), info={"read_only": True}
     )
-    last_used: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used: Mapped[datetime.datetime | None] = mapped_column(
+        DateTime(timezone=True), info={"read_only": True}
+    )
     expires: Mapped[datetime.datetime | None] = mapped_column(DateTime(timezone=True))
     revoked: Mapped[bool] = mapped_column(default=False)
 

@@ -33,7 +33,13 @@ from prow._params._markers import Body, Depends, Path, Query
 from prow._request import Request
 from prow._routing._router import Router
 from prow.db._filters import FilterParam, OrderPlan, filter_params, parse_fields, unknown_parameter
-from prow.db._schemas import column_python_type, mapper_of, schema_for, value_constraints
+from prow.db._schemas import (
+    column_python_type,
+    is_sensitive,
+    mapper_of,
+    schema_for,
+    value_constraints,
+)
 from prow.db._session import Session
 from prow.responses import Response
 
@@ -142,6 +148,14 @@ class Resource(Router):
                 f"{option} names {name!r}, which is not a column of {self.model.__name__}; "
                 f"its columns are {allowed}",
             )
+        if is_sensitive(prop):
+            # Filtering, searching or ordering on a hash answers questions about it
+            # (password__startswith=$argon2id$...) even though it is never shown.
+            raise ConfigurationError(
+                "prow.E511",
+                f"{option} names {name!r}, a sensitive column of {self.model.__name__} "
+                "(info={'sensitive': True}); it cannot be filtered, searched or ordered on",
+            )
         return getattr(self.model, name)
 
     def _setup_fields(
@@ -204,10 +218,11 @@ class Resource(Router):
         if read is None and load:
             # Loaded relationships are shown nested; others stay out (reading them would
             # be a lazy load, which an async session cannot do behind the scenes).
-            fields = [prop.key for prop in self._mapper.column_attrs] + list(load)
+            # exclude=, not include=: naming every column would expose the sensitive ones.
+            others = [rel.key for rel in self._mapper.relationships if rel.key not in load]
             name = f"{self.model.__name__}ReadWith" + "".join(n.title() for n in load)
             read = schema_for(
-                self.model, mode="read", relationships="nested", include=fields, name=name
+                self.model, mode="read", relationships="nested", exclude=others, name=name
             )
         self.read_schema = read or schema_for(self.model, mode="read")
         self.create_schema = create or schema_for(self.model, mode="create")

@@ -6,6 +6,12 @@ columns) and makes defaulted columns optional; ``mode="update"`` makes every fie
 optional, for partial updates. Column types become Python types with their limits
 (``String(50)`` → ``max_length=50``, ``Integer`` → the signed 32-bit range, ``Float`` →
 finite numbers only, nullable → ``| None``).
+
+A column (or relationship) can keep itself out of derived schemas through its ``info``:
+``mapped_column(..., info={"sensitive": True})`` is in no schema (a password hash, an API
+key hash), ``info={"read_only": True}`` is in read schemas but in no create or update
+schema (``is_superuser``, ``date_joined``). Naming the attribute in ``include=`` brings it
+back: that is the only way to expose it, and it is visible in the code that does.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ __all__ = [
     "SchemaMode",
     "column_python_type",
     "is_generated",
+    "is_read_only",
+    "is_sensitive",
     "mapper_of",
     "schema_for",
     "value_constraints",
@@ -53,6 +61,8 @@ def schema_for(
     ``include``/``exclude`` name mapped attributes (columns or relationships).
     ``relationships`` (read mode only) shows each relationship as the related rows'
     primary keys (``"ids"``), as nested read schemas (``"nested"``), or not at all.
+    Attributes marked ``info={"sensitive": True}`` (any mode) or ``{"read_only": True}``
+    (create and update) are left out unless ``include`` names them.
     """
     if mode not in _SUFFIX:
         raise ValueError(f"mode must be 'read', 'create' or 'update', not {mode!r}")
@@ -78,27 +88,26 @@ def schema_for(
 def _build(model: type[Any], key: _CacheKey) -> type[pydantic.BaseModel]:
     _, mode, include, exclude, relationships, name = key
     mapper = mapper_of(model)
-    known = {prop.key for prop in mapper.attrs}
-    for option, names in (("include", include), ("exclude", exclude)):
-        unknown = sorted((names or frozenset()) - known)
-        if unknown:
-            raise ValueError(
-                f"{option} names {unknown}, which {model.__name__} does not map; "
-                f"its attributes are {sorted(known)}"
-            )
+    _check_known(model, mapper, include, exclude)
 
-    def wanted(attr: str) -> bool:
-        return (include is None or attr in include) and not (exclude and attr in exclude)
+    def wanted(prop: Any) -> bool:
+        if exclude and prop.key in exclude:
+            return False
+        if include is not None:
+            return prop.key in include  # named: the one way to expose a guarded attribute
+        if is_sensitive(prop):
+            return False
+        return mode == "read" or not is_read_only(prop)
 
     fields: dict[str, Any] = {}
     for prop in mapper.column_attrs:
-        if wanted(prop.key):
+        if wanted(prop):
             field = _column_field(prop, mode)
             if field is not None:
                 fields[prop.key] = field
     if relationships != "omit":
         for rel in mapper.relationships:
-            if wanted(rel.key):
+            if wanted(rel):
                 fields[rel.key] = _relationship_field(rel, relationships)
     config = ConfigDict(from_attributes=True) if mode == "read" else ConfigDict(extra="forbid")
     schema: type[pydantic.BaseModel] = pydantic.create_model(
@@ -110,12 +119,55 @@ def _build(model: type[Any], key: _CacheKey) -> type[pydantic.BaseModel]:
     return schema
 
 
+def _check_known(
+    model: type[Any],
+    mapper: Mapper[Any],
+    include: frozenset[str] | None,
+    exclude: frozenset[str] | None,
+) -> None:
+    known = {prop.key for prop in mapper.attrs}
+    for option, names in (("include", include), ("exclude", exclude)):
+        unknown = sorted((names or frozenset()) - known)
+        if unknown:
+            raise ValueError(
+                f"{option} names {unknown}, which {model.__name__} does not map; "
+                f"its attributes are {sorted(known)}"
+            )
+
+
 def mapper_of(model: type[Any]) -> Mapper[Any]:
     try:
         mapper: Mapper[Any] = sa.inspect(model)
     except sa.exc.NoInspectionAvailable:
         raise TypeError(f"{model!r} is not a mapped model class (a prow.db.Model)") from None
     return mapper
+
+
+def _flag(prop: ColumnProperty[Any] | RelationshipProperty[Any], flag: str) -> bool:
+    if prop.info.get(flag):
+        return True
+    # mapped_column(info=...) stores the dict on the Column, not on the property.
+    return isinstance(prop, ColumnProperty) and any(
+        column.info.get(flag) for column in prop.columns if isinstance(column, sa.Column)
+    )
+
+
+def is_sensitive(prop: ColumnProperty[Any] | RelationshipProperty[Any]) -> bool:
+    """Whether ``prop`` is marked ``info={"sensitive": True}``: never shown, never written.
+
+    Such values (password and key hashes) leak to anyone who can read an answer, and
+    offline cracking needs nothing more; so no derived schema shows them by default.
+    """
+    return _flag(prop, "sensitive")
+
+
+def is_read_only(prop: ColumnProperty[Any] | RelationshipProperty[Any]) -> bool:
+    """Whether ``prop`` is marked ``info={"read_only": True}``: shown, but never written.
+
+    Such values (``is_superuser``) grant privileges or record history: a client allowed
+    to edit a row must not be able to change them through a derived create/update schema.
+    """
+    return _flag(prop, "read_only")
 
 
 def _column(prop: ColumnProperty[Any]) -> sa.Column[Any]:
