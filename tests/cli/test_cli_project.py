@@ -484,3 +484,27 @@ def test_users_through_an_app_setup_recipe(tmp_path: Path) -> None:
     assert made.returncode == 0 and "Superuser 'admin' created." in made.stdout, made.stderr
     tested = run_tests(project)
     assert tested.returncode == 0, tested.stdout[-2000:]
+
+
+def test_app_given_as_a_file_inside_a_package(generated: tuple[str, Path, Result]) -> None:
+    """--app shop/main.py imports shop.main, so `from shop.settings import ...` works."""
+    name, project, _ = generated
+    listed = cli(project, "routes", "--app", f"{name}/main.py")
+    assert listed.returncode == 0, listed.stderr
+    assert "/api/notes" in listed.stdout
+
+
+def test_a_closed_pipe_ends_quietly(generated: tuple[str, Path, Result]) -> None:
+    _, project, _ = generated
+    # `true` exits without reading: the pipe is closed before prow writes (a user's `| head`).
+    shell = f"{sys.executable} -m prow.cli routes | true"
+    done = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", shell],
+        cwd=project,
+        env=child_env(project),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr

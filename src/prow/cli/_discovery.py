@@ -74,7 +74,12 @@ def locate_app(
     if spec and _is_file_spec(spec):
         file, _, attr = spec.partition(".py:") if ".py:" in spec else (spec[:-3], "", "")
         root = (root / f"{file}.py").resolve().parent
-        spec = f"{Path(file).name}:{attr}" if attr else Path(file).name
+        module = Path(file).name
+        # A file inside a package (shop/main.py next to shop/__init__.py) is imported by its
+        # dotted name from above the package, so its own imports (from shop import ...) work.
+        while (root / "__init__.py").is_file():
+            module, root = f"{root.name}.{module}", root.parent
+        spec = f"{module}:{attr}" if attr else module
     if spec:
         module_name, colon, attr = spec.partition(":")
         if not _is_module_name(module_name) or (colon and not attr):

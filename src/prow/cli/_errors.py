@@ -43,6 +43,14 @@ def reported_errors() -> Iterator[None]:
         raise OneLineUsageError(exc.format_message(), exc.ctx) from None
     except ConfigurationError as exc:
         raise CLIError(str(exc)) from None
+    except BrokenPipeError:
+        # The reader went away (`prow routes | head -3`): nothing left to say, and saying it
+        # would fail again. Point stdout at devnull so the interpreter's flush stays quiet.
+        import os
+        import sys
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise click.exceptions.Exit(0) from None
     except OSError as exc:
         # A file the command reads or writes (permissions, a missing folder, a full disk):
         # the message names the file, which is all the user needs.
