@@ -35,7 +35,8 @@ def app_option(func: _F) -> _F:
         envvar=APP_ENV_VAR,
         metavar="MODULE:ATTR",
         help="The app to load, e.g. myproject.main:app or path/to/shop.py "
-        f"[env {APP_ENV_VAR}; default: `app` in ./app.py or ./main.py].",
+        f"[env {APP_ENV_VAR}; default: [tool.prow] app in the project's pyproject.toml, "
+        "else `app` in ./app.py or ./main.py].",
     )
     return option(func)
 
