@@ -15,11 +15,22 @@ Masking (a fresh random pad XOR-ed with the secret for every render) keeps the t
 HTML page different on each response, so compression side channels (BREACH) cannot recover
 it byte by byte.
 
-Requests without cookies carry no ambient credentials, and requests authenticated by an
-``Authorization: Bearer``/``Token`` header or an ``X-API-Key`` header are sent deliberately
-by a script (a browser never adds those on its own; another site would need CORS permission
-to set them), so neither is checked. ``Authorization: Basic`` *is* checked: browsers resend
-cached Basic credentials on their own.
+Ambient credentials are what a browser attaches by itself: cookies, and an ``Authorization``
+header of a scheme it handles on its own (it resends cached ``Basic``, ``Digest``, ``NTLM`` or
+``Negotiate`` credentials to every request to the site). Only requests carrying them are
+checked. Requests authenticated by a token scheme (``Authorization: Bearer``/``Token``/
+``Api-Key``, the schemes an ``Auth`` accepts, or an ``X-API-Key`` header) are sent
+deliberately by a script (a browser never adds those; another site would need CORS
+permission to set them), so they are not checked.
+
+Strict routes (``csrf="strict"``: login and logout) run the origin check on every unsafe
+request, cookies or not. Threat: login CSRF. A cross-site form carries no ``SameSite=Lax``
+cookie, yet it can post the *attacker's* credentials to the login route, and the session
+cookie in the answer then logs the victim's browser into the attacker's account.
+
+Websocket handshakes carrying cookies get the origin check too (:meth:`CsrfGuard.websocket`).
+Threat: cross-site websocket hijacking. Browsers apply no same-origin policy to websockets,
+so another site's script could open one with the user's cookies and read the answers.
 
 The functions at the top are pure (no IO) and tested without an event loop.
 """
@@ -31,7 +42,7 @@ import binascii
 import hmac
 import secrets
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from prow._exceptions import HTTPError
 
@@ -65,7 +76,11 @@ _SECRET_LENGTH = 43  # urlsafe base64 of 32 bytes, unpadded
 _MASKED_LENGTH = 86  # pad + masked secret, 64 bytes
 _COOKIE_MAX_AGE = 365 * 24 * 3600
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-_TOKEN_SCHEMES = ("bearer ", "token ")
+#: ``Authorization`` schemes a browser never sends on its own (lower-case).
+TOKEN_SCHEMES = frozenset(("bearer", "token", "api-key"))
+
+#: A route's ``csrf`` option: ``True`` (the default), ``False`` (exempt) or ``"strict"``.
+CsrfMode = bool | Literal["strict"]
 
 
 def _b64encode(raw: bytes) -> str:
@@ -147,22 +162,34 @@ def check_origin(
     found = None if origin is None else normalise_origin(origin)
     if found is not None and found in trusted:
         return None
-    if fetch_site is not None and fetch_site.strip().lower() == "cross-site":
+    site = None if fetch_site is None else fetch_site.strip().lower()
+    if site in ("cross-site", "same-site"):
+        # same-site: a sibling origin (another subdomain), which may be less trusted.
         shown = origin if origin is not None else "unknown origin"
-        return f"cross-site request (Sec-Fetch-Site: cross-site, Origin {shown})"
+        return f"cross-site request (Sec-Fetch-Site: {site}, Origin {shown})"
     if found is not None and found != normalise_origin(own_origin):
         return f"cross-site request (Origin {origin})"
     return None
 
 
-def token_authenticated(headers: Iterable[tuple[bytes, bytes]]) -> bool:
-    """Whether the request carries a bearer/token ``Authorization`` or an ``X-API-Key``."""
+def auth_scheme(value: bytes) -> str:
+    """The lower-cased scheme of an ``Authorization`` value (``"basic"``, ``"bearer"``...)."""
+    return value.strip().partition(b" ")[0].decode("latin-1").lower()
+
+
+_CREDENTIAL_HEADERS = frozenset((b"cookie", b"authorization", b"x-api-key"))
+#: ``Authorization`` schemes a browser resends on its own once the user has logged in with them.
+AMBIENT_SCHEMES = frozenset({"basic", "digest", "ntlm", "negotiate"})
+
+
+def token_authenticated(
+    headers: Iterable[tuple[bytes, bytes]], schemes: frozenset[str] = TOKEN_SCHEMES
+) -> bool:
+    """Whether the request carries a token ``Authorization`` (``schemes``) or an ``X-API-Key``."""
     for key, value in headers:
         if key == b"x-api-key":
             return True
-        if key == b"authorization" and value[:7].lower().decode("latin-1").startswith(
-            _TOKEN_SCHEMES
-        ):
+        if key == b"authorization" and auth_scheme(value) in schemes:
             return True
     return False
 
@@ -170,6 +197,8 @@ def token_authenticated(headers: Iterable[tuple[bytes, bytes]]) -> bool:
 def own_origin(scope: Scope) -> str:
     """This request's own origin, from its scheme and Host header."""
     scheme = scope.get("scheme", "http")
+    # A websocket's scope says ws/wss, but the browser's Origin names the page: http/https.
+    scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
     for key, value in scope["headers"]:
         if key == b"host":
             return f"{scheme}://{value.decode('latin-1')}"
@@ -214,39 +243,79 @@ def _set_cookie(scope: Scope, secret: str) -> tuple[bytes, bytes]:
 class CsrfGuard:
     """The check a route runs before its handler, built once per app."""
 
-    __slots__ = ("trusted",)
+    __slots__ = ("token_schemes", "trusted")
 
     def __init__(self, trusted_origins: Iterable[str] = ()) -> None:
         if isinstance(trusted_origins, str):
             raise TypeError("csrf_trusted_origins must be a list of origins, not one string")
         self.trusted = frozenset(normalise_origin(origin) for origin in trusted_origins)
+        #: ``Authorization`` schemes that mark a request as token-authenticated (exempt).
+        self.token_schemes = TOKEN_SCHEMES
 
-    @staticmethod
-    def applies(scope: Scope) -> bool:
-        """Whether the request must pass :meth:`check`: an unsafe method carrying cookies
-        and no token credentials. Cheap and synchronous, so most requests stop here."""
+    def add_token_schemes(self, schemes: Iterable[str]) -> None:
+        """Exempt more ``Authorization`` schemes (``Auth(token_schemes=...)`` adds its own)."""
+        self.token_schemes = self.token_schemes | {scheme.lower() for scheme in schemes}
+
+    def applies(self, scope: Scope, strict: bool = False) -> bool:
+        """Whether the request must pass :meth:`check`: an unsafe method carrying ambient
+        credentials (any on a strict route) and no token credentials. Cheap and synchronous,
+        so most requests stop here."""
         if scope["method"] not in UNSAFE_METHODS:
             return False
-        headers = scope["headers"]
-        for key, _ in headers:
+        ambient = strict
+        for key, value in scope["headers"]:
+            if key not in _CREDENTIAL_HEADERS:
+                continue  # one set lookup per header: this runs for every unsafe request
+            if key == b"x-api-key":
+                return False
             if key == b"cookie":
-                return not token_authenticated(headers)
-        return False
+                ambient = True
+            else:
+                scheme = auth_scheme(value)
+                if scheme in self.token_schemes:
+                    return False
+                # Basic, Digest, NTLM, Negotiate: the browser resends them by itself. Any
+                # other scheme only a script sets, which a cross-site form cannot do.
+                ambient = ambient or scheme in AMBIENT_SCHEMES
+        return ambient
 
-    async def check(self, request: Request) -> None:
-        """Raise 403 when an unsafe, cookie-carrying request fails the CSRF checks."""
-        if not self.applies(request.scope):
-            return
+    async def check(self, request: Request, strict: bool = False) -> None:
+        """Raise 403 when an unsafe request with ambient credentials (or any request on a
+        strict route) fails the CSRF checks."""
         scope = request.scope
+        if not self.applies(scope, strict):
+            return
         view = request.headers
         reason = check_origin(
             view.get("origin"), view.get("sec-fetch-site"), own_origin(scope), self.trusted
         )
-        if reason is None:
+        if reason is None and not (strict and _credential_free(scope)):
             submitted = view.get(CSRF_HEADER) or await _form_token(request)
             reason = check_token(request.cookies.get(CSRF_COOKIE), submitted)
         if reason is not None:
             raise HTTPError(403, reason, title="CSRF check failed")
+
+    def websocket(self, scope: Scope, strict: bool = False) -> str | None:
+        """Why a websocket handshake looks cross-site, or None. Only handshakes carrying
+        cookies are checked (any, on a strict route); websockets have no CSRF token."""
+        origin = fetch_site = None
+        ambient = strict
+        for key, value in scope["headers"]:
+            if key == b"cookie":
+                ambient = True
+            elif key == b"origin":
+                origin = value.decode("latin-1")
+            elif key == b"sec-fetch-site":
+                fetch_site = value.decode("latin-1")
+        if not ambient:
+            return None
+        return check_origin(origin, fetch_site, own_origin(scope), self.trusted)
+
+
+def _credential_free(scope: Scope) -> bool:
+    # A strict route's request without cookies or Authorization has no token to compare
+    # (a first login from a fresh browser): the origin check is all there is.
+    return not any(key in (b"cookie", b"authorization") for key, _ in scope["headers"])
 
 
 async def _form_token(request: Request) -> str | None:

@@ -187,3 +187,96 @@ def test_no_rate_limit_when_turned_off(make_app: Callable[..., App]) -> None:
     with TestClient(_routes(make_app(login_rate_limit=None))) as client:
         wrong = {"username": "ann", "password": "guess guess"}
         assert {client.post("/auth/login", json=wrong).status_code for _ in range(12)} == {400}
+
+
+# -- login CSRF and credentials the CSRF check lets through ----------------------------------
+
+CROSS_SITE = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        CROSS_SITE,
+        {"Origin": "https://evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Origin": "https://sub.testserver", "Sec-Fetch-Site": "same-site"},
+        {"Origin": "null"},
+    ],
+)
+def test_a_cross_site_login_form_without_cookies_is_refused(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    """Login CSRF: another site's auto-submitted form logs the browser in as the attacker.
+
+    A cross-site POST carries no SameSite=Lax cookie, so the check must not depend on one.
+    """
+    attacker = {"username": "bob", "password": PASSWORD, "next": "/"}
+    answer = client.post("/auth/login", data=attacker, headers=headers, follow_redirects=False)
+    assert answer.status_code == 403
+    assert answer.json()["detail"].startswith("cross-site request")
+    assert "set-cookie" not in answer.headers
+    assert client.get("/maybe").json()["user"] is None
+
+
+def test_a_same_origin_login_form_still_works(client: TestClient) -> None:
+    form = {**CREDENTIALS, "csrf_token": client.get("/csrf").json()}
+    same_origin = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+    answer = client.post("/auth/login", data=form, headers=same_origin, follow_redirects=False)
+    assert answer.status_code == 303
+    assert client.get("/whoami").json() == "ann"
+
+
+def test_a_first_login_without_cookies_from_the_same_origin_works(client: TestClient) -> None:
+    # A fresh browser (no csrftoken cookie yet) posting from the app's own page.
+    same_origin = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+    assert client.post("/auth/login", json=CREDENTIALS, headers=same_origin).status_code == 200
+    assert client.get("/whoami").json() == "ann"
+
+
+def test_a_trusted_origin_may_log_in(make_app: Callable[..., App]) -> None:
+    app = _routes(make_app())
+    app.csrf_guard.trusted = frozenset({"https://spa.example"})  # csrf_trusted_origins
+    with TestClient(app) as client:
+        spa = {"Origin": "https://spa.example", "Sec-Fetch-Site": "cross-site"}
+        assert client.post("/auth/login", json=CREDENTIALS, headers=spa).status_code == 200
+
+
+def test_a_cross_site_logout_is_refused(client: TestClient) -> None:
+    client.post("/auth/login", json=CREDENTIALS)
+    answer = client.post("/auth/logout", headers={**CROSS_SITE, **_csrf(client)})
+    assert answer.status_code == 403
+    assert client.get("/whoami").json() == "ann"
+
+
+def test_a_token_scheme_auth_does_not_accept_is_not_answered_by_the_session(
+    client: TestClient,
+) -> None:
+    """``Authorization: Token x`` skips the CSRF check as token-authenticated; the app only
+    accepts Bearer, so it must answer 401 rather than fall back to the session cookie."""
+    client.post("/auth/login", json=CREDENTIALS)
+    forged = client.post("/change-password", headers={**CROSS_SITE, "Authorization": "Token x"})
+    assert forged.status_code == 401
+    assert "'token' is not accepted" in forged.json()["detail"]
+    assert forged.headers["www-authenticate"].startswith("Bearer")
+    assert client.get("/whoami", headers={"Authorization": "Token x"}).status_code == 401
+    assert client.get("/whoami").json() == "ann"  # the session itself still works
+
+
+def test_an_api_key_header_with_api_keys_off_is_not_answered_by_the_session(
+    make_app: Callable[..., App],
+) -> None:
+    with TestClient(_routes(make_app(api_key_model=None))) as client:
+        client.post("/auth/login", json=CREDENTIALS)
+        forged = client.post("/change-password", headers={**CROSS_SITE, "X-API-Key": "k"})
+        assert forged.status_code == 401
+        assert forged.json()["detail"] == "API keys are not enabled on this app"
+
+
+def test_a_custom_token_scheme_is_exempt_from_csrf(make_app: Callable[..., App]) -> None:
+    # Auth tells the CSRF check about its schemes, so token clients need no CSRF token.
+    with TestClient(_routes(make_app(token_schemes=("JWT",)))) as client:
+        token = client.post("/auth/token", data=CREDENTIALS).json()["access_token"]
+        client.cookies.set("session", "whatever")
+        answer = client.post("/change-password", headers={"Authorization": f"JWT {token}"})
+        assert answer.status_code == 200

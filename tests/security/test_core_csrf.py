@@ -17,6 +17,8 @@ from prow._csrf import (
 )
 from prow.testing import TestClient
 
+EVIL = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+
 
 def make_app(**kwargs: object) -> App:
     app = App(**kwargs)  # type: ignore[arg-type]
@@ -212,6 +214,7 @@ def test_same_origin_and_trusted_origins_pass() -> None:
     [
         {"Authorization": "Bearer eyJhbGciOi.token"},
         {"Authorization": "token abc"},
+        {"Authorization": "Api-Key k_123"},
         {"X-API-Key": "k_123"},
     ],
 )
@@ -220,13 +223,42 @@ def test_token_authenticated_requests_are_not_checked(header: dict[str, str]) ->
     assert client.post("/transfer", data={"amount": "3"}, headers=header).json() == {"sent": 3}
 
 
-def test_basic_auth_is_still_checked() -> None:
-    # Browsers resend cached Basic credentials on their own: they are ambient, like cookies.
-    client = TestClient(make_app(), cookies={"session": "abc"})
-    response = client.post(
-        "/transfer", data={"amount": "3"}, headers={"Authorization": "Basic dTpw"}
+@pytest.mark.parametrize(
+    "scheme", ["Basic dTpw", "Digest username=u", "NTLM TlRMTVNT", "Negotiate YII"]
+)
+@pytest.mark.parametrize("cookies", [{"session": "abc"}, None])
+def test_authorization_a_browser_resends_is_checked(
+    scheme: str, cookies: dict[str, str] | None
+) -> None:
+    """Browsers resend cached Basic/Digest/NTLM/Negotiate credentials on their own: they
+    are ambient, like cookies, and checked with or without a Cookie header."""
+    client = TestClient(make_app(), cookies=cookies)
+    forged = client.post(
+        "/transfer",
+        data={"amount": "3"},
+        headers={"Authorization": scheme, "Origin": "https://evil.example"},
     )
-    assert response.status_code == 403
+    assert forged.status_code == 403
+    assert forged.json()["detail"] == "cross-site request (Origin https://evil.example)"
+    # Same origin, but no token: still refused (an old browser may send no Origin).
+    tokenless = client.post("/transfer", data={"amount": "3"}, headers={"Authorization": scheme})
+    assert tokenless.status_code == 403
+
+
+def test_basic_auth_with_a_token_passes() -> None:
+    client = TestClient(make_app())
+    token = client.get("/form").json()["token"]
+    headers = {"Authorization": "Basic dTpw", CSRF_HEADER: token}
+    assert client.post("/transfer", data={"amount": "3"}, headers=headers).json() == {"sent": 3}
+
+
+def test_a_cross_origin_bearer_call_without_cookies_passes() -> None:
+    # A CORS API client: another origin, a token, no cookies. Not a browser's ambient request.
+    client = TestClient(make_app())
+    headers = {**EVIL, "Authorization": "Bearer abc.def"}
+    assert client.post("/transfer", data={"amount": "2"}, headers=headers).json() == {"sent": 2}
+    no_token = client.post("/transfer", data={"amount": "2"}, headers=EVIL)
+    assert no_token.json() == {"sent": 2}  # nothing ambient at all: not checked either
 
 
 def test_requests_without_cookies_are_not_checked() -> None:
@@ -280,6 +312,8 @@ def test_origin_logic_without_a_request() -> None:
     assert check_origin("http://shop.example", None, own, trusted) is not None  # scheme differs
     assert check_origin("https://sub.shop.example", "same-site", own, trusted) is not None
     assert check_origin(None, "cross-site", own, trusted) is not None
+    assert check_origin(None, "same-site", own, trusted) is not None  # a sibling subdomain
+    assert check_origin("https://app.example", "same-site", own, trusted) is None
 
 
 def test_a_string_for_trusted_origins_is_refused() -> None:
@@ -309,3 +343,80 @@ def test_the_token_field_is_not_part_of_a_form_model() -> None:
 class Signup(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
+
+
+# -- strict routes (login CSRF) --------------------------------------------------------------
+
+
+def strict_app() -> App:
+    app = make_app()
+
+    @app.post("/login", csrf="strict")
+    async def login(name: str = Form()) -> dict[str, str]:
+        return {"logged_in": name}
+
+    return app
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        EVIL,
+        {"Origin": "https://evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site", "Origin": "https://blog.testserver"},
+    ],
+)
+def test_a_strict_route_refuses_cross_site_requests_without_cookies(
+    headers: dict[str, str],
+) -> None:
+    """Login CSRF: a cross-site form sends no SameSite=Lax cookie, yet must be refused."""
+    response = TestClient(strict_app()).post("/login", data={"name": "eve"}, headers=headers)
+    assert response.status_code == 403
+    assert response.json()["title"] == "CSRF check failed"
+    assert response.json()["detail"].startswith("cross-site request")
+
+
+def test_a_strict_route_accepts_same_origin_and_non_browser_requests() -> None:
+    client = TestClient(strict_app())
+    same = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+    assert client.post("/login", data={"name": "ann"}, headers=same).status_code == 200
+    assert client.post("/login", data={"name": "ann"}).status_code == 200  # a script, no Origin
+    trusted = TestClient(make_app(csrf_trusted_origins=["https://evil.example"]))
+
+    @trusted.app.post("/login", csrf="strict")
+    async def login() -> str:
+        return "ok"
+
+    assert trusted.post("/login", headers=EVIL).status_code == 200
+
+
+def test_a_strict_route_checks_the_token_once_the_browser_has_cookies() -> None:
+    client = TestClient(strict_app())
+    token = client.get("/form").json()["token"]
+    assert client.post("/login", data={"name": "ann"}).status_code == 403
+    accepted = client.post("/login", data={"name": "ann", CSRF_FIELD: token})
+    assert accepted.json() == {"logged_in": "ann"}
+
+
+def test_strict_is_not_the_default() -> None:
+    # Other routes keep answering cookie-less cross-origin calls (CORS APIs).
+    assert TestClient(strict_app()).post(
+        "/transfer", data={"amount": "1"}, headers=EVIL
+    ).json() == {"sent": 1}
+
+
+def test_csrf_false_on_the_app_also_turns_strict_routes_off() -> None:
+    app = make_app(csrf=False)
+
+    @app.post("/login", csrf="strict")
+    async def login() -> str:
+        return "ok"
+
+    assert TestClient(app).post("/login", headers=EVIL).status_code == 200
+
+
+def test_an_unknown_csrf_option_is_refused() -> None:
+    app = App()
+    with pytest.raises(TypeError, match="csrf must be True, False or 'strict', not 'strcit'"):
+        app.post("/x", csrf="strcit")  # type: ignore[arg-type]

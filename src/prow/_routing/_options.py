@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 __all__ = ["RouteOptions", "merge_options"]
 
@@ -28,8 +28,9 @@ class RouteOptions(TypedDict, total=False):
     responses: dict[int | str, dict[str, Any]]
     openapi_extra: dict[str, Any]
     security: list[dict[str, list[str]]]
-    #: ``False`` exempts the routes from the CSRF check (webhooks, token-only APIs).
-    csrf: bool
+    #: ``False`` exempts the routes from the CSRF check (webhooks, token-only APIs);
+    #: ``"strict"`` checks the origin even of requests without cookies (login, logout).
+    csrf: bool | Literal["strict"]
     #: The largest request body, in bytes, these routes accept (413 past it).
     max_body_size: int
 
@@ -49,6 +50,9 @@ def check_options(options: RouteOptions | dict[str, Any], where: str) -> None:
             f"{where} got unknown option(s) {', '.join(map(repr, unknown))}; "
             f"route options are: {', '.join(sorted(KNOWN))}"
         )
+    csrf = options.get("csrf", True)
+    if csrf not in (True, False, "strict"):
+        raise TypeError(f"{where}: csrf must be True, False or 'strict', not {csrf!r}")
 
 
 def merge_options(*layers: RouteOptions | dict[str, Any]) -> RouteOptions:
@@ -63,6 +67,9 @@ def merge_options(*layers: RouteOptions | dict[str, Any]) -> RouteOptions:
                 merged[key] = {**merged.get(key, {}), **value}
             elif key == "deprecated":
                 merged[key] = merged.get(key, False) or value
+            elif key == "csrf" and value == "strict" and merged.get(key) is False:
+                # App(csrf=False) turns the check off everywhere, built-in strict routes too.
+                continue
             elif key == "include_in_schema":
                 merged[key] = merged.get(key, True) and value
             else:

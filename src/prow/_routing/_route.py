@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["BaseRoute", "Mount", "Route", "WebSocketRoute"]
 
 logger = logging.getLogger("prow.error")
+_DEFAULT_GUARD = CsrfGuard()  # for a websocket route served outside an App
 
 SPECIAL_TYPES: dict[type, str] = {
     Request: "request",
@@ -76,6 +77,8 @@ class Route(BaseRoute):
         self.response_plan: ResponsePlan | None = None
         #: Run before the handler on unsafe methods; None when the route needs no CSRF check.
         self.csrf_guard: CsrfGuard | None = None
+        #: ``csrf="strict"``: check the origin of requests without cookies too (login CSRF).
+        self.csrf_strict = self.options.get("csrf") == "strict"
         self.max_body_size: int | None = self.options.get("max_body_size")
 
     def __repr__(self) -> str:
@@ -113,8 +116,8 @@ class Route(BaseRoute):
         unhandled: Exception | None = None
         try:
             guard = self.csrf_guard
-            if guard is not None and guard.applies(scope):
-                await guard.check(request)
+            if guard is not None and guard.applies(scope, self.csrf_strict):
+                await guard.check(request, self.csrf_strict)
             response = await self._respond(ctx)
         except Exception as exc:
             response, unhandled = await _error_response(ctx, request, exc)
@@ -212,6 +215,17 @@ class WebSocketRoute(BaseRoute):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self.plan is not None
         websocket = WebSocket(scope, receive, send)
+        csrf = self.options.get("csrf", True)
+        if csrf:
+            # Cross-site websocket hijacking: refuse before the handler (or any dependency
+            # reading the session) runs. Handshakes without cookies return at once.
+            guard = getattr(scope.get("app"), "csrf_guard", None) or _DEFAULT_GUARD
+            reason = guard.websocket(scope, strict=csrf == "strict")
+            if reason is not None:
+                # A close reason is at most 123 bytes of UTF-8.
+                short = reason.encode()[:120].decode(errors="ignore")
+                await websocket.close(1008, short)
+                return
         ctx = Context(websocket)
         error: BaseException | None = None
         try:

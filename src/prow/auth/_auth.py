@@ -93,6 +93,8 @@ class Auth:
         self.logout_redirect = logout_redirect
         self.leeway = leeway
         self.token_schemes = _token_schemes(token_schemes)
+        # Requests carrying these are token-authenticated, so the CSRF check lets them pass.
+        app.csrf_guard.add_token_schemes(self.token_schemes)
         self.login_field = _login_field(self.user_model, login_field)
         self._key: bytes | None = None
         app.state.auth = self
@@ -262,8 +264,16 @@ class Auth:
             return await self._bearer_user(session, credentials.strip())
         if scheme == "api-key":
             return await self._api_key_user(session, credentials.strip())
+        if scheme in self.app.csrf_guard.token_schemes:
+            # Threat: CSRF. The CSRF check let this request pass as token-authenticated;
+            # answering it from the session cookie would let a forged request through.
+            raise _unauthorized(
+                self.token_schemes[0],
+                f"the Authorization scheme {scheme!r} is not accepted here; "
+                f"send {self.token_schemes[0]} <token>",
+            )
         key = request.headers.get("x-api-key")
-        if key is not None:
+        if key is not None:  # never the session, even with API keys off: see above
             return await self._api_key_user(session, key.strip())
         return await self._session_user(request, session)
 

@@ -201,7 +201,9 @@ def _too_similar(password: str, username: str) -> bool:
     lowered, name = password.lower(), username.lower()
     # The username inside a long passphrase is fine; what is left without it must still be
     # a password on its own ("alice2024" is not, "alice likes green tea" is).
-    if len(name) >= 3 and (lowered in name or len(lowered.replace(name, "")) < 8):
+    if len(name) >= 3 and (
+        lowered in name or (name in lowered and len(lowered.replace(name, "")) < 8)
+    ):
         return True
     return difflib.SequenceMatcher(a=lowered, b=name).quick_ratio() >= 0.7 and (
         difflib.SequenceMatcher(a=lowered, b=name).ratio() >= 0.7

@@ -171,9 +171,11 @@ def auth_router(auth: Auth) -> Router:
         """The user making the request."""
         return _user_data(user)
 
+    # Login CSRF: a cross-site form carries no SameSite=Lax cookie, yet could log the
+    # victim's browser into the attacker's account (or out): "strict" checks its origin anyway.
+    router.add_route("/login", login_view, ["POST"], name="auth_login", csrf="strict", **limited)
+    router.add_route("/logout", logout_view, ["POST"], name="auth_logout", csrf="strict")
     # The token routes read no cookie to authenticate, so cross-site forgery gains nothing.
-    router.add_route("/login", login_view, ["POST"], name="auth_login", **limited)
-    router.add_route("/logout", logout_view, ["POST"], name="auth_logout")
     router.add_route("/token", token_view, ["POST"], name="auth_token", csrf=False, **limited)
     router.add_route("/refresh", refresh_view, ["POST"], name="auth_refresh", csrf=False)
     router.add_route("/me", me_view, ["GET"], name="auth_me")
