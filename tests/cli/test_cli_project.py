@@ -342,11 +342,14 @@ def test_commands_find_the_project_app_from_any_subfolder(tmp_path: Path) -> Non
         assert "/api/notes" in listed.stdout
 
 
-def cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(
+    project: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m prow.cli ARGS`` in ``project``, with ``env`` added to the child's environment."""
     return subprocess.run(
         [sys.executable, "-m", "prow.cli", *args],
         cwd=project,
-        env=child_env(project),
+        env={**child_env(project), **(env or {})},
         capture_output=True,
         text=True,
         timeout=60,
@@ -471,16 +474,8 @@ def test_users_through_an_app_setup_recipe(tmp_path: Path) -> None:
     for step in (["migrate"], ["makemigrations", "-m", "users"], ["migrate"]):
         done = cli(project, *step)
         assert done.returncode == 0, done.stderr
-    env = {**child_env(project), "PROW_SUPERUSER_PASSWORD": "a long admin phrase for tests 42"}
-    made = subprocess.run(
-        [sys.executable, "-m", "prow.cli", "createsuperuser", *SUPERUSER],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    password = {"PROW_SUPERUSER_PASSWORD": "a long admin phrase for tests 42"}
+    made = cli(project, "createsuperuser", *SUPERUSER, env=password)
     assert made.returncode == 0 and "Superuser 'admin' created." in made.stdout, made.stderr
     tested = run_tests(project)
     assert tested.returncode == 0, tested.stdout[-2000:]
