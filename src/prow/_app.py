@@ -217,7 +217,6 @@ class App(Router):
         for route in self._routes or []:
             if isinstance(route, Route | WebSocketRoute):
                 route.prepare(self.dependency_overrides)
-            if isinstance(route, Route):
                 route.protect(self.csrf_guard)
         self._stale = False
         self._openapi = None

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["BaseRoute", "Mount", "Route", "WebSocketRoute"]
 
 logger = logging.getLogger("prow.error")
-_DEFAULT_GUARD = CsrfGuard()  # for a websocket route served outside an App
+_DEFAULT_GUARD = CsrfGuard()  # until an App installs its own (a route served outside one)
 
 SPECIAL_TYPES: dict[type, str] = {
     Request: "request",
@@ -190,9 +190,18 @@ class WebSocketRoute(BaseRoute):
         self.name = self.options.get("name") or getattr(endpoint, "__name__", None)
         self.template = PathTemplate(path)
         self.plan: RoutePlan | None = None
+        csrf = self.options.get("csrf", True)
+        #: Checks the handshake's Origin (cross-site websocket hijacking); None with csrf=False.
+        self.csrf_guard: CsrfGuard | None = _DEFAULT_GUARD if csrf else None
+        self.csrf_strict = csrf == "strict"
 
     def __repr__(self) -> str:
         return f"WebSocketRoute({self.path!r}, name={self.name!r})"
+
+    def protect(self, guard: CsrfGuard) -> None:
+        """Use the app's CSRF guard (its trusted origins), unless ``csrf=False``."""
+        if self.csrf_guard is not None:
+            self.csrf_guard = guard
 
     def prepare(self, overrides: Mapping[Callable[..., Any], Callable[..., Any]]) -> None:
         self.plan = plan_route(
@@ -215,12 +224,10 @@ class WebSocketRoute(BaseRoute):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         assert self.plan is not None
         websocket = WebSocket(scope, receive, send)
-        csrf = self.options.get("csrf", True)
-        if csrf:
+        if self.csrf_guard is not None:
             # Cross-site websocket hijacking: refuse before the handler (or any dependency
             # reading the session) runs. Handshakes without cookies return at once.
-            guard = getattr(scope.get("app"), "csrf_guard", None) or _DEFAULT_GUARD
-            reason = guard.websocket(scope, strict=csrf == "strict")
+            reason = self.csrf_guard.websocket(scope, strict=self.csrf_strict)
             if reason is not None:
                 # A close reason is at most 123 bytes of UTF-8.
                 short = reason.encode()[:120].decode(errors="ignore")
