@@ -45,9 +45,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
 from prow._exceptions import HTTPError
+from prow._forms import FORM_MEDIA_TYPES, URLENCODED
 
 if TYPE_CHECKING:
-    from prow._request import Request
+    from prow._request import HTTPConnection, Request
     from prow._types import Scope
 
 __all__ = [
@@ -75,7 +76,6 @@ _SECRET_BYTES = 32
 _SECRET_LENGTH = 43  # urlsafe base64 of 32 bytes, unpadded
 _MASKED_LENGTH = 86  # pad + masked secret, 64 bytes
 _COOKIE_MAX_AGE = 365 * 24 * 3600
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 #: ``Authorization`` schemes a browser never sends on its own (lower-case).
 TOKEN_SCHEMES = frozenset(("bearer", "token", "api-key"))
 
@@ -182,18 +182,6 @@ _CREDENTIAL_HEADERS = frozenset((b"cookie", b"authorization", b"x-api-key"))
 AMBIENT_SCHEMES = frozenset({"basic", "digest", "ntlm", "negotiate"})
 
 
-def token_authenticated(
-    headers: Iterable[tuple[bytes, bytes]], schemes: frozenset[str] = TOKEN_SCHEMES
-) -> bool:
-    """Whether the request carries a token ``Authorization`` (``schemes``) or an ``X-API-Key``."""
-    for key, value in headers:
-        if key == b"x-api-key":
-            return True
-        if key == b"authorization" and auth_scheme(value) in schemes:
-            return True
-    return False
-
-
 def own_origin(scope: Scope) -> str:
     """This request's own origin, from its scheme and Host header."""
     scheme = scope.get("scheme", "http")
@@ -211,7 +199,7 @@ def own_origin(scope: Scope) -> str:
 # -- the request side --------------------------------------------------------------------
 
 
-def csrf_token(request: Request) -> str:
+def csrf_token(request: HTTPConnection) -> str:
     """A masked CSRF token for this request's browser, setting the cookie when needed.
 
     Put it in forms as the ``csrf_token`` field or send it as the ``X-CSRF-Token`` header.
@@ -320,9 +308,9 @@ def _credential_free(scope: Scope) -> bool:
 
 async def _form_token(request: Request) -> str | None:
     content_type = request.content_type
-    if content_type not in _FORM_TYPES:
+    if content_type not in FORM_MEDIA_TYPES:
         return None
-    if content_type == _FORM_TYPES[0]:
+    if content_type == URLENCODED:
         # Cache the raw body first: the handler may still read request.body() as well as
         # the form (the form parser reads from the cached body).
         await request.body()

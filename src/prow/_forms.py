@@ -45,14 +45,15 @@ _T = TypeVar("_T")
 DEFAULT_SPOOL_MAX_SIZE = 1024 * 1024
 URLENCODED = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
-_SUPPORTED = (URLENCODED, MULTIPART)
+#: The media types a form body arrives in.
+FORM_MEDIA_TYPES = (URLENCODED, MULTIPART)
 _WRITE_BATCH = 64 * 1024
 
 
 def is_form_content_type(content_type: str) -> bool:
     """Whether ``content_type`` (a Content-Type header value) is a form prow can parse."""
     media, _ = parse_options_header(content_type)
-    return media.decode("latin-1") in _SUPPORTED
+    return media.decode("latin-1") in FORM_MEDIA_TYPES
 
 
 class UploadFile:
@@ -197,7 +198,7 @@ async def parse_form(
         _decode(b"", charset, "the urlencoded form")  # an unknown charset fails before reading
         return await _UrlencodedReader(charset, limits).read(stream)
     shown = media.decode("latin-1") or "a request without a Content-Type header"
-    raise HTTPError(415, f"Cannot read a form from {shown}; send {' or '.join(_SUPPORTED)}")
+    raise HTTPError(415, f"Cannot read a form from {shown}; send {' or '.join(FORM_MEDIA_TYPES)}")
 
 
 def _decode(data: bytes, charset: str, what: str) -> str:

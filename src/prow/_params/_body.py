@@ -9,6 +9,7 @@ from pydantic_core import ValidationError
 
 from prow._csrf import CSRF_FIELD
 from prow._exceptions import HTTPError
+from prow._forms import FORM_MEDIA_TYPES
 from prow._params._errors import error_entries, missing
 from prow._params._markers import REQUIRED, Body
 from prow._params._plan import ParamPlan
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
     from prow._request import Request
 
 __all__ = ["BodyPlan", "build_body_plan"]
-
-FORM_MEDIA_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 
 
 @dataclasses.dataclass(eq=False, slots=True)

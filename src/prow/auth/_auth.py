@@ -93,6 +93,7 @@ class Auth:
         self.logout_redirect = logout_redirect
         self.leeway = leeway
         self.token_schemes = _token_schemes(token_schemes)
+        self._token_scheme_names = frozenset(scheme.lower() for scheme in self.token_schemes)
         # Requests carrying these are token-authenticated, so the CSRF check lets them pass.
         app.csrf_guard.add_token_schemes(self.token_schemes)
         self.login_field = _login_field(self.user_model, login_field)
@@ -121,13 +122,13 @@ class Auth:
     # -- keys and tokens ------------------------------------------------------------------
 
     def _start(self) -> None:
-        self._key = _tokens.app_signing_key(self.app, "jwt")  # no key: stop at start-up
+        self._key = self.app.signing_key("jwt")  # no key: stop at start-up (prow.E100)
 
     @property
     def key(self) -> bytes:
         """The key that signs tokens and password fingerprints."""
         if self._key is None:
-            self._key = _tokens.app_signing_key(self.app, "jwt")
+            self._key = self.app.signing_key("jwt")
         return self._key
 
     def fingerprint(self, user: AbstractUser) -> str:
@@ -311,10 +312,6 @@ class Auth:
             return None
         user: AbstractUser | None = await session.get(self.user_model, user_id)
         return user if user is not None and user.is_active else None
-
-    @property
-    def _token_scheme_names(self) -> frozenset[str]:
-        return frozenset(scheme.lower() for scheme in self.token_schemes)
 
     def challenge(self) -> str:
         """The ``WWW-Authenticate`` value of a 401: how to send a token here."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from prow._exceptions import HTTPError
+from prow._forms import FORM_MEDIA_TYPES
 from prow._request import Request
 from prow._routing._router import Router
 from prow.auth._current import CurrentUser, login, logout
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = ["auth_router", "is_safe_redirect"]
 
-_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -64,7 +64,7 @@ def _user_data(user: AbstractUser) -> dict[str, Any]:
 async def _read_fields(request: Request) -> tuple[dict[str, Any], bool]:
     """The submitted fields and whether they came from a form (else JSON)."""
     kind = request.content_type
-    if kind in _FORMS:
+    if kind in FORM_MEDIA_TYPES:
         form = await request.form()
         return {key: form.get(key) for key in form}, True
     if kind == "application/json":
@@ -137,7 +137,7 @@ def auth_router(auth: Auth) -> Router:
 
     async def logout_view(request: Request) -> Response:
         """Log out: the session is emptied and its id changed."""
-        is_form = request.content_type in _FORMS
+        is_form = request.content_type in FORM_MEDIA_TYPES
         logout(request)
         if is_form:
             return RedirectResponse(auth.logout_redirect, status_code=303)

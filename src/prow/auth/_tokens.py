@@ -23,8 +23,6 @@ from typing import Any, Literal
 
 import jwt
 
-from prow._exceptions import ConfigurationError
-
 __all__ = ["ALGORITHM", "TokenError", "decode_token", "encode_token", "password_fingerprint"]
 
 ALGORITHM = "HS256"
@@ -107,29 +105,3 @@ def password_fingerprint(key: bytes, password_hash: str) -> str:
     """A short keyed digest of a password hash: changes whenever the password does."""
     digest = hmac.new(key, password_hash.encode("utf-8"), hashlib.sha256).hexdigest()
     return digest[:16]
-
-
-def app_signing_key(app: Any, purpose: str) -> bytes:
-    """The app's key for ``purpose`` (``app.signing_key``), checked when the app starts.
-
-    Falls back to deriving it from ``app.secret_key`` for apps that have no
-    ``signing_key`` method; with neither, only debug mode gets a random per-app key.
-    """
-    getter = getattr(app, "signing_key", None)
-    if getter is not None:
-        key: bytes = getter(purpose)
-        return key
-    secret = getattr(app, "secret_key", None)
-    if secret:
-        return hmac.new(str(secret).encode(), f"prow:{purpose}".encode(), hashlib.sha256).digest()
-    if getattr(app, "debug", False):
-        state = app.state
-        if "auth_debug_key" not in state:
-            state.auth_debug_key = secrets.token_bytes(32)
-        random_key: bytes = state.auth_debug_key
-        return random_key
-    raise ConfigurationError(
-        "prow.E160",
-        f"prow.auth needs a secret key to sign {purpose} tokens: set App(secret_key=...) or "
-        "PROW_SECRET_KEY to a long random value",
-    )

@@ -549,10 +549,6 @@ def _bounded(column: Any) -> Any:
     return Annotated[python_type, pydantic.Field(**limits)] if limits else python_type
 
 
-def _common_params() -> list[inspect.Parameter]:
-    return [_param("request", Request), _param("session", Session)]
-
-
 def _param(name: str, annotation: Any, default: Any = inspect.Parameter.empty) -> inspect.Parameter:
     return inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation

@@ -12,36 +12,16 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
+from prow._csrf import CSRF_FIELD, csrf_token
+
 if TYPE_CHECKING:
     from prow._request import HTTPConnection
 
-__all__ = ["csrf_field_name", "csrf_input", "csrf_token", "has_csrf"]
-
-_DEFAULT_FIELD = "csrf_token"
-
-
-def csrf_field_name() -> str:
-    """The form field the core reads the token from (``prow.CSRF_FIELD``)."""
-    import prow
-
-    return str(getattr(prow, "CSRF_FIELD", _DEFAULT_FIELD))
-
-
-def has_csrf(request: HTTPConnection) -> bool:
-    """Whether this prow provides CSRF tokens (``request.csrf_token()``)."""
-    return callable(getattr(request, "csrf_token", None))
-
-
-def csrf_token(request: HTTPConnection) -> str:
-    """A fresh (masked) CSRF token for ``request``; sets the cookie when it is missing."""
-    method = getattr(request, "csrf_token", None)
-    if not callable(method):
-        raise RuntimeError("CSRF tokens need request.csrf_token(), which this prow lacks")
-    return str(method())
+__all__ = ["csrf_input", "csrf_token"]
 
 
 def csrf_input(request: HTTPConnection) -> Markup:
     """``<input type="hidden" name="csrf_token" value="…">`` for a form of this request."""
     return Markup('<input type="hidden" name="{}" value="{}">').format(
-        csrf_field_name(), csrf_token(request)
+        CSRF_FIELD, csrf_token(request)
     )

@@ -18,7 +18,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from prow._exceptions import ConfigurationError, RequestValidationError
 from prow._forms import UploadFile
 from prow._params._errors import error_entries
-from prow.forms._csrf import csrf_input, has_csrf
+from prow.forms._csrf import csrf_input
 from prow.forms._spec import FieldSpec, Widget, field_specs
 from prow.forms._widgets import (
     attributes,
@@ -268,7 +268,7 @@ class ModelForm(Generic[M]):
             form_attrs["enctype"] = self.enctype
         form_attrs.update({k.rstrip("_").replace("_", "-"): v for k, v in attrs.items()})
         token = Markup("")
-        if self.request is not None and method.lower() != "get" and has_csrf(self.request):
+        if self.request is not None and method.lower() != "get":
             token = csrf_input(self.request)
         return Markup('<form{}>{}{}<button type="submit">{}</button></form>').format(
             attributes(form_attrs), token, self.render_fields(), submit

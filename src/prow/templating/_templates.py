@@ -140,9 +140,7 @@ class Templates:
             raise RuntimeError(
                 "these Templates have enable_async=True: use await templates.render_async(...)"
             )
-        template = self.get_template(name, request)
-        values = self.context(request, context)
-        chosen = _chosen_block(request, block, htmx_block)
+        template, values, chosen = self._prepare(request, name, context, block, htmx_block)
         with template_errors():
             if chosen is None:
                 content = template.render(values)
@@ -174,15 +172,25 @@ class Templates:
                 block=block,
                 htmx_block=htmx_block,
             )
-        template = self.get_template(name, request)
-        values = self.context(request, context)
-        chosen = _chosen_block(request, block, htmx_block)
+        template, values, chosen = self._prepare(request, name, context, block, htmx_block)
         with template_errors():
             if chosen is None:
                 content = await template.render_async(values)
             else:
                 content = await _render_block_async(template, chosen, values)
         return _response(content, status_code, headers, media_type, htmx_block is not None)
+
+    def _prepare(
+        self,
+        request: HTTPConnection,
+        name: str,
+        context: Mapping[str, Any] | None,
+        block: str | None,
+        htmx_block: str | None,
+    ) -> tuple[jinja2.Template, dict[str, Any], str | None]:
+        """What both render methods start from: the template, its values, the block to draw."""
+        template = self.get_template(name, request)
+        return template, self.context(request, context), _chosen_block(request, block, htmx_block)
 
 
 @contextlib.contextmanager
