@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from pathlib import Path
 
@@ -156,6 +157,76 @@ def test_redis_store_with_a_client_of_your_own() -> None:
         with TestClient(app) as test_client:
             test_client.post("/set", json={"user": "ada"})
             assert test_client.get("/get").json() == {"user": "ada"}
+    finally:
+        sync = redis.Redis.from_url(url)
+        for key in sync.scan_iter(prefix + "*"):
+            sync.delete(key)
+        sync.close()
+
+
+def connections_named(name: str) -> int:
+    """How many connections the Redis server has open under the client name ``name``."""
+    sync = redis.Redis.from_url(redis_url())
+    try:
+        for _ in range(50):  # the server notices a closed socket on its next turn
+            count = sum(1 for info in sync.client_list() if info["name"] == name)
+            if count == 0:
+                return 0
+            time.sleep(0.02)
+        return count
+    finally:
+        sync.close()
+
+
+def test_redis_store_serves_successive_event_loops() -> None:
+    """A redis.asyncio connection belongs to its loop; the store gives each loop its own."""
+    url = redis_url()
+    prefix = f"prow-test:{uuid.uuid4().hex}:"
+    store = RedisStore(url, prefix=prefix)
+    app = make_app(store)
+    try:
+        asyncio.run(store.save("direct", '{"a":1}', 60))
+        assert asyncio.run(store.load("direct")) == '{"a":1}'
+        with TestClient(app) as client:  # a loop of its own; the store is closed at shutdown
+            value = client.post("/set", json={"user": "ada"}).cookies["session"]
+        with TestClient(app) as client:  # a new loop, the same store
+            assert client.get("/get", headers=cookie(value)).json() == {"user": "ada"}
+        client = TestClient(app)  # outside `with`: every request runs on a new loop
+        assert client.get("/get", headers=cookie(value)).json() == {"user": "ada"}
+        assert client.get("/get", headers=cookie(value)).json() == {"user": "ada"}
+    finally:
+        sync = redis.Redis.from_url(url)
+        for key in sync.scan_iter(prefix + "*"):
+            sync.delete(key)
+        sync.close()
+
+
+def test_redis_store_closes_only_the_clients_it_made() -> None:
+    url = redis_url()
+    prefix = f"prow-test:{uuid.uuid4().hex}:"
+    made, own_name = f"prow-test-{uuid.uuid4().hex}", f"prow-test-{uuid.uuid4().hex}"
+    store = RedisStore(f"{url}?client_name={made}", prefix=prefix)
+
+    async def made_by_the_store() -> tuple[int, int]:
+        await store.save("s", "{}", 60)
+        before = connections_named(made)
+        await store.aclose()
+        return before, connections_named(made)
+
+    async def of_your_own() -> tuple[int, str | None, int]:
+        own = redis.asyncio.Redis.from_url(url, client_name=own_name)
+        yours = RedisStore(own, prefix=prefix)
+        await yours.save("s", "{}", 60)
+        await yours.aclose()
+        still_open = connections_named(own_name)
+        value = await yours.load("s")  # and still works
+        await own.aclose()
+        return still_open, value, connections_named(own_name)
+
+    try:
+        assert asyncio.run(made_by_the_store()) == (1, 0)
+        assert asyncio.run(made_by_the_store()) == (1, 0)  # usable again after closing
+        assert asyncio.run(of_your_own()) == (1, "{}", 0)
     finally:
         sync = redis.Redis.from_url(url)
         for key in sync.scan_iter(prefix + "*"):

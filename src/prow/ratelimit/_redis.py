@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from prow._redis import LoopClients, redis_asyncio
 from prow.ratelimit._rate import MICRO, Rate, RateLimitResult, result_at
 from prow.ratelimit._store import RateLimitStoreError
 
@@ -42,6 +44,8 @@ local ttl = math.max(1, math.ceil((new_tat - now) / 1000))
 redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', ttl)
 return {1, new_tat, now}
 """
+#: EVALSHA sends this digest instead of the script; the server runs its cached copy.
+_GCRA_SHA = hashlib.sha1(_GCRA_LUA.encode(), usedforsecurity=False).hexdigest()
 
 #: After a failure, requests skip Redis for this long (seconds) instead of each one
 #: waiting for a connection timeout.
@@ -50,22 +54,12 @@ _BACKOFF = 1.0
 _WARN_EVERY = 60.0
 
 
-def _redis_asyncio() -> Any:
-    try:
-        import redis.asyncio
-    except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
-        raise ModuleNotFoundError(
-            "RedisStore needs redis-py; install it with: pip install 'prow[redis]'",
-            name=exc.name,
-        ) from exc
-    return redis.asyncio
-
-
 class RedisStore:
     """Counters in Redis (``redis.asyncio``), so all workers share one limit per client.
 
-    ``url_or_client`` is a URL (``redis://host:6379/0``; the store then owns the
-    connection and ``aclose()`` closes it) or an existing ``redis.asyncio.Redis``.
+    ``url_or_client`` is a URL (``redis://host:6379/0``; the store then makes its own
+    clients, one per event loop that serves the app, and ``aclose()`` closes the running
+    loop's) or an existing ``redis.asyncio.Redis``, which stays yours to close.
     Keys are ``prefix + limit name + ":" + client key`` and expire on their own once the
     client's limit has refilled.
 
@@ -86,18 +80,16 @@ class RedisStore:
         timeout: float = 1.0,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        aio = _redis_asyncio()
-        self._owned = isinstance(url_or_client, str)
-        if isinstance(url_or_client, str):
-            self.client: Redis = aio.from_url(
-                url_or_client, socket_timeout=timeout, socket_connect_timeout=timeout
-            )
-        else:
-            self.client = url_or_client
+        aio = redis_asyncio()
+        from redis.exceptions import NoScriptError
+
+        self._clients = LoopClients(
+            url_or_client, socket_timeout=timeout, socket_connect_timeout=timeout
+        )
         self.prefix = prefix
         self.fail_open = fail_open
         self._clock = clock
-        self._script = self.client.register_script(_GCRA_LUA)
+        self._no_script = NoScriptError
         # Only "cannot reach Redis" is an outage; a script or auth error is a bug to see.
         self._errors: tuple[type[Exception], ...] = (
             OSError,
@@ -115,9 +107,10 @@ class RedisStore:
         if time.monotonic() < self._down_until:
             return self._unavailable(rate, None)
         now = "" if self._clock is None else str(int(self._clock() * MICRO))
-        args: list[int | str] = [rate.interval_us, rate.period_us, now]
         try:
-            allowed, tat, server_now = await self._script(keys=[self.prefix + key], args=args)
+            allowed, tat, server_now = await self._gcra(
+                self.prefix + key, rate.interval_us, rate.period_us, now
+            )
         except self._errors as exc:
             self._down_until = time.monotonic() + _BACKOFF
             return self._unavailable(rate, exc)
@@ -125,12 +118,25 @@ class RedisStore:
 
     async def reset(self, key: str) -> None:
         """Forget ``key``'s count (e.g. after a successful login)."""
-        await self.client.delete(self.prefix + key)
+        await self._clients.get().delete(self.prefix + key)
 
     async def aclose(self) -> None:
-        """Close the connection pool if this store opened it from a URL."""
-        if self._owned:
-            await self.client.aclose()
+        """Close the running loop's client if this store made it (from a URL)."""
+        await self._clients.aclose()
+
+    @property
+    def client(self) -> Redis:
+        """The Redis client of the running event loop."""
+        return self._clients.get()
+
+    async def _gcra(self, key: str, *args: int | str) -> Any:
+        client = self._clients.get()
+        try:
+            return await client.evalsha(_GCRA_SHA, 1, key, *args)
+        except self._no_script:
+            # The server has not cached the script yet (first use, a restart, a flush):
+            # EVAL runs it and caches it, so the next EVALSHA, from any client, finds it.
+            return await client.eval(_GCRA_LUA, 1, key, *args)
 
     def _unavailable(self, rate: Rate, exc: BaseException | None) -> RateLimitResult:
         now = time.monotonic()
