@@ -28,6 +28,7 @@ from sqlalchemy.orm import ColumnProperty, Mapper, RelationshipProperty
 __all__ = [
     "SchemaMode",
     "column_python_type",
+    "has_generated_default",
     "is_generated",
     "is_read_only",
     "is_sensitive",
@@ -228,10 +229,24 @@ def _drop_default(schema: dict[str, Any]) -> None:
 
 def _static_default(column: sa.Column[Any]) -> Any:
     """The default shown in the schema: a plain scalar default, else None."""
-    default = column.default
-    if default is not None and getattr(default, "is_scalar", False):
-        return getattr(default, "arg", None)
-    return None
+    return getattr(column.default, "arg", None) if _has_plain_default(column) else None
+
+
+def _has_plain_default(column: sa.Column[Any]) -> bool:
+    """Whether ``column`` has a plain Python default (``default=0``), known before an INSERT."""
+    return column.default is not None and bool(getattr(column.default, "is_scalar", False))
+
+
+def has_generated_default(column: sa.Column[Any]) -> bool:
+    """Whether an INSERT that leaves ``column`` out makes its value at that moment.
+
+    That is a server default (``server_default=func.now()``) or a callable or SQL
+    expression default (``default=uuid.uuid4``); a plain default (``default=0``) is not:
+    it is a known value, which a schema states as its field's default.
+    """
+    return column.server_default is not None or (
+        column.default is not None and not _has_plain_default(column)
+    )
 
 
 def column_python_type(column: sa.ColumnElement[Any]) -> Any:
