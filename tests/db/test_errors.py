@@ -345,6 +345,26 @@ def test_too_long_answer_without_a_known_column() -> None:
     assert answer.extra["fields"] == []
 
 
+def test_too_long_error_built_with_its_columns() -> None:
+    import pickle
+
+    from prow.db import ValueTooLong, too_long_answer
+
+    error = ValueTooLong(
+        "INSERT ...", {}, Exception("too long"), fields=["title", "code"], lengths={"title": 5}
+    )
+    answer = too_long_answer(error)
+    assert answer.detail == "The value is too long for title (at most 5 characters), code."
+    assert answer.extra == {
+        "violation": "too_long",
+        "fields": ["title", "code"],
+        "max_lengths": {"title": 5},
+    }
+    copied = pickle.loads(pickle.dumps(error))  # e.g. sent back from a worker process
+    assert (copied.fields, copied.lengths) == (["title", "code"], {"title": 5})
+    assert copied.statement == "INSERT ..."
+
+
 def test_sqlite_stores_long_values_whole(tmp_path: Path, make_tables: Callable[..., None]) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}"
     make_tables(url, TeNote)

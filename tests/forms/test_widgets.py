@@ -212,3 +212,16 @@ def test_run_time_choices_turn_a_field_into_a_select() -> None:
     assert 'value="m"' in str(radios["size"].render()) and "Medium" in str(radios["size"])
     with pytest.raises(ConfigurationError, match=r"prow\.E192.*choices names \[.nope.\]"):
         blank_form(Pick, choices={"nope": []})
+
+
+def test_keyword_names_become_the_same_attribute_names_everywhere() -> None:
+    class Note(BaseModel):
+        text: Annotated[str, Widget("textarea", class_="wide", aria_label="Note", data_max_=9)]
+        title: str
+
+    expected = 'class="wide" aria-label="Note" data-max="9"'
+    form = blank_form(Note)
+    assert expected in str(form["text"].render())  # from Widget(...)
+    assert expected in str(form["title"].render(class_="wide", aria_label="Note", data_max_=9))
+    out = str(form.render(class_="wide", aria_label="Note", data_max_=9, **{"hx-post": "/n"}))
+    assert out.startswith("<form ") and f'{expected} hx-post="/n">' in out

@@ -416,3 +416,45 @@ def test_app_template_folders_listed_explicitly(project: Path) -> None:
 def test_unknown_app_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match=r"prow\.E182.*'no_such_app_xyz'"):
         Templates(apps=["no_such_app_xyz"])
+
+
+def test_two_apps_sharing_templates_each_keep_their_environment(project: Path) -> None:
+    """A sub-app mounted in the project renders with the same ``Templates``, alternately."""
+    templates = Templates()
+    seen: dict[str, list[tuple[Any, Any, list[str]]]] = {"shop": [], "blog": []}
+
+    def project_app(name: str, **options: Any) -> App:
+        class ProjectSettings(Settings):
+            apps: list[str] = Field(default_factory=lambda: [f"tpl{name}"])
+
+        app = create_app(ProjectSettings(), **options)
+
+        @app.get("/page")
+        async def page(request: Request) -> HTMLResponse:
+            template = templates.get_template("shared.html", request)
+            seen[name].append((template.environment, template, templates.search_path(request)))
+            return templates.render(request, "shared.html")
+
+        return app
+
+    shop = project_app("shop", debug=False)
+    blog = project_app("blog", debug=True)
+    shop.mount("/blog", blog)
+    client = TestClient(shop)
+    for _ in range(3):
+        assert client.get("/page").text == "shared from tplshop"
+        assert client.get("/blog/page").text == "shared from tplblog"
+
+    for name, folder in (("shop", "tplshop"), ("blog", "tplblog")):
+        environments = {id(env) for env, _, _ in seen[name]}
+        assert len(environments) == 1, f"{name}'s environment was rebuilt"
+        compiled = {id(template) for _, template, _ in seen[name]}
+        assert len(compiled) == 1, f"{name}'s template was compiled again"
+        searched = seen[name][0][2]
+        assert len(searched) == 1 and searched[0].endswith(f"{folder}/templates")
+    shop_env, blog_env = seen["shop"][0][0], seen["blog"][0][0]
+    assert shop_env is not blog_env
+    # Each app keeps its own reloading: only the debug app watches files.
+    assert (shop_env.auto_reload, blog_env.auto_reload) == (False, True)
+    # Filters and globals set on templates.env are seen by every app's environment.
+    assert shop_env.globals is templates.env.globals is blog_env.globals

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Index, event
 from sqlalchemy import exc as sa_exc
@@ -66,11 +67,28 @@ class ValueTooLong(sa_exc.DataError):
     """A string is longer than its ``String(n)`` column allows; answered 422.
 
     ``fields`` names the columns (empty when the database did not say and prow could not
-    tell), ``lengths`` their declared lengths.
+    tell), ``lengths`` their declared lengths (for the columns whose length is known).
     """
 
-    fields: list[str]
-    lengths: dict[str, int]
+    def __init__(
+        self,
+        statement: str | None,
+        params: Any,
+        orig: BaseException,
+        *args: Any,
+        fields: Sequence[str] = (),
+        lengths: Mapping[str, int] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(statement, params, orig, *args, **kwargs)
+        self.fields: list[str] = list(fields)
+        self.lengths: dict[str, int] = dict(lengths or {})
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # DBAPIError is rebuilt (pickle, copy) from its positional arguments: carry the
+        # columns along in the state, which is set on the rebuilt error.
+        rebuilt, args, state = cast("tuple[Any, Any, dict[str, Any]]", super().__reduce__())
+        return rebuilt, args, {**state, "fields": self.fields, "lengths": self.lengths}
 
 
 # -- recognising an unavailable database ------------------------------------------------
@@ -132,22 +150,21 @@ def _is_too_long(orig: BaseException) -> bool:
 
 def _too_long(context: ExceptionContext) -> ValueTooLong:
     orig = context.original_exception
-    error = ValueTooLong(context.statement, context.parameters, orig)
     table = _statement_table(context)
     found = _MYSQL_TOO_LONG.search(str(orig.args[-1])) if orig.args else None
     if found is not None:
-        error.fields = [found.group(1)]
+        fields = [found.group(1)]
     elif table is not None:
-        error.fields = _overlong_columns(table, _bound_values(context))
+        fields = _overlong_columns(table, _bound_values(context))
     else:
-        error.fields = []
-    error.lengths = {}
+        fields = []
+    lengths = {}
     if table is not None:
-        for name in error.fields:
+        for name in fields:
             length = getattr(table.c[name].type, "length", None) if name in table.c else None
             if isinstance(length, int):
-                error.lengths[name] = length
-    return error
+                lengths[name] = length
+    return ValueTooLong(context.statement, context.parameters, orig, fields=fields, lengths=lengths)
 
 
 def _statement_table(context: ExceptionContext) -> Any:
@@ -333,8 +350,7 @@ def integrity_error_answer(error: sa_exc.IntegrityError) -> HTTPError:
 
 def too_long_answer(error: ValueTooLong) -> HTTPError:
     """The 422 that names the columns whose value is too long (never echoing the value)."""
-    fields = getattr(error, "fields", [])
-    lengths = getattr(error, "lengths", {})
+    fields, lengths = error.fields, error.lengths
     if not fields:
         detail = "A value is longer than its column allows."
     else:

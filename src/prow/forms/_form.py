@@ -7,13 +7,11 @@ when it passed, and the errors in the same shape as a 422 answer to a JSON body.
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import enum
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from markupsafe import Markup
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from prow._exceptions import ConfigurationError, RequestValidationError
 from prow._forms import UploadFile
@@ -22,10 +20,12 @@ from prow.forms._csrf import csrf_input
 from prow.forms._spec import FieldSpec, Widget, field_specs
 from prow.forms._widgets import (
     attributes,
+    html_name,
     render_control,
     render_errors,
     render_field,
     render_label,
+    value_text,
 )
 
 if TYPE_CHECKING:
@@ -141,24 +141,8 @@ def _initial_text(spec: FieldSpec, value: Any) -> Raw:
     if spec.is_file or spec.widget == "password" or value is None:
         return [] if spec.multiple else None
     if spec.multiple and isinstance(value, list | tuple | set | frozenset):
-        return [_to_text(v) for v in value]
-    return _to_text(value)
-
-
-def _to_text(value: Any) -> str:
-    """A Python value as an HTML input shows it (dates in the formats inputs expect)."""
-    if isinstance(value, enum.Enum):
-        value = value.value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime.datetime):
-        # datetime-local takes no offset; show the wall-clock time the value holds.
-        return value.replace(tzinfo=None).isoformat(timespec="minutes")
-    if isinstance(value, datetime.date | datetime.time):
-        return value.isoformat()
-    if isinstance(value, SecretStr):
-        return ""
-    return str(value)
+        return [value_text(v) for v in value]
+    return value_text(value)
 
 
 class ModelForm(Generic[M]):
@@ -266,7 +250,7 @@ class ModelForm(Generic[M]):
         form_attrs: dict[str, Any] = {"action": action or None, "method": method}
         if method.lower() != "get":
             form_attrs["enctype"] = self.enctype
-        form_attrs.update({k.rstrip("_").replace("_", "-"): v for k, v in attrs.items()})
+        form_attrs.update({html_name(k): v for k, v in attrs.items()})
         token = Markup("")
         if self.request is not None and method.lower() != "get":
             token = csrf_input(self.request)
@@ -304,7 +288,7 @@ def _customise_one(
     spec: FieldSpec, widget: Widget | str | None, options: Iterable[Choice] | None
 ) -> FieldSpec:
     if options is not None:
-        texts = tuple((_to_text(value), str(label)) for value, label in options)
+        texts = tuple((value_text(value), str(label)) for value, label in options)
         if spec.widget in ("select", "radio", "checkboxes"):
             spec = dataclasses.replace(spec, choices=texts)
         else:  # limits such as min/max/step of the old input mean nothing on a select

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from prow._exceptions import ConfigurationError
+from prow.forms._widgets import html_name, value_text
 
 __all__ = ["WIDGETS", "FieldSpec", "Widget", "field_specs"]
 
@@ -70,12 +71,7 @@ class Widget:
                 "prow.E190", f"unknown widget {name!r}; choose one of {', '.join(sorted(WIDGETS))}"
             )
         object.__setattr__(self, "name", name)
-        object.__setattr__(self, "attrs", {_attr_name(k): v for k, v in attrs.items()})
-
-
-def _attr_name(key: str) -> str:
-    """``class_`` → ``class``, ``aria_label`` → ``aria-label``: Python names to HTML ones."""
-    return key.rstrip("_").replace("_", "-")
+        object.__setattr__(self, "attrs", {html_name(k): v for k, v in attrs.items()})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -182,13 +178,7 @@ def _choices(item: dict[str, Any]) -> tuple[tuple[str, str], ...]:
         values = [item["const"]]
     else:
         return ()
-    return tuple((_text(v), _text(v)) for v in values if v is not None)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    return tuple((value_text(v), value_text(v)) for v in values if v is not None)
 
 
 def _widget(item: dict[str, Any], choices: tuple[tuple[str, str], ...], multiple: bool) -> str:

@@ -12,16 +12,27 @@ invalid control says so with ``aria-invalid="true"``.
 
 from __future__ import annotations
 
+import datetime
+import enum
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
+from pydantic import SecretStr
 
 if TYPE_CHECKING:
     from prow.forms._form import BoundField
 
-__all__ = ["attributes", "render_control", "render_errors", "render_field", "render_label"]
+__all__ = [
+    "attributes",
+    "html_name",
+    "render_control",
+    "render_errors",
+    "render_field",
+    "render_label",
+    "value_text",
+]
 
 _ATTR_NAME = re.compile(r"^[A-Za-z_:][-A-Za-z0-9_:.]*$")
 _INPUT_TYPES = {"text", "email", "url", "password", "number", "date", "datetime-local", "time"}
@@ -41,6 +52,32 @@ def attributes(attrs: Mapping[str, Any]) -> Markup:
         else:
             parts.append(Markup(' {}="{}"').format(name, _plain(value)))
     return Markup("").join(parts)
+
+
+def html_name(key: str) -> str:
+    """A keyword argument's name as an HTML attribute's: ``class_`` → ``class``.
+
+    Trailing underscores go (they let Python keywords be passed); the other underscores
+    become hyphens (``data_x`` → ``data-x``, ``aria_label`` → ``aria-label``). A name
+    written with hyphens (``**{"hx-get": ...}``) stays as it is.
+    """
+    return key.rstrip("_").replace("_", "-")
+
+
+def value_text(value: Any) -> str:
+    """A Python value as an HTML input shows it (dates in the formats inputs expect)."""
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.datetime):
+        # datetime-local takes no offset; show the wall-clock time the value holds.
+        return value.replace(tzinfo=None).isoformat(timespec="minutes")
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, SecretStr):
+        return ""
+    return str(value)
 
 
 def _plain(value: Any) -> str:
@@ -93,12 +130,8 @@ def _common(field: BoundField, extra: Mapping[str, Any]) -> dict[str, Any]:
         attrs["aria-invalid"] = "true"
     if described:
         attrs["aria-describedby"] = " ".join(described)
-    attrs.update({_html_name(k): v for k, v in extra.items()})
+    attrs.update({html_name(k): v for k, v in extra.items()})
     return attrs
-
-
-def _html_name(key: str) -> str:
-    return key.rstrip("_").replace("_", "-")
 
 
 def render_control(field: BoundField, widget: str | None = None, **extra: Any) -> Markup:

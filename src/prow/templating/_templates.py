@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,12 @@ class Templates:
     ``auto_reload`` left ``None`` they are reloaded on change when the app runs in debug.
     ``enable_async=True`` lets templates await coroutines: render with ``render_async``.
     Further keyword arguments go to :class:`jinja2.Environment` (except ``autoescape``).
+
+    ``env`` is the environment to configure (filters, globals, tests). When the loader or
+    reloading depends on the app (``apps`` or ``auto_reload`` left ``None``), each app
+    rendering with these templates gets its own overlay of ``env``, made at its first
+    render: it shares ``env``'s filters, globals and tests, so configure ``env`` before
+    serving.
     """
 
     def __init__(
@@ -67,7 +74,12 @@ class Templates:
         self._fixed = _directory_loaders(directory) + ([loader] if loader else [])
         self._apps = apps
         self._auto_reload = auto_reload
-        self._app: App | None = None
+        # One environment per app, made once: an environment shared by two apps (a mounted
+        # sub-app, two test apps) and re-pointed at each request would throw away Jinja's
+        # cache each time the app changes, and an include in a page being rendered could be
+        # looked up in the other app's folders.
+        self._envs: weakref.WeakKeyDictionary[App, jinja2.Environment] = weakref.WeakKeyDictionary()
+        self._last: tuple[App | None, jinja2.Environment | None] = (None, None)
         self.context_processors = list(context_processors)
         self.env = jinja2.Environment(
             loader=jinja2.ChoiceLoader(self._fixed + _app_loaders(apps or ())),
@@ -80,35 +92,44 @@ class Templates:
 
     def get_template(self, name: str, request: HTTPConnection | None = None) -> jinja2.Template:
         """The compiled template ``name`` (cached); errors name the folders searched."""
-        if request is not None:
-            self._follow(request.app)
+        env = self.env if request is None else self._env_for(request.app)
         try:
             with template_errors():
-                return self.env.get_template(name)
+                return env.get_template(name)
         except jinja2.TemplateNotFound as exc:
             if exc.name != name:
                 raise  # another template it includes is missing: Jinja names that one
+            searched = _search_path(env) or "nothing"
             raise jinja2.TemplateNotFound(
-                name, f"template {name!r} not found; searched {self.search_path() or 'nothing'}"
+                name, f"template {name!r} not found; searched {searched}"
             ) from None
 
-    def search_path(self) -> list[str]:
-        """The folders searched for templates, in order."""
-        loader = self.env.loader
-        loaders = loader.loaders if isinstance(loader, jinja2.ChoiceLoader) else [loader]
-        return [p for item in loaders for p in getattr(item, "searchpath", ())]
+    def search_path(self, request: HTTPConnection | None = None) -> list[str]:
+        """The folders searched for templates, in order (for the app serving ``request``)."""
+        return _search_path(self.env if request is None else self._env_for(request.app))
 
-    def _follow(self, app: App) -> None:
-        """Adapt to the app serving the request: its debug mode and its apps' folders."""
-        if app is self._app:
-            return
-        self._app = app
-        if self._auto_reload is None:
-            self.env.auto_reload = bool(getattr(app, "debug", False))
-        if self._apps is None:
-            names = getattr(getattr(app.state, "settings", None), "apps", None) or ()
-            # A new loader object: Jinja's cache is keyed by loader, so nothing stale stays.
-            self.env.loader = jinja2.ChoiceLoader(self._fixed + _app_loaders(names))
+    def _env_for(self, app: App) -> jinja2.Environment:
+        """The environment for ``app``: its debug mode and its apps' folders, made once."""
+        if self._apps is not None and self._auto_reload is not None:
+            return self.env  # nothing depends on the app
+        last_app, last_env = self._last  # one tuple: read whole even between threads
+        if last_app is app and last_env is not None:
+            return last_env
+        env = self._envs.get(app)
+        if env is None:
+            env = self._envs[app] = self._overlay(app)
+        self._last = (app, env)
+        return env
+
+    def _overlay(self, app: App) -> jinja2.Environment:
+        auto_reload = self._auto_reload
+        if auto_reload is None:
+            auto_reload = bool(getattr(app, "debug", False))
+        if self._apps is not None:
+            return self.env.overlay(auto_reload=auto_reload)
+        names = getattr(getattr(app.state, "settings", None), "apps", None) or ()
+        loader = jinja2.ChoiceLoader(self._fixed + _app_loaders(names))
+        return self.env.overlay(loader=loader, auto_reload=auto_reload)
 
     def context(self, request: HTTPConnection, context: Mapping[str, Any] | None) -> dict[str, Any]:
         """The variables a template sees: ``request``, ``user``, processors', then yours."""
@@ -220,6 +241,12 @@ def _template_frame(exc: BaseException) -> tuple[str, int] | None:
             found = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
         tb = tb.tb_next
     return found
+
+
+def _search_path(env: jinja2.Environment) -> list[str]:
+    loader = env.loader
+    loaders = loader.loaders if isinstance(loader, jinja2.ChoiceLoader) else [loader]
+    return [p for item in loaders for p in getattr(item, "searchpath", ())]
 
 
 def _directory_loaders(directory: PathLike | Sequence[PathLike] | None) -> list[jinja2.BaseLoader]:
