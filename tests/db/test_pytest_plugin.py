@@ -79,11 +79,11 @@ import os
 
 import pytest
 from pydantic import BaseModel
-from sqlalchemy import String, select
+from sqlalchemy import String, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from prow import App
-from prow.db import Model, Session, get_or_404
+from prow import App, HTTPError
+from prow.db import Connection, Model, Session, get_or_404
 
 
 class PlAuthor(Model):
@@ -117,6 +117,19 @@ async def rename(author_id: int, data: AuthorIn, session: Session) -> str:
     author = await get_or_404(session, PlAuthor, author_id)
     author.name = data.name
     return author.name
+
+
+@authors.post("/core/authors", status_code=201)
+async def add_core(data: AuthorIn, connection: Connection, fail: bool = False) -> int:
+    result = await connection.execute(insert(PlAuthor.__table__).values(name=data.name))
+    if fail:
+        raise HTTPError(400, "refused after writing")
+    return result.inserted_primary_key[0]
+
+
+@authors.get("/core/authors")
+async def core_names(connection: Connection) -> list[str]:
+    return list(await connection.scalars(select(PlAuthor.name).order_by(PlAuthor.name)))
 
 
 @pytest.fixture
@@ -166,6 +179,17 @@ def test_a_failed_request_undoes_only_its_own_work(client, db):
     assert client.get("/authors").json() == ["ann", "dee"]
 
 
+def test_core_connections_share_the_tests_transaction(client, db):
+    db.add(PlAuthor(name="ann"))
+    db.flush()
+    assert client.get("/core/authors").json() == ["ann"]
+    assert client.post("/core/authors", json={"name": "bea"}).status_code == 201
+    refused = client.post("/core/authors?fail=true", json={"name": "cat"})
+    assert refused.status_code == 400
+    assert client.get("/authors").json() == ["ann", "bea"]  # the session sees them too
+    assert db.scalars(select(PlAuthor.name).order_by(PlAuthor.name)).all() == ["ann", "bea"]
+
+
 def test_refresh_get_run_and_delete(client, db):
     author = PlAuthor(name="eve")
     db.add(author)
@@ -205,6 +229,7 @@ async def test_the_async_pair_shares_a_transaction(async_client, db_session):
 
 async def test_async_rows_do_not_leak(async_client, db_session):
     assert (await async_client.get("/authors")).json() == []
+    assert (await async_client.get("/core/authors")).json() == []
 """
 
 
@@ -220,7 +245,7 @@ def test_each_test_runs_in_a_transaction_that_is_rolled_back(
         test_docs_example=docs_block("database.md", "# test_books.py"),
     )
     result = pytester.runpytest_subprocess(*plugin_args(), "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=11, warnings=0)
+    result.assert_outcomes(passed=12, warnings=0)
     # The app committed in several tests; none of it reached the database.
     assert asyncio.run(_row_counts(plugin_url, TABLES)) == {"plugin_author": 0, "book": 0}
 

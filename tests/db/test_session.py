@@ -1,21 +1,22 @@
-"""Session: one AsyncSession per request, committed on success, rolled back on error;
+"""Session and Connection: one per request, committed on success, rolled back on error;
 Database: URL resolution, engine options, lifecycle."""
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import String, event, func, select
+from sqlalchemy import Engine, String, bindparam, event, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from prow import App, ConfigurationError, Depends, HTTPError
 from prow.db import (
     DEFAULT_DATABASE_URL,
+    Connection,
     Database,
     Model,
     Session,
@@ -86,6 +87,131 @@ def test_commit_on_success_rollback_on_error(
         assert missing.json()["detail"] == "TsNote 999 does not exist."
 
 
+NOTES = TsNote.__table__
+ONE_NOTE = select(NOTES).where(NOTES.c.id == bindparam("id"))
+
+
+def writes_app(url: str) -> App:
+    """Every way a handler may write, through Session and through Connection."""
+    app = App()
+    use_database(app, url)
+
+    @app.post("/session/add")
+    async def add_unflushed(text: str, session: Session) -> str:
+        session.add(TsNote(text=text))  # flushed by the commit
+        return "ok"
+
+    @app.post("/session/edit/{note_id}")
+    async def edit(note_id: int, text: str, session: Session) -> str:
+        (await get_or_404(session, TsNote, note_id)).text = text  # a dirty object
+        return "ok"
+
+    @app.post("/session/update/{note_id}")
+    async def bulk_update(note_id: int, text: str, session: Session) -> str:
+        # a statement, no object
+        await session.execute(update(TsNote).where(TsNote.id == note_id).values(text=text))
+        return "ok"
+
+    @app.post("/session/delete/{note_id}")
+    async def delete(note_id: int, session: Session) -> str:
+        await session.delete(await get_or_404(session, TsNote, note_id))
+        return "ok"
+
+    @app.post("/connection/add")
+    async def insert_core(text: str, connection: Connection, fail: bool = False) -> int:
+        result = await connection.execute(insert(NOTES).values(text=text))
+        if fail:
+            raise HTTPError(409, "refused after writing")
+        return result.inserted_primary_key[0]  # type: ignore[index,no-any-return]
+
+    @app.get("/connection/{note_id}")
+    async def read_core(note_id: int, connection: Connection) -> dict[str, Any]:
+        row = (await connection.execute(ONE_NOTE, {"id": note_id})).mappings().first()
+        if row is None:
+            raise HTTPError(404, f"note {note_id} does not exist")
+        return dict(row)
+
+    @app.get("/session/texts")
+    async def texts(session: Session) -> list[str]:
+        return list(await session.scalars(select(TsNote.text).order_by(TsNote.id)))
+
+    return app
+
+
+def test_every_kind_of_write_is_committed(
+    database_url: str, make_tables: Callable[..., None]
+) -> None:
+    make_tables(database_url, TsNote)
+    with TestClient(writes_app(database_url)) as client:
+        assert client.post("/session/add?text=one").status_code == 200
+        assert client.get("/session/texts").json() == ["one"]
+
+        assert client.post("/session/edit/1?text=edited").status_code == 200
+        assert client.get("/session/texts").json() == ["edited"]
+
+        assert client.post("/session/update/1?text=updated").status_code == 200
+        assert client.get("/session/texts").json() == ["updated"]
+
+        assert client.post("/connection/add?text=core").json() == 2
+        assert client.get("/connection/2").json() == {"id": 2, "text": "core"}
+        assert client.get("/session/texts").json() == ["updated", "core"]
+
+        refused = client.post("/connection/add?text=lost&fail=true")
+        assert refused.status_code == 409
+        assert client.get("/session/texts").json() == ["updated", "core"]  # rolled back
+
+        assert client.post("/session/delete/1").status_code == 200
+        assert client.get("/session/texts").json() == ["core"]
+        missing = client.get("/connection/1")
+        assert missing.status_code == 404
+        assert missing.json()["detail"] == "note 1 does not exist"
+
+
+@pytest.fixture
+def commits() -> Iterator[list[str]]:
+    """The statements' ``COMMIT``s of every engine, while the test runs."""
+    seen: list[str] = []
+
+    def on_commit(connection: Any) -> None:
+        seen.append(connection.dialect.name)
+
+    event.listen(Engine, "commit", on_commit)
+    yield seen
+    event.remove(Engine, "commit", on_commit)
+
+
+def test_read_only_requests_skip_the_commit_on_sqlite(
+    tmp_path: Path, make_tables: Callable[..., None], commits: list[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    make_tables(url, TsNote)
+    with TestClient(writes_app(url)) as client:
+        commits.clear()
+        client.post("/session/add?text=one")
+        client.post("/connection/add?text=two")
+        assert commits == ["sqlite", "sqlite"]
+        commits.clear()
+        assert client.get("/session/texts").json() == ["one", "two"]
+        assert client.get("/connection/2").json() == {"id": 2, "text": "two"}
+        assert client.get("/connection/9").status_code == 404
+        assert commits == []  # SQLite opened no transaction: nothing to commit
+        assert client.post("/session/update/2?text=three").status_code == 200
+        assert commits == ["sqlite"]
+        assert client.get("/session/texts").json() == ["one", "three"]
+
+
+def test_read_only_requests_still_commit_on_servers(
+    server_database_url: str, make_tables: Callable[..., None], commits: list[str]
+) -> None:
+    make_tables(server_database_url, TsNote)
+    with TestClient(writes_app(server_database_url)) as client:
+        client.post("/connection/add?text=one")
+        commits.clear()
+        assert client.get("/connection/1").json() == {"id": 1, "text": "one"}
+        assert client.get("/session/texts").json() == ["one"]
+        assert len(commits) == 2  # the driver cannot say the transaction is empty
+
+
 def test_one_session_per_request_shared_by_its_dependencies(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     app = App()
@@ -106,8 +232,11 @@ def test_one_session_per_request_shared_by_its_dependencies(tmp_path: Path) -> N
     assert seen[0] is not seen[1]
 
 
-def test_commit_happens_before_the_response_is_sent(tmp_path: Path) -> None:
+def test_commit_happens_before_the_response_is_sent(
+    tmp_path: Path, make_tables: Callable[..., None]
+) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    make_tables(url, TsNote)
     events: list[str] = []
     app = App()
     use_database(app, url)
@@ -115,6 +244,7 @@ def test_commit_happens_before_the_response_is_sent(tmp_path: Path) -> None:
     @app.get("/order")
     async def order(session: Session) -> str:
         event.listen(session.sync_session, "after_commit", lambda _: events.append("commit"))
+        session.add(TsNote(text="ordered"))
         return "ok"
 
     original = app.__call__

@@ -45,7 +45,7 @@ from prow.db._errors import (
 from prow.db._model import NAMING_CONVENTION, Model
 from prow.db._resource import Resource
 from prow.db._schemas import schema_for
-from prow.db._session import Session, get_or_404, get_session
+from prow.db._session import Connection, Session, get_connection, get_or_404, get_session
 
 del _sqlalchemy
 
@@ -73,6 +73,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "NAMING_CONVENTION",
+    "Connection",
     "Database",
     "DatabaseUnavailable",
     "Migration",
@@ -84,6 +85,7 @@ __all__ = [
     "Violation",
     "async_url",
     "database",
+    "get_connection",
     "get_or_404",
     "get_session",
     "makemigrations",

@@ -1,4 +1,4 @@
-"""``Session``: one ``AsyncSession`` per request, committed before the response is sent.
+"""``Session`` and ``Connection``: per-request database access, committed before the response.
 
 ::
 
@@ -12,6 +12,19 @@
 The commit runs after the handler returns and before the response leaves, so a
 commit that fails (a unique violation found only at commit) becomes the error
 answer: the client is never told "created" about a row that was not stored.
+
+``Connection`` is the same contract for SQLAlchemy *core* (an ``AsyncConnection``: no identity
+map, no ORM loading), the cheaper road for reads and hand-written statements::
+
+    ONE_POST = select(posts).where(posts.c.id == bindparam("id"))
+
+    @app.get("/posts/{post_id}")
+    async def read_post(post_id: int, connection: Connection) -> dict[str, object]:
+        row = (await connection.execute(ONE_POST, {"id": post_id})).mappings().first()
+        ...
+
+Both skip the commit when the driver reports that no transaction is open (SQLite's drivers know
+exactly: a read-only request leaves nothing to commit), and commit otherwise.
 """
 
 from __future__ import annotations
@@ -20,14 +33,15 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Connection as SyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from prow._exceptions import HTTPError
 from prow._params import Depends
 from prow._request import Request
 from prow.db._database import database
 
-__all__ = ["Session", "get_or_404", "get_session"]
+__all__ = ["Connection", "Session", "get_connection", "get_or_404", "get_session"]
 
 T = TypeVar("T")
 logger = logging.getLogger("prow.db")
@@ -44,20 +58,68 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except Exception:
             await _rollback_quietly(session)
             raise
-        await session.commit()
+        if _session_has_work(session):
+            await session.commit()
 
 
-async def _rollback_quietly(session: AsyncSession) -> None:
+async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """The ``Connection`` dependency: a pooled core connection of the app's database.
+
+    Commits when the handler returns (if anything may be uncommitted), rolls back when it
+    raises; always goes back to the pool.
+    """
+    async with database(request.app).engine.connect() as connection:
+        try:
+            yield connection
+        except Exception:
+            await _rollback_quietly(connection)
+            raise
+        if _uncommitted(connection.sync_connection):
+            await connection.commit()
+
+
+def _session_has_work(session: AsyncSession) -> bool:
+    transaction = session.sync_session.get_transaction()
+    if transaction is None:
+        return False  # nothing ran: nothing to commit
+    if session.new or session.deleted or session.dirty:
+        return True  # the commit flushes them
+    # SQLAlchemy keeps the transaction's connections in ``_connections`` (bind or
+    # connection -> (connection, ...)); if that ever changes, commit as before.
+    connections = getattr(transaction, "_connections", None)
+    if not isinstance(connections, dict):
+        return True
+    return any(_uncommitted(entry[0]) for entry in connections.values())
+
+
+def _uncommitted(connection: SyncConnection | None) -> bool:
+    """Whether a commit may have anything to do on ``connection``.
+
+    Only a driver that reports its transaction state exactly may say no: SQLite's (the
+    ``sqlite3`` module under aiosqlite) opens a transaction only for a write, so a request
+    that only read has nothing to commit. Every other driver is committed.
+    """
+    if connection is None or not connection.in_transaction():
+        return False
+    if connection.dialect.name == "sqlite":
+        return bool(getattr(connection.connection.driver_connection, "in_transaction", True))
+    return True
+
+
+async def _rollback_quietly(target: AsyncSession | AsyncConnection) -> None:
     # The handler's error is the one to answer; a rollback failing too (the
-    # connection is gone) adds nothing, and closing the session discards the work.
+    # connection is gone) adds nothing, and closing discards the work.
     try:
-        await session.rollback()
+        await target.rollback()
     except Exception:
         logger.debug("rollback failed after a handler error", exc_info=True)
 
 
 #: A handler parameter annotated ``Session`` receives the request's ``AsyncSession``.
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+#: A handler parameter annotated ``Connection`` receives the request's ``AsyncConnection``.
+Connection = Annotated[AsyncConnection, Depends(get_connection, scope="function")]
 
 
 async def get_or_404(session: AsyncSession, model: type[T], pk: Any) -> T:

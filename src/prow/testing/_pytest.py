@@ -156,23 +156,29 @@ def _refuse_mixing(request: pytest.FixtureRequest, name: str, other: tuple[str, 
 
 @asynccontextmanager
 async def _isolated_session(app: App, config: pytest.Config) -> AsyncIterator[AsyncSession]:
-    """A session in a rolled-back transaction, with the app's ``Session`` bound to it."""
-    from prow.db import database, get_session
+    """A session in a rolled-back transaction, with the app's ``Session`` and ``Connection``
+    bound to it."""
+    from prow.db import database, get_connection, get_session
 
     store = database(app)
     await _prepare_tables(store, config)
     async with _outer_transaction(store) as connection:
         overrides = app.dependency_overrides
-        previous = overrides.get(get_session)
-        overrides[get_session] = _request_sessions(connection)
+        replacements = {
+            get_session: _request_sessions(connection),
+            get_connection: _request_connections(connection),
+        }
+        previous = {dependency: overrides.get(dependency) for dependency in replacements}
+        overrides.update(replacements)
         try:
             async with _savepoint_session(connection) as session:
                 yield session
         finally:
-            if previous is None:
-                overrides.pop(get_session, None)
-            else:
-                overrides[get_session] = previous
+            for dependency, before in previous.items():
+                if before is None:
+                    overrides.pop(dependency, None)
+                else:
+                    overrides[dependency] = before
 
 
 @asynccontextmanager
@@ -221,6 +227,21 @@ def _request_sessions(connection: AsyncConnection) -> Callable[[], AsyncIterator
             await session.commit()
 
     return test_session
+
+
+def _request_connections(connection: AsyncConnection) -> Callable[[], AsyncIterator[Any]]:
+    """The ``get_connection`` replacement: the test's connection in a savepoint per request."""
+
+    async def test_connection() -> AsyncIterator[Any]:
+        savepoint = await connection.begin_nested()
+        try:
+            yield connection
+        except Exception:
+            await savepoint.rollback()
+            raise
+        await savepoint.commit()
+
+    return test_connection
 
 
 async def _prepare_tables(store: Database, config: pytest.Config) -> None:
