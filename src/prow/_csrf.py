@@ -44,6 +44,7 @@ import secrets
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
+from prow._cookies import SetCookie
 from prow._exceptions import HTTPError
 from prow._forms import FORM_MEDIA_TYPES, URLENCODED
 
@@ -219,13 +220,18 @@ def csrf_token(request: HTTPConnection) -> str:
     return mask_token(secret)
 
 
+# Not HttpOnly: a script may read the cookie and send it as the header (like Django).
+# Reading it needs same-origin script access, which is exactly what another site lacks.
+# Rendered once: a response that sets the cookie only adds the secret.
+_COOKIES = {
+    secure: SetCookie(CSRF_COOKIE, max_age=_COOKIE_MAX_AGE, path="/", samesite="lax", secure=secure)
+    for secure in (False, True)
+}
+
+
 def _set_cookie(scope: Scope, secret: str) -> tuple[bytes, bytes]:
-    # Not HttpOnly: a script may read the cookie and send it as the header (like Django).
-    # Reading it needs same-origin script access, which is exactly what another site lacks.
-    value = f"{CSRF_COOKIE}={secret}; Max-Age={_COOKIE_MAX_AGE}; Path=/; SameSite=Lax"
-    if scope.get("scheme") == "https":
-        value += "; Secure"
-    return (b"set-cookie", value.encode("latin-1"))
+    cookie = _COOKIES[scope.get("scheme") == "https"]
+    return (b"set-cookie", cookie.render(secret).encode("latin-1"))
 
 
 class CsrfGuard:

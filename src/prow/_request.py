@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any
 
 import pydantic_core
 
+from prow._cookies import request_cookies
 from prow._datastructures import URL, Address, Headers, QueryParams, State
 from prow._exceptions import HTTPError
 from prow._types import Message, Receive, Scope
@@ -55,8 +55,10 @@ class HTTPConnection:
 
     @property
     def cookies(self) -> dict[str, str]:
+        """The request's cookies (every ``Cookie`` header), parsed once per request."""
         if self._cookies is None:
-            self._cookies = parse_cookie_header(self.headers.get("cookie", ""))
+            # Shared through the scope with the session middleware and the CSRF check.
+            self._cookies = request_cookies(self.scope)
         return self._cookies
 
     @property
@@ -102,24 +104,6 @@ class HTTPConnection:
         # lives under ``root_path``, which the browser must include.
         root = self.scope.get("root_path", "")
         return URL(f"{self.url.scheme}://{self.url.netloc}{root}{path}")
-
-
-def parse_cookie_header(header: str) -> dict[str, str]:
-    """Parse a ``Cookie`` header leniently: one bad pair does not lose the others."""
-    if not header:
-        return {}
-    cookie: SimpleCookie = SimpleCookie()
-    try:
-        cookie.load(header)
-        return {key: morsel.value for key, morsel in cookie.items()}
-    except CookieError:
-        pass
-    result: dict[str, str] = {}
-    for chunk in header.split(";"):
-        key, sep, value = chunk.partition("=")
-        if sep and key.strip():
-            result[key.strip()] = value.strip().strip('"')
-    return result
 
 
 class Request(HTTPConnection):

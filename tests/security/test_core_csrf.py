@@ -79,6 +79,18 @@ def test_cookie_is_secure_on_https() -> None:
     assert "; Secure" in client.get("/form").headers["set-cookie"]
 
 
+@pytest.mark.parametrize(
+    ("base_url", "secure"), [("http://testserver", ""), ("https://testserver", "; Secure")]
+)
+def test_cookie_attributes(base_url: str, secure: str) -> None:
+    # Not HttpOnly: a page script may copy the cookie into the X-CSRF-Token header.
+    header = TestClient(make_app(), base_url=base_url).get("/form").headers["set-cookie"]
+    name, _, rest = header.partition("=")
+    secret, _, attributes = rest.partition("; ")
+    assert (name, len(secret)) == ("csrftoken", 43)
+    assert attributes == f"Max-Age=31536000; Path=/; SameSite=Lax{secure}"
+
+
 # -- attacks ---------------------------------------------------------------------------------
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 
-from prow import App, ConfigurationError, Request, WebSocket
+import prow._cookies
+from prow import App, ConfigurationError, Cookie, Request, WebSocket
+from prow._types import ASGIApp, Receive, Scope, Send
 from prow.middleware import Middleware
 from prow.sessions import MemoryStore, SessionMiddleware, SessionTooLarge
 from prow.testing import TestClient
@@ -55,6 +57,80 @@ def test_other_cookies_are_left_alone() -> None:
         client.cookies.clear()
         headers = {"cookie": f"theme=dark; session={value}; lang=en"}
         assert client.get("/get", headers=headers).json() == {"a": 1}
+
+
+def test_a_malformed_foreign_cookie_keeps_the_session() -> None:
+    # Another app on the domain may set a cookie Python's SimpleCookie cannot parse (JSON,
+    # spaces, a cookie named "path"); it once made prow drop every cookie, the session too.
+    with TestClient(make_app()) as client:
+        value = client.post("/set", json={"a": 1}).cookies["session"]
+        client.cookies.clear()
+        headers = {"cookie": f'prefs={{"k": 1}}; path=/; session={value}'}
+        assert client.get("/get", headers=headers).json() == {"a": 1}
+
+
+@pytest.mark.parametrize("store", [None, MemoryStore()], ids=["cookie", "memory"])
+def test_cookie_header_is_parsed_once_per_request(
+    store: MemoryStore | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The session middleware (twice for a cookie session), the CSRF check, request.cookies
+    # and a Cookie() parameter all read the cookies: they share one parse.
+    app = App(secret_key=KEY, middleware=[Middleware(SessionMiddleware, store=store)])
+
+    @app.get("/start")
+    async def start(request: Request) -> str:
+        request.session["visits"] = 0
+        return request.csrf_token()
+
+    @app.post("/visit")
+    async def visit(request: Request, theme: Annotated[str, Cookie()]) -> dict[str, Any]:
+        request.session["visits"] += 1
+        return {"visits": request.session["visits"], "theme": theme, "all": sorted(request.cookies)}
+
+    calls: list[str] = []
+    parse = prow._cookies.parse_cookie_header
+
+    def counting_parse(header: str) -> dict[str, str]:
+        calls.append(header)
+        return parse(header)
+
+    with TestClient(app) as client:
+        token = client.get("/start").json()
+        client.cookies.set("theme", "dark")
+        monkeypatch.setattr(prow._cookies, "parse_cookie_header", counting_parse)
+        response = client.post("/visit", headers={"X-CSRF-Token": token})
+    assert response.json() == {
+        "visits": 1,
+        "theme": "dark",
+        "all": ["csrftoken", "session", "theme"],
+    }
+    assert "session=" in response.headers["set-cookie"]
+    assert len(calls) == 1
+
+
+def test_a_middleware_that_replaces_the_headers_gets_a_fresh_parse() -> None:
+    # The session middleware parses the cookies first; an inner middleware then hands the
+    # app other headers. The cached parse belongs to the old header list, so it is not used.
+    def drop_cookies(app: ASGIApp) -> ASGIApp:
+        async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+            headers = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
+            await app({**scope, "headers": [*headers, (b"cookie", b"theme=dark")]}, receive, send)
+
+        return middleware
+
+    app = App(
+        secret_key=KEY,
+        csrf=False,
+        middleware=[Middleware(SessionMiddleware, store=MemoryStore()), Middleware(drop_cookies)],
+    )
+
+    @app.get("/cookies")
+    async def cookies(request: Request) -> dict[str, str]:
+        return request.cookies
+
+    with TestClient(app) as client:
+        response = client.get("/cookies", headers={"cookie": "session=forged; lang=en"})
+    assert response.json() == {"theme": "dark"}
 
 
 def test_cookie_session_is_decoded_only_when_used() -> None:
@@ -190,11 +266,13 @@ def test_debug_mode_works_without_a_key() -> None:
     ("options", "code", "words"),
     [
         ({"cookie_name": "my session"}, "prow.E121", "cookie_name"),
+        ({"cookie_name": "expires"}, "prow.E121", "cookie_name"),
         ({"max_age": 0}, "prow.E121", "max_age"),
         ({"max_age": 1.5}, "prow.E121", "max_age"),
         ({"path": "app"}, "prow.E121", "path"),
         ({"path": "/;x"}, "prow.E121", "path"),
         ({"domain": "a;b"}, "prow.E121", "domain"),
+        ({"domain": "a b"}, "prow.E121", "domain"),
         ({"same_site": "loose"}, "prow.E121", "same_site"),
         ({"same_site": "none", "https_only": False}, "prow.E122", "https_only=True"),
         ({"store": {}}, "prow.E123", "SessionStore"),
@@ -212,3 +290,15 @@ def test_same_site_none_is_secure_by_default() -> None:
     with TestClient(make_app(same_site="none"), base_url="https://testserver") as client:
         header = client.post("/set", json={"a": 1}).headers["set-cookie"]
     assert "SameSite=None" in header and "; Secure" in header
+
+
+def test_same_site_none_is_secure_on_http_too() -> None:
+    # Browsers drop SameSite=None cookies that are not Secure; on plain http (a developer's
+    # localhost) the Secure one is still kept, the other one never is.
+    with TestClient(make_app(same_site="none")) as client:
+        header = client.post("/set", json={"a": 1}).headers["set-cookie"]
+        assert "SameSite=None" in header and header.endswith("; Secure")
+        value = header.split(";")[0].removeprefix("session=")
+        client.cookies.clear()  # the test client, like a browser, holds Secure cookies for https
+        deletion = client.post("/logout", headers=cookie(value)).headers["set-cookie"]
+        assert "Max-Age=0" in deletion and deletion.endswith("; Secure")

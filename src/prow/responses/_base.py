@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC as _UTC
 from datetime import datetime
-from email.utils import format_datetime
-from http.cookies import SimpleCookie
 from typing import Any, Literal
 from urllib.parse import quote
 
 import pydantic_core
 
+from prow._cookies import set_cookie_header
 from prow._datastructures import MutableHeaders
 from prow._types import Receive, Scope, Send
 from prow.background import BackgroundTask
@@ -107,29 +105,24 @@ class Response:
         samesite: Literal["lax", "strict", "none"] | None = "lax",
         partitioned: bool = False,
     ) -> None:
-        """Add a ``Set-Cookie`` header; SameSite=Lax unless told otherwise."""
-        cookie: SimpleCookie = SimpleCookie()
-        cookie[key] = value
-        morsel = cookie[key]
-        if max_age is not None:
-            morsel["max-age"] = max_age
-        if expires is not None:
-            morsel["expires"] = _http_date(expires)
-        if path is not None:
-            morsel["path"] = path
-        if domain is not None:
-            morsel["domain"] = domain
-        if secure:
-            morsel["secure"] = True
-        if httponly:
-            morsel["httponly"] = True
-        if samesite is not None:
-            if samesite.lower() not in ("lax", "strict", "none"):
-                raise ValueError("samesite must be 'lax', 'strict' or 'none'")
-            morsel["samesite"] = samesite.capitalize()
-        header = morsel.output(header="").strip()
-        if partitioned:
-            header += "; Partitioned"
+        """Add a ``Set-Cookie`` header; SameSite=Lax unless told otherwise.
+
+        Raises ``ValueError`` for what browsers would refuse or misread: a name that is not a
+        token, a value with ``;`` or control characters, ``samesite="none"`` or
+        ``partitioned`` without ``secure``.
+        """
+        header = set_cookie_header(
+            key,
+            str(value),
+            max_age=max_age,
+            expires=expires,
+            path=path,
+            domain=domain,
+            secure=secure,
+            httponly=httponly,
+            samesite=samesite,
+            partitioned=partitioned,
+        )
         self.raw_headers.append((b"set-cookie", header.encode("latin-1")))
 
     def delete_cookie(
@@ -207,14 +200,6 @@ def _encode_content_type(media_type: str | None, charset: str) -> bytes:
     if media_type.startswith("text/") and "charset=" not in media_type:
         media_type += "; charset=" + charset
     return media_type.encode("latin-1")
-
-
-def _http_date(value: datetime | str | int) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        value = datetime.fromtimestamp(value, tz=_UTC)
-    return format_datetime(value, usegmt=True)
 
 
 class HTMLResponse(Response):

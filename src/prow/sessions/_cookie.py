@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-import re
-from typing import Literal
+from typing import NoReturn
 
+from prow._cookies import InvalidCookie, SameSite, SetCookie, request_cookies
 from prow._exceptions import ConfigurationError
-from prow._request import parse_cookie_header
 from prow._types import Scope
 
 __all__ = ["MAX_COOKIE_SIZE", "CookieSpec", "SameSite"]
-
-SameSite = Literal["lax", "strict", "none"]
 
 #: Browsers keep cookies up to 4096 bytes (name, value and attributes); larger ones are
 #: dropped silently, which would log the user out without a word.
 MAX_COOKIE_SIZE = 4096
 
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")  # RFC 6265 cookie-name characters
-_FORBIDDEN_IN_ATTRIBUTE = re.compile(r"[;\x00-\x1f\x7f]")
-_EXPIRED = "Thu, 01 Jan 1970 00:00:00 GMT"
+# SessionMiddleware's names for the Set-Cookie arguments that InvalidCookie names.
+_OPTIONS = {"name": "cookie_name", "samesite": "same_site"}
 
 
 class CookieSpec:
-    """The session cookie's name and attributes, checked once and pre-rendered."""
+    """The session cookie's name and attributes, checked once and pre-rendered.
 
-    __slots__ = ("_suffix", "https_only", "max_age", "name")
+    ``Secure`` is fixed by ``https_only`` (and always on with ``SameSite=None``), or else
+    follows the request's scheme: both variants are rendered at start-up, one picked per
+    response.
+    """
+
+    __slots__ = ("_deletions", "_setters", "https_only", "max_age", "name")
 
     def __init__(
         self,
@@ -37,25 +38,56 @@ class CookieSpec:
         same_site: SameSite,
         https_only: bool | None,
     ) -> None:
-        _check(name, max_age, path, domain, same_site, https_only)
+        if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age <= 0:
+            _invalid(f"max_age must be a positive number of seconds, got {max_age!r}")
+        site = same_site.lower() if isinstance(same_site, str) else same_site
+        if site == "none":
+            if https_only is False:
+                raise ConfigurationError(
+                    "prow.E122",
+                    "same_site='none' needs a Secure cookie (browsers drop it otherwise); "
+                    "set https_only=True or leave it None",
+                )
+            # Browsers drop a SameSite=None cookie that is not Secure, so it is Secure on
+            # every scheme (browsers accept that from http://localhost too).
+            https_only = True
         self.name = name
         self.max_age = max_age
         self.https_only = https_only
-        # HttpOnly always: page scripts (and so an XSS payload) cannot read the session.
-        attributes = [f"Path={path}"]
-        if domain is not None:
-            attributes.append(f"Domain={domain}")
-        attributes += ["HttpOnly", f"SameSite={same_site.capitalize()}"]
-        self._suffix = "; " + "; ".join(attributes)
+        variants = (False, True) if https_only is None else (https_only,)
+        try:
+            # HttpOnly always: page scripts (and so an XSS payload) cannot read the session.
+            self._setters = {
+                secure: SetCookie(
+                    name,
+                    max_age=max_age,
+                    path=path,
+                    domain=domain,
+                    secure=secure,
+                    httponly=True,
+                    samesite=site,
+                )
+                for secure in variants
+            }
+            self._deletions = {
+                secure: SetCookie(
+                    name,
+                    max_age=0,
+                    expires=0,
+                    path=path,
+                    domain=domain,
+                    secure=secure,
+                    httponly=True,
+                    samesite=site,
+                ).render("")
+                for secure in variants
+            }
+        except InvalidCookie as exc:
+            _invalid(f"{_OPTIONS.get(exc.field, exc.field)}: {exc}")
 
     def read(self, scope: Scope) -> str | None:
-        """The cookie's value in the request, or None."""
-        for key, value in scope["headers"]:
-            if key == b"cookie":
-                found = parse_cookie_header(value.decode("latin-1")).get(self.name)
-                if found:
-                    return found
-        return None
+        """The cookie's value in the request, or None (the parse is shared with the request)."""
+        return request_cookies(scope).get(self.name) or None
 
     def secure(self, scope: Scope) -> bool:
         """Whether to mark the cookie Secure: ``https_only``, or else when served over https."""
@@ -65,40 +97,12 @@ class CookieSpec:
 
     def header(self, value: str, secure: bool) -> str:
         """The ``Set-Cookie`` value storing ``value`` for ``max_age`` seconds."""
-        text = f"{self.name}={value}; Max-Age={self.max_age}{self._suffix}"
-        return text + "; Secure" if secure else text
+        return self._setters[secure].render(value)
 
     def deletion(self, secure: bool) -> str:
         """The ``Set-Cookie`` value that makes the browser forget the cookie."""
-        text = f"{self.name}=; Max-Age=0; Expires={_EXPIRED}{self._suffix}"
-        return text + "; Secure" if secure else text
+        return self._deletions[secure]
 
 
-def _check(
-    name: str,
-    max_age: int,
-    path: str,
-    domain: str | None,
-    same_site: str,
-    https_only: bool | None,
-) -> None:
-    if not _TOKEN.match(name):
-        _invalid(f"cookie_name {name!r} is not a valid cookie name; use letters, digits, _ or -")
-    if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age <= 0:
-        _invalid(f"max_age must be a positive number of seconds, got {max_age!r}")
-    if not path.startswith("/") or _FORBIDDEN_IN_ATTRIBUTE.search(path):
-        _invalid(f"path must start with '/' and hold no ';', got {path!r}")
-    if domain is not None and (not domain or _FORBIDDEN_IN_ATTRIBUTE.search(domain)):
-        _invalid(f"domain {domain!r} is not a valid cookie domain")
-    if same_site not in ("lax", "strict", "none"):
-        _invalid(f"same_site must be 'lax', 'strict' or 'none', got {same_site!r}")
-    if same_site == "none" and https_only is False:
-        raise ConfigurationError(
-            "prow.E122",
-            "same_site='none' needs a Secure cookie (browsers drop it otherwise); "
-            "set https_only=True or leave it None",
-        )
-
-
-def _invalid(message: str) -> None:
+def _invalid(message: str) -> NoReturn:
     raise ConfigurationError("prow.E121", f"SessionMiddleware: {message}")
