@@ -118,6 +118,28 @@ def test_user_is_none_without_auth(write: Write) -> None:
     assert TestClient(page_app(templates, "who.html", {})).get("/").text == "None"
 
 
+def test_without_auth_user_is_never_looked_up_and_the_body_is_known_at_once(
+    write: Write,
+) -> None:
+    # An app without prow.auth has no user to find: both render methods draw at once.
+    folder = write("who.html", "{% if user %}{{ user }}{% else %}anonymous{% endif %}")
+    templates = Templates(folder)
+    app = App()
+
+    @app.get("/sync")
+    async def sync_page(request: Request) -> str:
+        return templates.render(request, "who.html").body.decode()
+
+    @app.get("/async")
+    async def async_page(request: Request) -> str:
+        response = await templates.render_async(request, "who.html")
+        return response.body.decode() + "|" + str("user" in request.scope)
+
+    client = TestClient(app)
+    assert client.get("/sync").json() == "anonymous"
+    assert client.get("/async").json() == "anonymous|False"
+
+
 # -- url_for and static ----------------------------------------------------------------------
 
 

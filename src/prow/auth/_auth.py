@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from prow._errors import problem_response
 from prow._exceptions import ConfigurationError, HTTPError
-from prow._request import Request
+from prow._request import HTTPConnection, Request
 from prow.auth import _apikeys, _tokens
 from prow.auth._current import API_KEY_SCHEME, OAUTH2_SCHEME, SESSION_HASH_KEY, SESSION_USER_KEY
 from prow.auth._passwords import (
@@ -257,7 +257,7 @@ class Auth:
         user.last_login = datetime.datetime.now(datetime.UTC)
         return user
 
-    async def resolve(self, request: Request, session: AsyncSession) -> AbstractUser | None:
+    async def resolve(self, request: HTTPConnection, session: AsyncSession) -> AbstractUser | None:
         """The request's user: JWT, then API key, then session (see ``_current``)."""
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
         scheme = scheme.lower()
@@ -293,7 +293,9 @@ class Auth:
             raise _unauthorized("Api-Key", "invalid API key (unknown, revoked or expired)")
         return user
 
-    async def _session_user(self, request: Request, session: AsyncSession) -> AbstractUser | None:
+    async def _session_user(
+        self, request: HTTPConnection, session: AsyncSession
+    ) -> AbstractUser | None:
         data = request.scope.get("session")
         if data is None:
             return None

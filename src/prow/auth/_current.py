@@ -1,7 +1,8 @@
-"""Who is making the request: ``CurrentUser``, ``OptionalUser``, ``login`` and ``logout``.
+"""Who is making the request: ``CurrentUser``, ``OptionalUser``, ``get_user``, login, logout.
 
-The user is resolved once per request, in this order, and cached in ``scope["user"]``
-(``None`` when anonymous) for templates and per-user rate limits:
+The user is resolved once per request, by whichever asks first (``CurrentUser``,
+``OptionalUser``, or ``get_user``, which templates use), in this order, and cached in
+``scope["user"]`` (``None`` when anonymous) for templates and per-user rate limits:
 
 1. ``Authorization: Bearer <JWT access token>`` (or the schemes of ``Auth(token_schemes=...)``);
 2. an API key: ``X-API-Key: <key>`` or ``Authorization: Api-Key <key>``;
@@ -19,9 +20,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from prow._exceptions import ConfigurationError, HTTPError
 from prow._params import Depends
-from prow._request import Request
+from prow._request import HTTPConnection, Request
 from prow.auth._models import AbstractUser
-from prow.db import Session
+from prow.db import Session, database
 
 if TYPE_CHECKING:
     from prow.auth._default import User
@@ -30,6 +31,7 @@ __all__ = [
     "CurrentUser",
     "OptionalUser",
     "current_user",
+    "get_user",
     "keep_login",
     "login",
     "logout",
@@ -63,6 +65,27 @@ async def optional_user(request: Request, session: Session) -> AbstractUser | No
     from prow.auth._auth import Auth
 
     user = await Auth.of(request.app).resolve(request, session)
+    scope["user"] = user
+    return user
+
+
+async def get_user(request: HTTPConnection) -> AbstractUser | None:
+    """The request's user, or ``None`` when anonymous, for code that is not a handler.
+
+    The same lookup as ``OptionalUser``, cached in ``scope["user"]`` the same way, but in a
+    database session of its own, closed before it returns: the user it gives is detached,
+    for reading (templates, exception handlers). A handler that changes the user asks for
+    ``CurrentUser``, whose user belongs to the handler's ``Session``.
+    """
+    scope = request.scope
+    if "user" in scope:
+        cached: AbstractUser | None = scope["user"]
+        return cached
+    from prow.auth._auth import Auth
+
+    auth = Auth.of(request.app)
+    async with database(request.app).session() as session:
+        user = await auth.resolve(request, session)
     scope["user"] = user
     return user
 

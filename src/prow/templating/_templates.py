@@ -9,6 +9,7 @@ templates made from strings, and cannot be switched off through ``Templates``. U
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import os
 import weakref
@@ -22,6 +23,7 @@ from prow._exceptions import ConfigurationError
 from prow.responses import HTMLResponse
 from prow.templating._globals import template_globals
 from prow.templating._helpers import is_htmx
+from prow.templating._user import UserPage, UserUse, resolve_user
 
 if TYPE_CHECKING:
     from prow._app import App
@@ -81,6 +83,7 @@ class Templates:
         self._envs: weakref.WeakKeyDictionary[App, jinja2.Environment] = weakref.WeakKeyDictionary()
         self._last: tuple[App | None, jinja2.Environment | None] = (None, None)
         self.context_processors = list(context_processors)
+        self._user_use = UserUse()
         self.env = jinja2.Environment(
             loader=jinja2.ChoiceLoader(self._fixed + _app_loaders(apps or ())),
             autoescape=jinja2.select_autoescape(_ESCAPED, default_for_string=True),
@@ -132,13 +135,26 @@ class Templates:
         return self.env.overlay(loader=loader, auto_reload=auto_reload)
 
     def context(self, request: HTTPConnection, context: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The variables a template sees: ``request``, ``user``, processors', then yours."""
-        values: dict[str, Any] = {"request": request, "user": request.scope.get("user")}
+        """The variables a template sees: ``request``, ``user``, processors', then yours.
+
+        ``user`` is ``scope["user"]`` as resolved so far; ``render`` and ``render_async``
+        look it up first when the template needs it (see :mod:`prow.templating._user`).
+        """
+        return self._context(request, context)[0]
+
+    def _context(
+        self, request: HTTPConnection, context: Mapping[str, Any] | None
+    ) -> tuple[dict[str, Any], bool]:
+        """The template's variables, and whether ``user`` was left to prow to fill in."""
+        values: dict[str, Any] = {"request": request}
         for processor in self.context_processors:
             values.update(processor(request))
         if context:
             values.update(context)
-        return values
+        if "user" in values:
+            return values, False
+        values["user"] = request.scope.get("user")
+        return values, True
 
     def render(
         self,
@@ -156,18 +172,25 @@ class Templates:
 
         ``block`` renders only that ``{% block %}`` (a fragment); ``htmx_block`` does so only
         when htmx asked (``HX-Request``), so one handler serves the page and its fragment.
+
+        With ``Auth`` on the app, a template that shows ``user`` on a request that has not
+        looked the user up yet is rendered when the response is sent, after the lookup (a
+        :class:`~prow.templating._user.UserPage`: its ``body`` is not known before).
         """
         if self.env.is_async:
             raise RuntimeError(
                 "these Templates have enable_async=True: use await templates.render_async(...)"
             )
-        template, values, chosen = self._prepare(request, name, context, block, htmx_block)
-        with template_errors():
-            if chosen is None:
-                content = template.render(values)
-            else:
-                content = _render_block(template, chosen, values)
-        return _response(content, status_code, headers, media_type, htmx_block is not None)
+        template, values, chosen, needs_user = self._prepare(
+            request, name, context, block, htmx_block
+        )
+        extra = _headers(headers, htmx_block is not None)
+        if needs_user:
+            # No waiting for the database here: the page renders when it is sent.
+            draw = functools.partial(_draw, template, chosen)
+            return UserPage(request, draw, values, status_code, extra, media_type)
+        content = _draw(template, chosen, values)
+        return HTMLResponse(content, status_code=status_code, headers=extra, media_type=media_type)
 
     async def render_async(
         self,
@@ -181,25 +204,22 @@ class Templates:
         block: str | None = None,
         htmx_block: str | None = None,
     ) -> HTMLResponse:
-        """:meth:`render` for ``enable_async=True``: templates may await and use async loops."""
-        if not self.env.is_async:
-            return self.render(
-                request,
-                name,
-                context,
-                status_code=status_code,
-                headers=headers,
-                media_type=media_type,
-                block=block,
-                htmx_block=htmx_block,
-            )
-        template, values, chosen = self._prepare(request, name, context, block, htmx_block)
-        with template_errors():
-            if chosen is None:
-                content = await template.render_async(values)
-            else:
-                content = await _render_block_async(template, chosen, values)
-        return _response(content, status_code, headers, media_type, htmx_block is not None)
+        """:meth:`render` for ``enable_async=True``: templates may await and use async loops.
+
+        Works for the other templates too, and then has the page's ``body`` at once even when
+        the template shows ``user`` (it is looked up first).
+        """
+        template, values, chosen, needs_user = self._prepare(
+            request, name, context, block, htmx_block
+        )
+        if needs_user:
+            values["user"] = await resolve_user(request)
+        if self.env.is_async:
+            content = await _draw_async(template, chosen, values)
+        else:
+            content = _draw(template, chosen, values)
+        extra = _headers(headers, htmx_block is not None)
+        return HTMLResponse(content, status_code=status_code, headers=extra, media_type=media_type)
 
     def _prepare(
         self,
@@ -208,10 +228,17 @@ class Templates:
         context: Mapping[str, Any] | None,
         block: str | None,
         htmx_block: str | None,
-    ) -> tuple[jinja2.Template, dict[str, Any], str | None]:
-        """What both render methods start from: the template, its values, the block to draw."""
+    ) -> tuple[jinja2.Template, dict[str, Any], str | None, bool]:
+        """What both render methods start from: the template, its values, the block to draw.
+
+        And whether ``user`` must be looked up first (see :mod:`prow.templating._user`).
+        """
         template = self.get_template(name, request)
-        return template, self.context(request, context), _chosen_block(request, block, htmx_block)
+        values, user_left = self._context(request, context)
+        needs_user = (
+            user_left and "user" not in request.scope and self._user_use.wanted(request, template)
+        )
+        return template, values, _chosen_block(request, block, htmx_block), needs_user
 
 
 @contextlib.contextmanager
@@ -298,6 +325,21 @@ def _block(template: jinja2.Template, name: str) -> Any:
     return render
 
 
+def _draw(template: jinja2.Template, block: str | None, values: dict[str, Any]) -> str:
+    """The whole page, or only ``block`` of it."""
+    with template_errors():
+        if block is None:
+            return template.render(values)
+        return _render_block(template, block, values)
+
+
+async def _draw_async(template: jinja2.Template, block: str | None, values: dict[str, Any]) -> str:
+    with template_errors():
+        if block is None:
+            return await template.render_async(values)
+        return await _render_block_async(template, block, values)
+
+
 def _render_block(template: jinja2.Template, name: str, values: dict[str, Any]) -> str:
     render = _block(template, name)
     try:
@@ -315,16 +357,10 @@ async def _render_block_async(template: jinja2.Template, name: str, values: dict
         template.environment.handle_exception()
 
 
-def _response(
-    content: str,
-    status_code: int,
-    headers: Mapping[str, str] | None,
-    media_type: str | None,
-    varies: bool,
-) -> HTMLResponse:
+def _headers(headers: Mapping[str, str] | None, varies: bool) -> dict[str, str]:
     extra = dict(headers or {})
     if varies:
         # The same URL answers a page or a fragment: caches must keep them apart.
         vary = extra.pop("Vary", None) or extra.pop("vary", None)
         extra["Vary"] = f"{vary}, HX-Request" if vary else "HX-Request"
-    return HTMLResponse(content, status_code=status_code, headers=extra, media_type=media_type)
+    return extra
