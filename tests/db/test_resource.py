@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import openapi_spec_validator
+import pydantic
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -62,6 +63,18 @@ class Ticket(Base):
     title: Mapped[str] = mapped_column(sa.String(50))
     points: Mapped[int] = mapped_column(default=1)
     code: Mapped[str] = mapped_column(sa.String(32), default=lambda: uuid.uuid4().hex)
+
+
+class Pet(Base):
+    __tablename__ = f"res_pet_{RUN}"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(50))
+    kind: Mapped[str] = mapped_column(sa.String(10))
+    __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "pet"}
+
+
+class Dog(Pet):
+    __mapper_args__ = {"polymorphic_identity": "dog"}
 
 
 class Pair(Base):
@@ -695,3 +708,46 @@ async def test_malformed_cursor_is_400(make: Factory, data: Any) -> None:
     response = await setup.client.get("/books", params={"cursor": cursor_token(data)})
     assert response.status_code == 400
     assert response.json()["detail"].startswith("invalid cursor")
+
+
+# -- lists select columns, not objects, when prow owns the read schema ----------------------
+
+
+async def test_a_subclass_resource_lists_only_its_rows(make: Factory) -> None:
+    # Single-table inheritance: the page selects columns, and the ORM still adds the
+    # subclass's discriminator, on the plain page, a filtered one and the count.
+    dogs = Resource(
+        Dog, prefix="/dogs", filter_fields=["name"], order_fields=["id"], default_limit=1
+    )
+    setup = await make(dogs)
+    await setup.add(Pet(name="Tom"), Dog(name="Rex"), Pet(name="Kit"), Dog(name="Fido"))
+    page = (await setup.client.get("/dogs")).json()
+    assert page["items"] == [{"id": 2, "name": "Rex", "kind": "dog"}]
+    assert page["total"] == 2
+    assert await ids(setup, "/dogs?offset=1") == [4]
+    assert await ids(setup, "/dogs?name=Tom") == []
+    assert await ids(setup, "/dogs?limit=5&order=-id") == [4, 2]
+
+
+class BookView(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(from_attributes=True)
+    id: int
+    title: str
+    label: str
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def from_book(cls, book: Any) -> Any:
+        assert isinstance(book, Book), f"a custom read schema gets objects, not {book!r}"
+        return {"id": book.id, "title": book.title, "label": f"{book.title} ({book.price})"}
+
+
+async def test_a_custom_read_schema_gets_model_objects(make: Factory) -> None:
+    setup = await library(make, books(read_schema=BookView))
+    page = (await setup.client.get("/books?limit=2")).json()
+    assert page["items"] == [
+        {"id": 1, "title": "Dune", "label": "Dune (9.5)"},
+        {"id": 2, "title": "Emma", "label": "Emma (4.0)"},
+    ]
+    assert page["total"] == 5
+    assert (await setup.client.get("/books/3")).json()["label"] == "dune messiah (12.0)"

@@ -135,6 +135,7 @@ class Resource(Router):
             key=getattr(model, self._pk_key),
             read_schema=self.read_schema,
             loads=self._loads,
+            plain_rows=read_schema is None,  # prow's own schema: validators expect no object
             filter_fields=filter_fields,
             order_fields=order_fields,
             default_order=default_order,
