@@ -8,7 +8,7 @@ import datetime
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import openapi_spec_validator
 import pydantic
@@ -70,11 +70,14 @@ class Pet(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(50))
     kind: Mapped[str] = mapped_column(sa.String(10))
-    __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "pet"}
+    __mapper_args__: ClassVar[dict[str, Any]] = {
+        "polymorphic_on": "kind",
+        "polymorphic_identity": "pet",
+    }
 
 
 class Dog(Pet):
-    __mapper_args__ = {"polymorphic_identity": "dog"}
+    __mapper_args__: ClassVar[dict[str, Any]] = {"polymorphic_identity": "dog"}
 
 
 class Pair(Base):
