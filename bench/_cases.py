@@ -117,11 +117,14 @@ NEGATIVE_CASES: tuple[Case, ...] = (
 # The database endpoints: measured per database (SQLite, PostgreSQL), apart from the others.
 DB_CASES: dict[str, Case] = {
     "db": Case("db", "GET", "/db/42", expect=expected_row(42)),
+    "db_orm": Case("db_orm", "GET", "/db/orm/42", expect=expected_row(42)),
     "db_list": Case("db_list", "GET", "/db/list", expect=expected_page()),
 }
 DB_ENDPOINTS = tuple(DB_CASES)
 DB_NEGATIVE_CASES: tuple[Case, ...] = (
     Case("db-missing", "GET", "/db/1000", statuses=(404,)),
     Case("db-not-int", "GET", "/db/abc", statuses=(400, 404, 422)),
+    Case("db-orm-missing", "GET", "/db/orm/1000", statuses=(404,)),
+    Case("db-orm-not-int", "GET", "/db/orm/abc", statuses=(400, 404, 422)),
 )
 ALL_CASES: dict[str, Case] = {**CASES, **DB_CASES}

@@ -109,8 +109,8 @@ def test_report_judges_db_against_bare(tmp_path: Path) -> None:
         "instructions": {"bare": {"json": 18_000}, "prow": {"json": 50_000}},
         "db_instructions": {
             "sqlite": {
-                "bare": {"db": 900_000, "db_list": 1_500_000},
-                "prow": {"db": 950_000, "db_list": 2_000_000},
+                "bare": {"db": 900_000, "db_orm": 1_500_000, "db_list": 1_500_000},
+                "prow": {"db": 950_000, "db_orm": 1_800_000, "db_list": 2_000_000},
                 "django": {"db": 800_000},
             },
             "postgresql": {
@@ -122,6 +122,7 @@ def test_report_judges_db_against_bare(tmp_path: Path) -> None:
     write_report(raw, tmp_path, chart=False)
     text = (tmp_path / "RESULTS.md").read_text()
     assert "| db | 900.0k | 950.0k (1.06×) | 800.0k (0.89×) | ≤ 1.1× bare | **pass** |" in text
+    assert "| db_orm | 1.50M | 1.80M (1.20×) | — | ≤ 1.1× bare | **FAIL** (1.20×, +9%) |" in text
     assert "| db_list | 1.50M | 2.00M (1.33×) | — | — | — |" in text
     assert "| db | 1.00M | 1.20M (1.20×) | ≤ 1.1× bare | **FAIL** (1.20×, +9%) |" in text
     assert "Not measured on postgresql (driver not installed): django." in text

@@ -1,4 +1,4 @@
-"""The table of ``GET /db`` and ``GET /db/list``, for the apps that use SQLAlchemy's ORM directly.
+"""The table of the ``/db`` endpoints, its core statement, and its ORM class for SQLAlchemy apps.
 
 prow declares the same table with ``prow.db.Model``, Flask with Flask-SQLAlchemy's ``db.Model``,
 Django with its ORM (``db_table``); they all read the rows ``bench/_db.py`` stores.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import cast
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import String, Table
+from sqlalchemy import String, Table, bindparam, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 TABLE = "bench_row"
@@ -31,6 +31,13 @@ class Row(Base):
 
 
 ROW_TABLE = cast(Table, Row.__table__)
+
+#: ``GET /db/{id}``: the one statement every SQLAlchemy app runs on a connection (core, no ORM);
+#: built once, so SQLAlchemy compiles it once.
+ONE_ROW = select(ROW_TABLE).where(ROW_TABLE.c.id == bindparam("id"))
+
+#: The same query for Django, which runs SQL on its own connection (``%s`` placeholders).
+ONE_ROW_SQL = f"SELECT id, name, price, stock, active FROM {TABLE} WHERE id = %s"
 
 
 class RowOut(BaseModel):

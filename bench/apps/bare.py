@@ -14,11 +14,11 @@ from urllib.parse import unquote_plus
 
 from pydantic import ValidationError
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from bench._db import async_url
 from bench.apps._models import Item
-from bench.apps._rows import PAGE, ROW_TABLE
+from bench.apps._rows import ONE_ROW, PAGE, ROW_TABLE, Row
 
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
 _JSON = [(b"content-type", b"application/json")]
@@ -26,8 +26,9 @@ _HELLO = b"Hello, World!"
 _HELLO_JSON = json.dumps({"message": "Hello, World!"}).encode()
 
 _engine = create_async_engine(async_url())
+_new_session = async_sessionmaker(_engine, expire_on_commit=False)
 _columns = ROW_TABLE.c
-_ONE = select(ROW_TABLE).where(_columns.id == bindparam("id"))
+_FIELDS = ("id", "name", "price", "stock", "active")
 _PAGE = (
     select(ROW_TABLE).order_by(_columns.id).limit(bindparam("limit")).offset(bindparam("offset"))
 )
@@ -74,17 +75,28 @@ async def _items(receive: Any, send: Any) -> None:
 
 
 async def _row(send: Any, raw_id: str) -> None:
-    try:
-        row_id = int(raw_id)
-    except ValueError:
+    if not raw_id.isdigit():
         await _answer(send, 422, _JSON, b'{"detail":"id must be an integer"}')
         return
     async with _engine.connect() as connection:
-        row = (await connection.execute(_ONE, {"id": row_id})).mappings().first()
+        row = (await connection.execute(ONE_ROW, {"id": int(raw_id)})).mappings().first()
     if row is None:
         await _answer(send, 404, _JSON, b'{"detail":"no such row"}')
         return
     await _answer(send, 200, _JSON, json.dumps(dict(row)).encode())
+
+
+async def _orm_row(send: Any, raw_id: str) -> None:
+    if not raw_id.isdigit():
+        await _answer(send, 422, _JSON, b'{"detail":"id must be an integer"}')
+        return
+    async with _new_session() as session:
+        found = await session.get(Row, int(raw_id))
+    if found is None:
+        await _answer(send, 404, _JSON, b'{"detail":"no such row"}')
+        return
+    body = {name: getattr(found, name) for name in _FIELDS}
+    await _answer(send, 200, _JSON, json.dumps(body).encode())
 
 
 def _int_arg(scope: dict[str, Any], name: str, default: int) -> int:
@@ -137,6 +149,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await _items(receive, send)
     elif method == "GET" and path == "/db/list":
         await _rows(scope, send)
+    elif method == "GET" and path.startswith("/db/orm/") and path.count("/") == 3:
+        await _orm_row(send, path[8:])
     elif method == "GET" and path.startswith("/db/") and path.count("/") == 2:
         await _row(send, path[4:])
     else:

@@ -4,8 +4,10 @@
 Middleware is the API-relevant part of ``startproject``'s default (security and common); session,
 auth, messages and CSRF are left out because this app has no users and no forms.
 
-The ``/db`` endpoints use the ORM with a model declared here (``db_table`` names the shared table,
-``managed=False`` since ``bench/_db.py`` creates it), ``values()`` and Django's ``Paginator``.
+``GET /db/{id}`` runs the shared query as SQL on Django's connection (Django has no SQLAlchemy
+core; its cursor is the equivalent). ``/db/orm/{id}`` and ``/db/list`` use the ORM with a model
+declared here (``db_table`` names the shared table, ``managed=False`` since ``bench/_db.py``
+creates it), ``values()`` and Django's ``Paginator``.
 Connections are kept between requests (``CONN_MAX_AGE=None``) as every other app's pool keeps
 them; Django's default of 0 would open a new connection for every request.
 """
@@ -54,7 +56,7 @@ django.setup()
 
 from django.core.paginator import Paginator  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
-from django.db import models  # noqa: E402
+from django.db import connection, models  # noqa: E402
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse  # noqa: E402
 from django.urls import path  # noqa: E402
 from django.views.decorators.csrf import csrf_exempt  # noqa: E402
@@ -62,7 +64,7 @@ from django.views.decorators.http import require_GET, require_POST  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
 from bench.apps._models import Item  # noqa: E402
-from bench.apps._rows import PAGE, TABLE  # noqa: E402
+from bench.apps._rows import ONE_ROW_SQL, PAGE, TABLE  # noqa: E402
 
 
 class BenchRow(models.Model):  # type: ignore[misc]
@@ -107,6 +109,19 @@ def items(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def row(request: HttpRequest, row_id: int) -> HttpResponse:
+    with connection.cursor() as cursor:
+        cursor.execute(ONE_ROW_SQL, [row_id])
+        found = cursor.fetchone()
+    if found is None:
+        raise Http404("Row not found")
+    row_id, name, price, stock, active = found
+    return JsonResponse(  # SQLite answers booleans as 0/1, as the ORM's field would convert
+        {"id": row_id, "name": name, "price": price, "stock": stock, "active": bool(active)}
+    )
+
+
+@require_GET
+def orm_row(request: HttpRequest, row_id: int) -> HttpResponse:
     try:
         found = BenchRow.objects.values(*_FIELDS).get(pk=row_id)
     except BenchRow.DoesNotExist:
@@ -130,6 +145,7 @@ urlpatterns = [
     path("items", items),
     path("db/list", rows),
     path("db/<int:row_id>", row),
+    path("db/orm/<int:row_id>", orm_row),
 ]
 
 app = get_wsgi_application()

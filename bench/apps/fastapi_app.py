@@ -1,6 +1,7 @@
 """FastAPI with its defaults (OpenAPI and docs routes on).
 
-The ``/db`` endpoints follow FastAPI's SQL tutorial with SQLAlchemy's async session: a session
+``GET /db/{id}`` runs the shared core statement on a connection dependency; ``/db/orm/{id}``
+and ``/db/list`` follow FastAPI's SQL tutorial with SQLAlchemy's async session: a session
 dependency, pydantic response models read from the ORM objects.
 """
 
@@ -13,11 +14,16 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from bench._db import async_url
 from bench.apps._models import Item
-from bench.apps._rows import PAGE, Row, RowOut, RowPage
+from bench.apps._rows import ONE_ROW, PAGE, Row, RowOut, RowPage
 
 engine = create_async_engine(async_url())
 new_session = async_sessionmaker(engine, expire_on_commit=False)
@@ -35,6 +41,14 @@ async def get_session() -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_connection() -> AsyncIterator[AsyncConnection]:
+    async with engine.connect() as connection:
+        yield connection
+
+
+ConnectionDep = Annotated[AsyncConnection, Depends(get_connection)]
 
 app = FastAPI(lifespan=lifespan)
 
@@ -71,7 +85,15 @@ async def rows(
 
 
 @app.get("/db/{row_id}", response_model=RowOut)
-async def row(row_id: int, session: SessionDep) -> Any:
+async def row(row_id: int, connection: ConnectionDep) -> Any:
+    found = (await connection.execute(ONE_ROW, {"id": row_id})).mappings().first()
+    if found is None:
+        raise HTTPException(status_code=404, detail="Row not found")
+    return found
+
+
+@app.get("/db/orm/{row_id}", response_model=RowOut)
+async def orm_row(row_id: int, session: SessionDep) -> Any:
     found = await session.get(Row, row_id)
     if found is None:
         raise HTTPException(status_code=404, detail="Row not found")

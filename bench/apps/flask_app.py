@@ -1,14 +1,15 @@
 """Flask (WSGI): the ``int`` converter for the path, pydantic for the body.
 
-The ``/db`` endpoints use Flask-SQLAlchemy (blocking driver): ``db.get_or_404`` and
-``db.paginate``, its idiomatic pagination (``?page=``, ``?per_page=``).
+The ``/db`` endpoints use Flask-SQLAlchemy (blocking driver): ``GET /db/{id}`` runs the shared
+core statement on a connection of ``db.engine``; ``/db/orm/{id}`` uses ``db.get_or_404`` and
+``/db/list`` ``db.paginate``, its idiomatic pagination (``?page=``, ``?per_page=``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, abort, request
 from flask_sqlalchemy import SQLAlchemy
 from pydantic import ValidationError
 from sqlalchemy import String, select
@@ -16,7 +17,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bench._db import sync_url
 from bench.apps._models import Item
-from bench.apps._rows import PAGE, TABLE
+from bench.apps._rows import ONE_ROW, PAGE, TABLE
 
 
 class Base(DeclarativeBase):
@@ -78,6 +79,15 @@ def items() -> Response:
 
 @app.get("/db/<int:row_id>")
 def row(row_id: int) -> dict[str, Any]:
+    with db.engine.connect() as connection:
+        found = connection.execute(ONE_ROW, {"id": row_id}).mappings().first()
+    if found is None:
+        abort(404)
+    return dict(found)
+
+
+@app.get("/db/orm/<int:row_id>")
+def orm_row(row_id: int) -> dict[str, Any]:
     found: BenchRow = db.get_or_404(BenchRow, row_id)
     return found.as_dict()
 

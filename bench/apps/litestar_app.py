@@ -6,8 +6,10 @@ recommends over the deprecated inferred style.
 Its defaults stay on (OpenAPI schema routes included). POST answers 200, like every other app,
 instead of Litestar's default 201.
 
-The ``/db`` endpoints use Litestar's SQLAlchemy plugin (advanced-alchemy): it injects the
-request's ``db_session`` and serializes the returned ORM objects (and ``OffsetPagination``) itself.
+The ``/db`` endpoints use Litestar's SQLAlchemy plugin (advanced-alchemy): ``GET /db/{id}`` runs
+the shared core statement on a connection of the injected ``db_engine``; ``/db/orm/{id}`` and
+``/db/list`` take the request's ``db_session``, and the plugin serializes the returned ORM
+objects (and ``OffsetPagination``) itself.
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from litestar.exceptions import NotFoundException
 from litestar.pagination import OffsetPagination
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bench._db import async_url
-from bench.apps._rows import PAGE, Row
+from bench.apps._rows import ONE_ROW, PAGE, Row
 
 
 class Dimensions(msgspec.Struct):
@@ -72,7 +74,16 @@ async def items(data: JSONBody[Item]) -> Item:
 
 
 @get("/db/{row_id:int}")
-async def row(row_id: FromPath[int], db_session: NamedDependency[AsyncSession]) -> Row:
+async def row(row_id: FromPath[int], db_engine: NamedDependency[AsyncEngine]) -> dict[str, Any]:
+    async with db_engine.connect() as connection:
+        found = (await connection.execute(ONE_ROW, {"id": row_id})).mappings().first()
+    if found is None:
+        raise NotFoundException("Row not found")
+    return dict(found)
+
+
+@get("/db/orm/{row_id:int}")
+async def orm_row(row_id: FromPath[int], db_session: NamedDependency[AsyncSession]) -> Row:
     found = await db_session.get(Row, row_id)
     if found is None:
         raise NotFoundException("Row not found")
@@ -93,6 +104,6 @@ async def rows(
 database = SQLAlchemyAsyncConfig(connection_string=async_url().render_as_string(False))
 
 app = Litestar(
-    route_handlers=[plaintext, json_, user, items, row, rows],
+    route_handlers=[plaintext, json_, user, items, row, orm_row, rows],
     plugins=[SQLAlchemyPlugin(config=database)],
 )

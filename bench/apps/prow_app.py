@@ -1,7 +1,9 @@
 """prow with its defaults (OpenAPI and docs routes on, as a user gets them).
 
-``GET /db/{row_id}`` is a handler with the ``Session`` dependency; ``GET /db/list`` is the list
-action of a ``Resource`` (filters, ordering and pagination as a user gets them).
+``GET /db/{row_id}`` runs the shared core statement on the ``Connection`` dependency;
+``GET /db/orm/{row_id}`` is a handler with the ``Session`` dependency and ``get_or_404``;
+``GET /db/list`` is the list action of a ``Resource`` (filters, ordering and pagination as a user
+gets them).
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bench._db import async_url
 from bench.apps._models import Item
-from bench.apps._rows import PAGE, TABLE
-from prow import App, PlainTextResponse
-from prow.db import Model, Resource, Session, get_or_404, schema_for, use_database
+from bench.apps._rows import ONE_ROW, PAGE, TABLE
+from prow import App, HTTPError, PlainTextResponse
+from prow.db import Connection, Model, Resource, Session, get_or_404, schema_for, use_database
 
 
 class BenchRow(Model):
@@ -55,7 +57,15 @@ async def items(item: Item) -> Item:
 
 
 @app.get("/db/{row_id}")
-async def row(row_id: int, session: Session) -> BenchRowRead:  # type: ignore[valid-type]
+async def row(row_id: int, connection: Connection) -> dict[str, Any]:
+    found = (await connection.execute(ONE_ROW, {"id": row_id})).mappings().first()
+    if found is None:
+        raise HTTPError(404, f"Row {row_id} does not exist.")
+    return dict(found)
+
+
+@app.get("/db/orm/{row_id}")
+async def orm_row(row_id: int, session: Session) -> BenchRowRead:  # type: ignore[valid-type]
     return BenchRowRead.model_validate(await get_or_404(session, BenchRow, row_id))
 
 

@@ -1,7 +1,8 @@
 """Starlette: routes with the ``int`` convertor; pydantic for the body since it has no validator.
 
-The ``/db`` endpoints open an SQLAlchemy ``AsyncSession`` per request and answer ``JSONResponse``
-with the row's columns; the engine is closed by the lifespan.
+``GET /db/{id}`` runs the shared core statement on a connection from the engine; ``/db/orm/{id}``
+and ``/db/list`` open an SQLAlchemy ``AsyncSession`` per request; all answer ``JSONResponse`` with
+the row's columns. The engine is closed by the lifespan.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from starlette.routing import Route
 
 from bench._db import async_url
 from bench.apps._models import Item
-from bench.apps._rows import PAGE, Row
+from bench.apps._rows import ONE_ROW, PAGE, Row
 
 engine = create_async_engine(async_url())
 new_session = async_sessionmaker(engine, expire_on_commit=False)
@@ -60,6 +61,15 @@ async def items(request: Request) -> Response:
 
 
 async def row(request: Request) -> Response:
+    async with engine.connect() as connection:
+        params = {"id": request.path_params["row_id"]}
+        found = (await connection.execute(ONE_ROW, params)).mappings().first()
+    if found is None:
+        return JSONResponse({"detail": "Row not found"}, status_code=404)
+    return JSONResponse(dict(found))
+
+
+async def orm_row(request: Request) -> Response:
     async with new_session() as session:
         found = await session.get(Row, request.path_params["row_id"])
     if found is None:
@@ -90,6 +100,7 @@ app = Starlette(
         Route("/items", items, methods=["POST"]),
         Route("/db/list", rows),
         Route("/db/{row_id:int}", row),
+        Route("/db/orm/{row_id:int}", orm_row),
     ],
     lifespan=lifespan,
 )
