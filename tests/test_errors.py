@@ -1,6 +1,9 @@
 """Error answers: HTTPError, exception handlers, 500s with and without debug."""
 
+import json
+
 import pytest
+from pydantic import BaseModel, Field
 
 from prow import App, HTMLResponse, HTTPError, JSONResponse, PlainTextResponse, Request
 from prow.testing import TestClient
@@ -215,3 +218,40 @@ def test_500_handler_answers_unhandled_errors() -> None:
 
     response = TestClient(app, raise_server_exceptions=False).get("/crash")
     assert (response.status_code, response.text) == (500, "custom 500")
+
+
+def _strict_json(text: str) -> object:
+    """Parse as a browser would: NaN and Infinity are not JSON."""
+
+    def refuse(constant: str) -> object:
+        raise ValueError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_non_finite_numbers_never_make_invalid_json() -> None:
+    app = App()
+
+    class Price(BaseModel):
+        amount: float = Field(allow_inf_nan=False)
+
+    @app.post("/prices")
+    async def add(price: Price) -> Price:
+        return price
+
+    @app.get("/plain")
+    async def plain() -> dict[str, float]:
+        return {"nan": float("nan"), "inf": float("inf")}
+
+    @app.get("/response")
+    async def response() -> JSONResponse:
+        return JSONResponse({"inf": float("-inf")})
+
+    client = TestClient(app)
+    refused = client.post("/prices", content=b'{"amount": 1e400}')
+    assert refused.status_code == 422
+    error = _strict_json(refused.text)["errors"][0]  # type: ignore[index]
+    assert error["loc"] == ["body", "amount"]
+    assert error["input"] == "Infinity"  # echoed as text, not a bare Infinity
+    assert _strict_json(client.get("/plain").text) == {"nan": None, "inf": None}
+    assert _strict_json(client.get("/response").text) == {"inf": None}

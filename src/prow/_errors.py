@@ -19,7 +19,9 @@ PROBLEM_JSON = "application/problem+json"
 
 def problem_response(exc: HTTPError) -> Response:
     """The problem+json answer for an ``HTTPError``; headers such as ``Allow`` are kept."""
-    body = pydantic_core.to_json(exc.problem(), fallback=str)
+    # An invalid input such as 1e400 is echoed as "Infinity" (a string): bare Infinity or
+    # NaN would make the whole answer invalid JSON for the client.
+    body = pydantic_core.to_json(exc.problem(), fallback=str, inf_nan_mode="strings")
     if exc.status in (204, 304):
         return Response(b"", status_code=exc.status, headers=exc.headers)
     return Response(body, status_code=exc.status, headers=exc.headers, media_type=PROBLEM_JSON)
@@ -43,7 +45,8 @@ def debug_response(connection: HTTPConnection, exc: BaseException) -> Response:
         return HTMLResponse(_debug_page(connection, exc, frames), status_code=500)
     problem: dict[str, Any] = HTTPError(500, f"{type(exc).__name__}: {exc}").problem()
     problem["traceback"] = "".join(frames).splitlines()
-    return Response(pydantic_core.to_json(problem), 500, media_type=PROBLEM_JSON)
+    body = pydantic_core.to_json(problem, fallback=str, inf_nan_mode="strings")
+    return Response(body, 500, media_type=PROBLEM_JSON)
 
 
 def _debug_page(connection: HTTPConnection, exc: BaseException, frames: list[str]) -> str:

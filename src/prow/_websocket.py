@@ -127,7 +127,7 @@ class WebSocket(HTTPConnection):
         await self.send({"type": "websocket.send", "bytes": data})
 
     async def send_json(self, data: Any, mode: str = "text") -> None:
-        encoded = pydantic_core.to_json(data)
+        encoded = pydantic_core.to_json(data, inf_nan_mode="null")
         if mode == "text":
             await self.send_text(encoded.decode())
         else:

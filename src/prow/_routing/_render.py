@@ -77,7 +77,8 @@ class ResponsePlan:
         types such as ``dict[str, Any]`` are encoded directly.
         """
         if not self.validate:
-            return pydantic_core.to_json(value)
+            # NaN and infinities are not JSON: null, as pydantic's own serializers write them.
+            return pydantic_core.to_json(value, inf_nan_mode="null")
         assert self.adapter is not None
         if type(value) is not self.model:
             try:

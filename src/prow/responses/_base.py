@@ -216,7 +216,8 @@ class JSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return pydantic_core.to_json(content)
+        # NaN and infinities are not JSON: null, as pydantic's own serializers write them.
+        return pydantic_core.to_json(content, inf_nan_mode="null")
 
 
 class RedirectResponse(Response):

@@ -78,7 +78,7 @@ class ServerSentEvent:
             return self.data
         if isinstance(self.data, bytes | bytearray):
             return bytes(self.data).decode("utf-8")
-        return pydantic_core.to_json(self.data).decode("utf-8")
+        return pydantic_core.to_json(self.data, inf_nan_mode="null").decode("utf-8")
 
 
 EventStream = AsyncIterable[ServerSentEvent | str | Any] | Iterable[ServerSentEvent | str | Any]
