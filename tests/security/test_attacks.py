@@ -136,6 +136,19 @@ def test_a_cross_site_form_post_is_refused(client: TestClient) -> None:
     assert cross_site.status_code == 403
 
 
+def test_login_csrf_a_cross_site_post_without_cookies_is_refused(client: TestClient) -> None:
+    # Login CSRF: an attacker's page logs the victim's browser (no cookies yet) into the
+    # attacker's account. The login page is checked even when no cookie is sent.
+    form = {"username": "bob", "password": DEMO_USERS["bob"][0], "next": "/account"}
+    attack = client.post(
+        "/login",
+        data=form,
+        headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    )
+    assert attack.status_code == 403
+    assert "session" not in attack.cookies and "session" not in client.cookies
+
+
 def test_html_in_a_form_value_is_escaped(client: TestClient) -> None:
     page = client.get("/login").text
     token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
