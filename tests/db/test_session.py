@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import pytest
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, String, bindparam, event, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -165,6 +166,31 @@ def test_every_kind_of_write_is_committed(
         missing = client.get("/connection/1")
         assert missing.status_code == 404
         assert missing.json()["detail"] == "note 1 does not exist"
+
+
+def test_a_swallowed_flush_error_is_not_answered_as_success(
+    database_url: str, make_tables: Callable[..., None]
+) -> None:
+    make_tables(database_url, TsNote)
+    app = App()
+    use_database(app, database_url)
+
+    @app.post("/twice", status_code=201)
+    async def twice(session: Session) -> str:
+        session.add(TsNote(text="first"))
+        await session.flush()
+        session.add(TsNote(text="first"))  # a duplicate: the flush fails...
+        with contextlib.suppress(IntegrityError):
+            await session.flush()  # ...the handler hides it, and the first row is gone too
+        return "created"
+
+    with (
+        TestClient(writes_app(database_url)) as reader,
+        TestClient(app, raise_server_exceptions=False) as client,
+    ):
+        answer = client.post("/twice")
+        assert answer.status_code == 500  # never 201 for rows that were not stored
+        assert reader.get("/session/texts").json() == []
 
 
 @pytest.fixture

@@ -82,6 +82,13 @@ def _session_has_work(session: AsyncSession) -> bool:
     transaction = session.sync_session.get_transaction()
     if transaction is None:
         return False  # nothing ran: nothing to commit
+    if not transaction.is_active:
+        # A flush failed and the handler swallowed the error: the transaction is rolled
+        # back, and commit() must raise so the client is not told its write succeeded.
+        return True
+    bind = session.bind
+    if bind is None or bind.dialect.name != "sqlite":
+        return True  # only SQLite's driver can say that nothing is uncommitted
     if session.new or session.deleted or session.dirty:
         return True  # the commit flushes them
     # SQLAlchemy keeps the transaction's connections in ``_connections`` (bind or
