@@ -211,13 +211,25 @@ def test_body_of_a_page_waiting_for_its_user_is_not_known_before_it_is_sent(
 
 
 @pytest.mark.parametrize("path", ["/page", "/page-async"])
-def test_wrong_token_answers_401_through_the_exception_handlers(
+def test_a_public_page_shows_a_wrong_token_as_anonymous(
     site: tuple[TestClient, Lookups], path: str
 ) -> None:
-    # As with OptionalUser: wrong credentials are refused, not taken for anonymous. The 401
-    # page is a template showing ``user`` too; the failed lookup is not tried again.
+    # The page does not need a user: credentials that do not check out make the visitor
+    # anonymous there (as an expired session does), instead of refusing the whole page.
     client, lookups = site
     answer, queries = lookups.count(client, path, headers=bearer("not-a-token"))
+    assert answer.status_code == 200
+    assert answer.text.startswith("<nav>Log in</nav>")
+    assert queries == 0
+
+
+def test_a_handler_that_asks_for_the_user_still_refuses_a_wrong_token(
+    site: tuple[TestClient, Lookups],
+) -> None:
+    # OptionalUser refuses wrong credentials; the 401 page is a template showing ``user``
+    # too, and the failed lookup is not tried again.
+    client, lookups = site
+    answer, queries = lookups.count(client, "/asked", headers=bearer("not-a-token"))
     assert answer.status_code == 401
     assert answer.text.startswith("<nav>Log in</nav><p>invalid token: ")
     assert queries == 0

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import jinja2.meta
 
+from prow._exceptions import HTTPError
 from prow._request import HTTPConnection, Request
 from prow.responses import HTMLResponse
 
@@ -83,6 +84,14 @@ async def resolve_user(request: HTTPConnection) -> Any:
 
     try:
         return await get_user(request)
+    except HTTPError as exc:
+        if exc.status != 401:
+            raise
+        # Credentials that do not check out (a stale token) make a visitor of a public
+        # page anonymous, as an expired session does; handlers that need the user still
+        # answer 401 through CurrentUser.
+        request.scope["user"] = None
+        return None
     except Exception:
         # A request whose lookup failed (a wrong token answers 401, the database may be
         # down) stays anonymous: the error page answering it may be a template too, and
