@@ -274,8 +274,9 @@ def write_report(raw: dict[str, Any], folder: Path, *, chart: bool = True) -> No
     parts = [
         "# prow benchmark results",
         "",
-        f"Reproduce with `{COMMAND}` from the repository root (needs valgrind; add",
-        "`--measures callgrind,process,http` for the wrk figures, which need wrk).",
+        f"Reproduce with `{COMMAND} --measures callgrind,db,process,http` from the repository",
+        "root (needs valgrind and wrk; `make bench` runs the same). The targets are prow's, from",
+        "its benchmark issue; [bench/README.md](README.md) lists them.",
         "`python -m bench --quick` is the CI check (seconds, no valgrind).",
         "",
         "## Instructions per request (callgrind; lower is better)",

@@ -48,6 +48,12 @@ if not settings.configured:
         INSTALLED_APPS=[],
         DATABASES={"default": {**_database(), "CONN_MAX_AGE": None}},
         USE_TZ=True,
+        # 404s are expected in the quick check's error cases: no warning line for each.
+        LOGGING={
+            "version": 1,
+            "disable_existing_loggers": False,
+            "loggers": {"django.request": {"level": "ERROR"}},
+        },
     )
 
 import django  # noqa: E402
