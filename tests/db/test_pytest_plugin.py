@@ -80,6 +80,7 @@ import os
 import pytest
 from pydantic import BaseModel
 from sqlalchemy import String, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from prow import App, HTTPError
@@ -132,6 +133,41 @@ async def core_names(connection: Connection) -> list[str]:
     return list(await connection.scalars(select(PlAuthor.name).order_by(PlAuthor.name)))
 
 
+@authors.post("/core/authors/commit-first", status_code=201)
+async def commit_first(data: AuthorIn, connection: Connection, fail: bool = False) -> bool:
+    await connection.execute(insert(PlAuthor.__table__).values(name=data.name))
+    await connection.commit()  # stays, whatever happens next
+    await connection.execute(insert(PlAuthor.__table__).values(name=f"{data.name} 2"))
+    if fail:
+        raise HTTPError(400, "refused after a commit")
+    return connection.in_transaction()
+
+
+@authors.post("/core/authors/second-thoughts", status_code=201)
+async def second_thoughts(data: AuthorIn, connection: Connection) -> list[str]:
+    await connection.execute(insert(PlAuthor.__table__).values(name=f"{data.name} draft"))
+    await connection.rollback()
+    await connection.execute(insert(PlAuthor.__table__).values(name=data.name))
+    return await core_names(connection)
+
+
+@authors.post("/core/authors/blocks", status_code=201)
+async def blocks(data: AuthorIn, connection: Connection, fail: bool = False) -> list[str]:
+    async with connection.begin():  # committed when the block ends
+        await connection.execute(insert(PlAuthor.__table__).values(name=data.name))
+    transaction = await connection.begin()
+    await connection.execute(insert(PlAuthor.__table__).values(name=f"{data.name} draft"))
+    await transaction.rollback()
+    try:
+        async with connection.begin():
+            await connection.execute(insert(PlAuthor.__table__).values(name=data.name))
+    except IntegrityError:
+        pass  # the duplicate is rolled back with its block
+    if fail:
+        raise HTTPError(400, "refused after the blocks")
+    return await core_names(connection)
+
+
 @pytest.fixture
 def app():
     return authors
@@ -163,6 +199,35 @@ def test_flushed_rows_are_visible_too(client, db):
 def test_the_test_sees_the_apps_commits(client, db):
     assert client.post("/authors", json={"name": "cy"}).status_code == 201
     assert db.scalars(select(PlAuthor.name)).all() == ["cy"]
+
+
+def test_a_handler_may_commit_itself(client, db):
+    assert client.post("/core/authors/commit-first", json={"name": "ida"}).json() is True
+    refused = client.post("/core/authors/commit-first?fail=true", json={"name": "jo"})
+    assert refused.status_code == 400
+    # What the handler committed stays; what followed its commit in the failed request does not.
+    expected = ["ida", "ida 2", "jo"]
+    assert db.scalars(select(PlAuthor.name).order_by(PlAuthor.name)).all() == expected
+    assert client.get("/core/authors").json() == expected
+
+
+def test_a_handler_may_roll_back_its_own_work_only(client, db):
+    db.add(PlAuthor(name="ann"))
+    db.flush()
+    answer = client.post("/core/authors/second-thoughts", json={"name": "kim"})
+    assert answer.status_code == 201, answer.text
+    assert answer.json() == ["ann", "kim"]
+    assert db.scalars(select(PlAuthor.name).order_by(PlAuthor.name)).all() == ["ann", "kim"]
+
+
+def test_a_handler_may_begin_its_own_transactions(client, db):
+    answer = client.post("/core/authors/blocks", json={"name": "lee"})
+    assert answer.status_code == 201, answer.text
+    assert answer.json() == ["lee"]
+    # A block's commit stays even when the request fails afterwards, as in production.
+    refused = client.post("/core/authors/blocks?fail=true", json={"name": "max"})
+    assert refused.status_code == 400
+    assert db.scalars(select(PlAuthor.name).order_by(PlAuthor.name)).all() == ["lee", "max"]
 
 
 def test_rows_do_not_leak_between_tests(client, db):
@@ -227,6 +292,13 @@ async def test_the_async_pair_shares_a_transaction(async_client, db_session):
     assert found.all() == ["fay", "gil"]
 
 
+async def test_an_async_handler_commit_stays_in_the_test(async_client, db_session):
+    answer = await async_client.post("/core/authors/commit-first", json={"name": "ned"})
+    assert answer.json() is True
+    found = await db_session.scalars(select(PlAuthor.name).order_by(PlAuthor.name))
+    assert found.all() == ["ned", "ned 2"]
+
+
 async def test_async_rows_do_not_leak(async_client, db_session):
     assert (await async_client.get("/authors")).json() == []
     assert (await async_client.get("/core/authors")).json() == []
@@ -245,7 +317,7 @@ def test_each_test_runs_in_a_transaction_that_is_rolled_back(
         test_docs_example=docs_block("database.md", "# test_books.py"),
     )
     result = pytester.runpytest_subprocess(*plugin_args(), "-p", "no:cacheprovider")
-    result.assert_outcomes(passed=12, warnings=0)
+    result.assert_outcomes(passed=16, warnings=0)
     # The app committed in several tests; none of it reached the database.
     assert asyncio.run(_row_counts(plugin_url, TABLES)) == {"plugin_author": 0, "book": 0}
 

@@ -230,16 +230,21 @@ def _request_sessions(connection: AsyncConnection) -> Callable[[], AsyncIterator
 
 
 def _request_connections(connection: AsyncConnection) -> Callable[[], AsyncIterator[Any]]:
-    """The ``get_connection`` replacement: the test's connection in a savepoint per request."""
+    """The ``get_connection`` replacement: the test's connection in a savepoint per request.
+
+    The handler gets a ``SavepointConnection``: its ``commit()``, ``rollback()`` and
+    ``begin()`` act on the request's savepoint, never on the test's transaction.
+    """
+    from prow.testing._savepoints import SavepointConnection
 
     async def test_connection() -> AsyncIterator[Any]:
-        savepoint = await connection.begin_nested()
+        request_connection = await SavepointConnection(connection).open()
         try:
-            yield connection
+            yield request_connection
         except Exception:
-            await savepoint.rollback()
+            await request_connection.finish(commit=False)
             raise
-        await savepoint.commit()
+        await request_connection.finish(commit=True)
 
     return test_connection
 
