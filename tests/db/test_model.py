@@ -8,8 +8,8 @@ import sys
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import CheckConstraint, ForeignKey, String, inspect, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, ForeignKey, String, func, inspect, select
+from sqlalchemy.orm import Mapped, declared_attr, has_inherited_table, mapped_column, relationship
 
 from prow.db import NAMING_CONVENTION, Database, Model
 from prow.db._model import table_name_for
@@ -46,6 +46,62 @@ class TmDog(TmAnimal):
     __mapper_args__ = {"polymorphic_identity": "dog"}  # noqa: RUF012 (SQLAlchemy's spelling)
 
 
+class TmPuppy(TmDog):
+    __mapper_args__ = {"polymorphic_identity": "puppy"}  # noqa: RUF012
+
+
+class TmVehicle(Model):
+    __tablename__ = "tm_vehicles"  # chosen, not derived
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "vehicle"}  # noqa: RUF012
+
+
+class TmBike(TmVehicle):
+    gears: Mapped[int | None]  # a column of tm_vehicles, null for other kinds
+    __mapper_args__ = {"polymorphic_identity": "bike"}  # noqa: RUF012
+
+
+class TmTandem(TmBike):
+    __mapper_args__ = {"polymorphic_identity": "tandem"}  # noqa: RUF012
+
+
+class TmLorry(TmVehicle):  # joined-table by its own key, without naming its table
+    id: Mapped[int] = mapped_column(ForeignKey("tm_vehicles.id"), primary_key=True)
+    payload: Mapped[int]
+    __mapper_args__ = {"polymorphic_identity": "lorry"}  # noqa: RUF012
+
+
+class TmBoat(TmVehicle):  # joined-table, its table named
+    __tablename__ = "tm_boats"
+    id: Mapped[int] = mapped_column(ForeignKey("tm_vehicles.id"), primary_key=True)
+    __mapper_args__ = {"polymorphic_identity": "boat"}  # noqa: RUF012
+
+
+class TmCat(TmAnimal):  # joined-table under a derived table name
+    id: Mapped[int] = mapped_column(ForeignKey("tm_animal.id"), primary_key=True)
+    __mapper_args__ = {"polymorphic_identity": "cat"}  # noqa: RUF012
+
+
+class TmPluralNames:
+    """A project's own naming directive, as a mixin: prow's Model must not override it."""
+
+    @declared_attr.directive
+    @classmethod
+    def __tablename__(cls) -> str | None:
+        return None if has_inherited_table(cls) else f"{table_name_for(cls.__name__)}s"
+
+
+class TmShape(TmPluralNames, Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "shape"}  # noqa: RUF012
+
+
+class TmSquare(TmShape):
+    __mapper_args__ = {"polymorphic_identity": "square"}  # noqa: RUF012
+
+
 @pytest.mark.parametrize(
     ("name", "table"),
     [
@@ -70,6 +126,58 @@ def test_models_get_table_names() -> None:
 def test_subclass_of_a_model_shares_its_table() -> None:
     assert TmDog.__table__ is TmAnimal.__table__
     assert TmDog.__tablename__ is None
+
+
+def where_clause(model: type[Model]) -> str:
+    return str(select(model).compile(compile_kwargs={"literal_binds": True})).split("WHERE")[-1]
+
+
+@pytest.mark.parametrize(
+    ("model", "parent", "kinds"),
+    [
+        (TmDog, TmAnimal, "'dog', 'puppy'"),
+        (TmPuppy, TmAnimal, "'puppy'"),
+        (TmBike, TmVehicle, "'bike', 'tandem'"),
+        (TmTandem, TmVehicle, "'tandem'"),
+        (TmSquare, TmShape, "'square'"),
+    ],
+)
+def test_subclass_is_single_table_whatever_its_parents_table_is_called(
+    model: type[Model], parent: type[Model], kinds: str
+) -> None:
+    mapper = inspect(model)
+    assert mapper.single
+    assert mapper.local_table is parent.__table__
+    assert model.__tablename__ is None
+    # Its queries select its own kinds of row only.
+    assert where_clause(model).strip() == f"{parent.__tablename__}.kind IN ({kinds})"
+
+
+def test_named_parent_keeps_its_name_and_its_subclass_adds_columns_to_it() -> None:
+    assert TmVehicle.__tablename__ == "tm_vehicles"
+    assert TmBike.__table__ is TmVehicle.__table__
+    assert "gears" in TmVehicle.__table__.c
+    assert TmShape.__table__.name == "tm_shapes"  # a project's naming directive still decides
+
+
+@pytest.mark.parametrize(
+    ("model", "table", "parent_table"),
+    [
+        (TmLorry, "tm_lorry", "tm_vehicles"),
+        (TmBoat, "tm_boats", "tm_vehicles"),
+        (TmCat, "tm_cat", "tm_animal"),
+    ],
+)
+def test_subclass_with_its_own_key_or_name_gets_its_own_table(
+    model: type[Model], table: str, parent_table: str
+) -> None:
+    mapper = inspect(model)
+    assert not mapper.single
+    assert mapper.local_table.name == table == model.__tablename__
+    assert {fk.column.table.name for fk in mapper.local_table.foreign_keys} == {parent_table}
+    assert f"FROM {parent_table} JOIN {table} ON {parent_table}.id = {table}.id" in str(
+        select(model)
+    )
 
 
 def test_constraints_follow_the_naming_convention() -> None:
@@ -121,6 +229,40 @@ async def _check_tables(database_url: str) -> None:
             assert post is not None
             author = await post.awaitable_attrs.author  # AsyncAttrs: lazy loads await
             assert author.email == "a@example.com"
+    finally:
+        await db.dispose()
+
+
+def test_inheritance_under_a_named_table_on_each_database(
+    database_url: str, make_tables: Callable[..., None]
+) -> None:
+    make_tables(database_url, TmVehicle, TmLorry, TmBoat)
+    asyncio.run(_check_inheritance(database_url))
+
+
+async def _check_inheritance(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        async with db.session() as session:
+            session.add_all(
+                [
+                    TmVehicle(id=1),
+                    TmBike(id=2, gears=3),
+                    TmTandem(id=3, gears=21),
+                    TmLorry(id=4, payload=9),
+                    TmBoat(id=5),
+                ]
+            )
+            await session.commit()
+        async with db.session() as session:
+            bikes = (await session.scalars(select(TmBike).order_by(TmBike.id))).all()
+            assert [(type(b), b.id) for b in bikes] == [(TmBike, 2), (TmTandem, 3)]
+            assert await session.scalar(select(func.count()).select_from(TmBike)) == 2
+            assert await session.scalar(select(func.count()).select_from(TmVehicle)) == 5
+            lorry = (await session.scalars(select(TmLorry))).one()
+            assert (lorry.id, lorry.kind, lorry.payload) == (4, "lorry", 9)
+            kinds = await session.scalars(select(TmVehicle.kind).order_by(TmVehicle.id))
+            assert kinds.all() == ["vehicle", "bike", "tandem", "lorry", "boat"]
     finally:
         await db.dispose()
 

@@ -285,3 +285,38 @@ def test_plain_models_are_unaffected() -> None:
         "created",
         "writer_id",
     }
+
+
+class Article(Base):
+    __tablename__ = "sch_article"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(sa.String(50))
+    body: Mapped[str] = mapped_column(sa.Text, deferred=True)
+    summary: Mapped[str | None] = mapped_column(sa.Text, deferred=True, deferred_raiseload=True)
+    author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sch_writer.id"))
+    author: Mapped[Writer | None] = relationship()
+
+
+def test_deferred_columns_are_written_but_not_read() -> None:
+    # A deferred column is loaded only when a query asks for it; reading it from a row
+    # that did not is a lazy load (an error in async code), so read schemas leave it out.
+    read = schema_for(Article, mode="read")
+    assert set(read.model_fields) == {"id", "title", "author_id"}
+    row = Article(id=1, title="Hi", author_id=None)
+    assert read.model_validate(row).model_dump() == {"id": 1, "title": "Hi", "author_id": None}
+    create = schema_for(Article, mode="create")
+    assert set(create.model_fields) == {"title", "body", "summary", "author_id"}
+    assert create.model_fields["body"].is_required()
+    assert not create.model_fields["summary"].is_required()
+    with pytest.raises(pydantic.ValidationError) as info:
+        create(title="Hi")
+    assert [(e["loc"], e["type"]) for e in info.value.errors()] == [(("body",), "missing")]
+    update = schema_for(Article, mode="update")
+    assert update(body="new").model_dump(exclude_unset=True) == {"body": "new"}
+
+
+def test_include_brings_a_deferred_column_back() -> None:
+    read = schema_for(Article, mode="read", include=["id", "body"])
+    assert set(read.model_fields) == {"id", "body"}
+    assert read.model_validate(Article(id=1, body="text")).model_dump() == {"id": 1, "body": "text"}
+    assert "body" not in schema_for(Article, mode="read", exclude=["title"]).model_fields

@@ -20,6 +20,7 @@ from prow._request import Request
 from prow.auth._current import current_user
 from prow.auth._models import ACTIONS, Group, Permission, group_permissions
 from prow.db import Session
+from prow.db._model import model_key
 
 if TYPE_CHECKING:
     from prow.auth._models import AbstractUser
@@ -49,7 +50,7 @@ _CACHE = "prow.auth.permissions"
 
 def model_permissions(model: type[Any]) -> list[str]:
     """The codenames of ``model``: ``["article.view", "article.add", ...]``."""
-    return [f"{model.__tablename__}.{action}" for action in ACTIONS]
+    return [f"{model_key(model)}.{action}" for action in ACTIONS]
 
 
 async def ensure_permission(session: AsyncSession, codename: str, name: str = "") -> Permission:
@@ -187,7 +188,7 @@ def resource_permissions(
     delete ``.delete``. With ``object_level=True`` each loaded row is also passed to
     ``Auth.has_object_permission`` (e.g. "authors may change their own articles").
     """
-    table = model.__tablename__
+    table = model_key(model)
     chosen = {action: f"{table}.{RESOURCE_ACTIONS[action]}" for action in actions}
     if not object_level:
         return {action: requires(perm) for action, perm in chosen.items()}

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import MetaData
+from sqlalchemy import Column, MetaData, inspect
 from sqlalchemy.ext.asyncio import AsyncAttrs
-from sqlalchemy.orm import DeclarativeBase, declared_attr, has_inherited_table
+from sqlalchemy.orm import DeclarativeBase, MappedColumn, declared_attr, has_inherited_table
 
 __all__ = ["NAMING_CONVENTION", "Model", "table_name_for"]
 
@@ -37,6 +37,50 @@ def table_name_for(class_name: str) -> str:
     return _BOUNDARY.sub("_", class_name).lower()
 
 
+def model_key(model: type[Any]) -> str:
+    """The name of ``model`` in URLs, route names and permission codenames.
+
+    Its table's name; a subclass stored in its parent's table (single-table inheritance)
+    has none of its own, and goes by its derived name (``Bike`` -> ``bike``).
+    """
+    mapper = inspect(model, raiseerr=False)
+    if mapper is not None and mapper.single:
+        return table_name_for(model.__name__)
+    return getattr(model, "__tablename__", None) or table_name_for(model.__name__)
+
+
+def _own_table_name(cls: type[Any]) -> str | None:
+    """The ``__tablename__`` of a class that does not set one: derived, or None.
+
+    None is SQLAlchemy's "no table of my own": a subclass of a mapped class is stored in
+    its parent's table, told apart by the discriminator (single-table inheritance). A
+    subclass that declares a primary-key column cannot be stored so (SQLAlchemy refuses
+    one on a class with no table): that is joined-table (or concrete) inheritance, and the
+    class gets a table of its own.
+    """
+    if has_inherited_table(cls) and not _declares_primary_key(cls):
+        return None
+    return table_name_for(cls.__name__)
+
+
+def _declares_primary_key(cls: type[Any]) -> bool:
+    """Whether ``cls`` itself, not a parent, declares a primary-key column."""
+    for value in vars(cls).values():
+        column = value.column if isinstance(value, MappedColumn) else value
+        if isinstance(column, Column) and column.primary_key:
+            return True
+    return False
+
+
+def _inherits_plain_table_name(cls: type[Any]) -> bool:
+    """Whether ``cls`` inherits a table, and a plain ``__tablename__`` value (no directive)."""
+    for base in cls.__mro__[1:]:
+        if "__tablename__" in vars(base):
+            value = vars(base)["__tablename__"]
+            return not isinstance(value, declared_attr) and has_inherited_table(cls)
+    return False
+
+
 class Model(AsyncAttrs, DeclarativeBase):
     """Base class of database models: SQLAlchemy's declarative base, typed and async-ready.
 
@@ -46,19 +90,30 @@ class Model(AsyncAttrs, DeclarativeBase):
             id: Mapped[int] = mapped_column(primary_key=True)
             title: Mapped[str] = mapped_column(String(200))
 
-    Set ``__tablename__`` to choose another name. A subclass of a mapped model that
-    does not set it shares its parent's table (single-table inheritance).
+    Set ``__tablename__`` to choose another name. A subclass of a mapped model shares
+    its parent's table (single-table inheritance, ``__tablename__`` is None) unless it
+    sets ``__tablename__`` or declares a primary-key column of its own (joined-table
+    inheritance: ``id = mapped_column(ForeignKey("animal.id"), primary_key=True)``),
+    whatever the parent's table is called.
     """
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # A parent's ``__tablename__ = "animals"`` is a plain class attribute, which a
+        # subclass inherits and which hides the directive below from SQLAlchemy: the
+        # subclass would map "animals" as a table of its own, so it would not be
+        # single-table, and its queries would have no discriminator filter (a query for
+        # dogs would answer every animal). A table name belongs to the class that sets it.
+        if "__tablename__" not in cls.__dict__ and _inherits_plain_table_name(cls):
+            # Typed as the directive; what SQLAlchemy reads on a class is the plain value.
+            cls.__tablename__ = _own_table_name(cls)  # type: ignore[method-assign,assignment]
+        super().__init_subclass__(**kwargs)
+
     @declared_attr.directive
     @classmethod
     def __tablename__(cls) -> Any:
-        # None tells SQLAlchemy "no table of my own": single-table inheritance.
-        if has_inherited_table(cls):
-            return None
-        return table_name_for(cls.__name__)
+        return _own_table_name(cls)
 
     def __repr__(self) -> str:
         mapper = self.__mapper__

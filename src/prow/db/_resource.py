@@ -34,6 +34,7 @@ from prow._request import Request
 from prow._routing._router import Router
 from prow.db._filters import parse_fields
 from prow.db._listing import ListPlan, fields_param, keyword_param, render
+from prow.db._model import model_key
 from prow.db._schemas import (
     column_python_type,
     has_generated_default,
@@ -119,7 +120,7 @@ class Resource(Router):
         _check_names(model, "actions", self.actions, ACTIONS)
         self.max_limit, self.default_limit = max_limit, default_limit
         super().__init__(
-            prefix if prefix is not None else f"/{model.__tablename__}",
+            prefix if prefix is not None else f"/{model_key(model)}",
             tags=tags or [model.__name__],
         )
         # A SQL DELETE lets the database enforce its foreign keys (409 "referenced"); the
@@ -215,7 +216,7 @@ class Resource(Router):
     # -- routes -------------------------------------------------------------------------
 
     def _register(self) -> None:
-        table = self.model.__tablename__
+        table = model_key(self.model)
         for action in self.actions:
             path, method, status, summary, errors = _ROUTES[action]
             if action in self._checks or action in self._guards:

@@ -1,6 +1,8 @@
 """Pydantic schemas derived from a ``Model``: one definition validates input and filters output.
 
-``schema_for(Product, mode="read")`` reads every column of a row (``from_attributes``);
+``schema_for(Product, mode="read")`` reads every loaded column of a row
+(``from_attributes``): a deferred column (``mapped_column(..., deferred=True)``) is not
+loaded unless asked for, so it is in create and update schemas but not in read ones;
 ``mode="create"`` leaves out what the database generates (autoincrement keys, computed
 columns) and makes defaulted columns optional; ``mode="update"`` makes every field
 optional, for partial updates. Column types become Python types with their limits
@@ -29,6 +31,7 @@ __all__ = [
     "SchemaMode",
     "column_python_type",
     "has_generated_default",
+    "is_deferred",
     "is_generated",
     "is_read_only",
     "is_sensitive",
@@ -63,7 +66,8 @@ def schema_for(
     ``relationships`` (read mode only) shows each relationship as the related rows'
     primary keys (``"ids"``), as nested read schemas (``"nested"``), or not at all.
     Attributes marked ``info={"sensitive": True}`` (any mode) or ``{"read_only": True}``
-    (create and update) are left out unless ``include`` names them.
+    (create and update), and deferred columns (read), are left out unless ``include``
+    names them.
     """
     if mode not in _SUFFIX:
         raise ValueError(f"mode must be 'read', 'create' or 'update', not {mode!r}")
@@ -98,7 +102,9 @@ def _build(model: type[Any], key: _CacheKey) -> type[pydantic.BaseModel]:
             return prop.key in include  # named: the one way to expose a guarded attribute
         if is_sensitive(prop):
             return False
-        return mode == "read" or not is_read_only(prop)
+        if mode == "read":
+            return not is_deferred(prop)
+        return not is_read_only(prop)
 
     fields: dict[str, Any] = {}
     for prop in mapper.column_attrs:
@@ -169,6 +175,17 @@ def is_read_only(prop: ColumnProperty[Any] | RelationshipProperty[Any]) -> bool:
     to edit a row must not be able to change them through a derived create/update schema.
     """
     return _flag(prop, "read_only")
+
+
+def is_deferred(prop: ColumnProperty[Any] | RelationshipProperty[Any]) -> bool:
+    """Whether ``prop`` is a column loaded only when asked for (``deferred=True``).
+
+    Reading it from a row that did not load it is a lazy load, which an async session
+    cannot do behind the scenes (it raises: a 500), and the point of deferring a column
+    (a long text, a blob) is not to fetch it for every row; so derived read schemas
+    leave it out.
+    """
+    return isinstance(prop, ColumnProperty) and bool(prop.deferred)
 
 
 def _column(prop: ColumnProperty[Any]) -> sa.Column[Any]:
