@@ -804,6 +804,24 @@ async def test_a_deferred_column_is_written_but_never_read(make: Factory) -> Non
     assert (await setup.client.get("/memos/1?fields=body")).status_code == 400
 
 
+class MemoFull(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(from_attributes=True)
+    id: int
+    title: str
+    body: str
+
+
+async def test_a_read_schema_that_shows_a_deferred_column_gets_it_loaded(make: Factory) -> None:
+    setup = await make(Resource(Memo, prefix="/memos", read_schema=MemoFull))
+    created = await setup.client.post("/memos", json={"title": "a", "body": "long text"})
+    assert created.status_code == 201, created.text
+    assert created.json() == {"id": 1, "title": "a", "body": "long text"}
+    assert (await setup.client.get("/memos/1")).json()["body"] == "long text"
+    assert (await setup.client.get("/memos")).json()["items"][0]["body"] == "long text"
+    patched = await setup.client.patch("/memos/1", json={"body": "edited"})
+    assert patched.status_code == 200 and patched.json()["body"] == "edited"
+
+
 class Vehicle(Model):
     # prow's Model with an explicit table name: a subclass that does not set one must
     # still be single-table, its queries filtered by the discriminator.

@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 import pydantic
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import selectinload, undefer
 
 from prow._exceptions import ConfigurationError, HTTPError
 from prow._params._markers import Body, Depends, Path
@@ -131,6 +131,14 @@ class Resource(Router):
         )
         self._loads = self._setup_loads(load)
         self._setup_schemas(load, read_schema, create_schema, update_schema)
+        # A read schema of yours that shows a deferred column has it loaded with the row:
+        # reading it later would be a lazy load, which an async session refuses.
+        columns = self._mapper.column_attrs
+        self._loads += [
+            undefer(getattr(model, name))
+            for name in self.read_schema.model_fields
+            if name in columns and columns[name].deferred
+        ]
         self._listing = ListPlan(
             model,
             key=getattr(model, self._pk_key),
