@@ -25,6 +25,8 @@ from prow.auth._models import AbstractUser
 from prow.db import Session, database
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from prow.auth._default import User
 
 __all__ = [
@@ -58,15 +60,10 @@ _SECURITY: list[tuple[str, dict[str, Any], list[str]]] = [
 
 async def optional_user(request: Request, session: Session) -> AbstractUser | None:
     """The dependency behind ``OptionalUser``: the user, or ``None`` when anonymous."""
-    scope = request.scope
-    if "user" in scope:
-        cached: AbstractUser | None = scope["user"]
+    if "user" in request.scope:
+        cached: AbstractUser | None = request.scope["user"]
         return cached
-    from prow.auth._auth import Auth
-
-    user = await Auth.of(request.app).resolve(request, session)
-    scope["user"] = user
-    return user
+    return await _resolve(request, session)
 
 
 async def get_user(request: HTTPConnection) -> AbstractUser | None:
@@ -77,16 +74,19 @@ async def get_user(request: HTTPConnection) -> AbstractUser | None:
     for reading (templates, exception handlers). A handler that changes the user asks for
     ``CurrentUser``, whose user belongs to the handler's ``Session``.
     """
-    scope = request.scope
-    if "user" in scope:
-        cached: AbstractUser | None = scope["user"]
+    if "user" in request.scope:
+        cached: AbstractUser | None = request.scope["user"]
         return cached
+    async with database(request.app).session() as session:
+        return await _resolve(request, session)
+
+
+async def _resolve(request: HTTPConnection, session: AsyncSession) -> AbstractUser | None:
+    """Find the request's user with ``Auth`` and keep it in ``scope["user"]``."""
     from prow.auth._auth import Auth
 
-    auth = Auth.of(request.app)
-    async with database(request.app).session() as session:
-        user = await auth.resolve(request, session)
-    scope["user"] = user
+    user = await Auth.of(request.app).resolve(request, session)
+    request.scope["user"] = user
     return user
 
 
