@@ -6,6 +6,7 @@ Each test runs in its own temporary folder; on a server it gets a database of it
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import uuid
 import warnings
@@ -15,6 +16,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -319,6 +322,136 @@ async def test_runs_from_inside_an_event_loop(sqlite_url: str, folder: Path, tab
     makemigrations("one", url=sqlite_url, directory=folder, models=models(table))
     (applied,) = migrate(url=sqlite_url, directory=folder)
     assert applied.applied
+
+
+# -- env.py: a few lines that call prow.db.run_env() ------------------------------------------
+
+
+def alembic_config(folder: Path) -> Config:
+    """Alembic's own configuration of ``folder``, as the ``alembic`` command would build it."""
+    config = Config()
+    config.set_main_option("script_location", str(folder))
+    config.set_main_option("path_separator", "os")
+    return config
+
+
+def test_env_py_is_short_and_delegates_to_prow(sqlite_url: str, folder: Path, table: str) -> None:
+    makemigrations("one", url=sqlite_url, directory=folder, models=models(table))
+    text = (folder / "env.py").read_text()
+    assert len(text.splitlines()) <= 20
+    # Apart from its docstring, the file imports run_env and calls it: the logic is prow's.
+    _docstring, imports, call = ast.parse(text).body
+    assert isinstance(imports, ast.ImportFrom) and imports.module == "prow.db"
+    assert [alias.name for alias in imports.names] == ["run_env"]
+    assert isinstance(call, ast.Expr) and isinstance(call.value, ast.Call)
+    assert isinstance(call.value.func, ast.Name) and call.value.func.id == "run_env"
+    (applied,) = migrate(url=sqlite_url, directory=folder)
+    assert applied.applied and table in tables(sqlite_url)
+
+
+def test_env_py_options_reach_alembic(url: str, folder: Path, table: str) -> None:
+    metadata = models(table)
+    sa.Table(f"{table}_legacy", metadata, sa.Column("id", sa.Integer, primary_key=True))
+    folder.mkdir()
+    (folder / "env.py").write_text(
+        "from prow.db import run_env\n\n"
+        "run_env(include_object=lambda obj, name, type_, reflected, compare_to: "
+        "not name.endswith('_legacy'))\n"
+    )
+    makemigrations("one", url=url, directory=folder, models=metadata)
+    migrate(url=url, directory=folder)
+    assert table in tables(url)
+    assert f"{table}_legacy" not in tables(url)
+
+
+def test_env_py_run_by_alembic_uses_prows_url(
+    tmp_path: Path, folder: Path, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from_env = f"sqlite+aiosqlite:///{tmp_path / 'env.sqlite3'}"
+    makemigrations("one", url=from_env, directory=folder, models=models(table))
+    monkeypatch.setenv("PROW_DATABASE_URL", from_env)
+    command.upgrade(alembic_config(folder), "head")  # online: no prow attributes given
+    assert table in tables(from_env)
+    assert [entry.applied for entry in showmigrations(directory=folder)] == [True]
+
+
+def test_env_py_refuses_offline_mode(sqlite_url: str, folder: Path, table: str) -> None:
+    makemigrations("one", url=sqlite_url, directory=folder, models=models(table))
+    with pytest.raises(SystemExit, match=r"offline \(--sql\) mode is not set up"):
+        command.upgrade(alembic_config(folder), "head", sql=True)
+    assert table not in tables(sqlite_url)
+
+
+# The env.py prow wrote before run_env() existed: projects keep it, so it must keep working.
+LEGACY_ENV_PY = """\
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from alembic import context
+from sqlalchemy import pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+config = context.config
+
+
+def _metadata() -> Any:
+    metadata = config.attributes.get("prow.metadata")
+    if metadata is None:
+        from prow.db import Model
+
+        metadata = Model.metadata
+    return metadata
+
+
+def _url() -> Any:
+    url = config.attributes.get("prow.url")
+    if url is None:
+        from prow.db import Database
+
+        url = Database().url
+    return url
+
+
+def _run_migrations(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=_metadata(),
+        compare_type=True,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_online() -> None:
+    engine = create_async_engine(_url(), poolclass=pool.NullPool)
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run_migrations)
+    finally:
+        await engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("prow migrations run against a database; offline (--sql) mode is not set up")
+asyncio.run(_run_online())
+"""
+
+
+def test_legacy_long_env_py_still_works(url: str, folder: Path, table: str) -> None:
+    folder.mkdir()
+    (folder / "env.py").write_text(LEGACY_ENV_PY)
+    makemigrations("one", url=url, directory=folder, models=models(table))
+    (applied,) = migrate(url=url, directory=folder)
+    assert applied.applied and table in tables(url)
+    extra = sa.Column("two", sa.Integer, nullable=True)
+    makemigrations("two", url=url, directory=folder, models=models(table, extra))
+    migrate(url=url, directory=folder)
+    assert "two" in columns(url, table)
+    assert (folder / "env.py").read_text() == LEGACY_ENV_PY
 
 
 # -- a NOT NULL column added to a table with rows ---------------------------------------------

@@ -55,10 +55,13 @@ if TYPE_CHECKING:
         MigrationError,
         makemigrations,
         migrate,
+        run_env,
         showmigrations,
     )
 
-_LAZY = frozenset(("Migration", "MigrationError", "makemigrations", "migrate", "showmigrations"))
+_LAZY = frozenset(
+    ("Migration", "MigrationError", "makemigrations", "migrate", "run_env", "showmigrations")
+)
 
 
 def __getattr__(name: str) -> Any:
@@ -91,6 +94,7 @@ __all__ = [
     "makemigrations",
     "migrate",
     "parse_integrity_error",
+    "run_env",
     "schema_for",
     "showmigrations",
     "too_long_answer",

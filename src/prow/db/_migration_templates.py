@@ -1,74 +1,27 @@
 """The files prow writes into a project's ``migrations/`` folder the first time it is used.
 
-``env.py`` is the project's own from then on: edit it like any Alembic ``env.py`` (for example
-to add an ``include_object`` filter). ``script.py.mako`` is the template of each revision file.
+``env.py`` is the project's own from then on: a few lines that call ``prow.db.run_env()``, whose
+keyword arguments go to Alembic's ``context.configure()`` (for example an ``include_object``
+filter). ``script.py.mako`` is the template of each revision file.
 """
 
 from __future__ import annotations
 
 ENV_PY = '''\
-"""Alembic environment of this project, written by prow; edit it like any Alembic env.py.
+"""Alembic environment of this project, written by prow.
 
-`prow makemigrations` and `prow migrate` run it with the database URL and the models'
-metadata in `config.attributes`. Run directly by `alembic`, it falls back to prow's own
-resolution of the URL (PROW_DATABASE_URL, else ./prow.sqlite3) and to `prow.db.Model.metadata`.
+`prow makemigrations` and `prow migrate` (and the `alembic` command) run this file; prow's
+`run_env()` does the work, so it stays up to date with prow. Tune it through the call below.
 """
 
-from __future__ import annotations
+from prow.db import run_env
 
-import asyncio
-from typing import Any
-
-from alembic import context
-from sqlalchemy import pool
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
-
-config = context.config
-
-
-def _metadata() -> Any:
-    metadata = config.attributes.get("prow.metadata")
-    if metadata is None:
-        from prow.db import Model
-
-        metadata = Model.metadata
-    return metadata
-
-
-def _url() -> Any:
-    url = config.attributes.get("prow.url")
-    if url is None:
-        from prow.db import Database
-
-        url = Database().url
-    return url
-
-
-def _run_migrations(connection: Connection) -> None:
-    context.configure(
-        connection=connection,
-        target_metadata=_metadata(),
-        compare_type=True,
-        # SQLite cannot ALTER most things in place: batch mode copies the table instead.
-        render_as_batch=connection.dialect.name == "sqlite",
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-async def _run_online() -> None:
-    engine = create_async_engine(_url(), poolclass=pool.NullPool)
-    try:
-        async with engine.connect() as connection:
-            await connection.run_sync(_run_migrations)
-    finally:
-        await engine.dispose()
-
-
-if context.is_offline_mode():
-    raise SystemExit("prow migrations run against a database; offline (--sql) mode is not set up")
-asyncio.run(_run_online())
+run_env(
+    # Migrations compare the database with prow.db.Model.metadata: every model whose module
+    # the app imports (makemigrations(models=...) compares another MetaData instead).
+    # Other options go to Alembic's context.configure(), e.g. to leave a table alone:
+    # include_object=lambda obj, name, type_, reflected, compare_to: name != "legacy",
+)
 '''
 
 SCRIPT_PY_MAKO = '''\

@@ -8,9 +8,10 @@
     reverting("-1")               # what migrate("-1") would revert, newest first
     showmigrations()              # [Migration(revision, message, applied), ...], oldest first
 
-The first ``makemigrations`` writes the project's ``migrations/`` folder: an ``env.py`` that
-prow runs with the database URL and the models' metadata (``prow.db.Model.metadata`` unless
-``models=`` says otherwise), async engines, ``compare_type=True`` and batch mode on SQLite.
+The first ``makemigrations`` writes the project's ``migrations/`` folder: a short ``env.py``
+that calls :func:`run_env`, which prow runs with the database URL and the models' metadata
+(``prow.db.Model.metadata`` unless ``models=`` says otherwise), async engines,
+``compare_type=True`` and batch mode on SQLite.
 Every failure a user can cause (no folder, unknown revision, unreachable database, a
 migration's SQL refused) raises :class:`MigrationError` with a one-line message. A new
 migration that would fail on a table with rows (a NOT NULL column without a server default)
@@ -30,7 +31,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from alembic import command
+from alembic import command, context
 from alembic.config import Config
 from alembic.operations.ops import AddColumnOp, MigrationScript
 from alembic.runtime.migration import MigrationContext
@@ -54,6 +55,7 @@ __all__ = [
     "makemigrations",
     "migrate",
     "reverting",
+    "run_env",
     "showmigrations",
 ]
 
@@ -166,6 +168,51 @@ def showmigrations(
     """Every revision in the migrations folder, oldest first, with whether it is applied."""
     config, script = _open(Path(directory), url, None)
     return _history(script, _applied(script, _current_heads(config)))
+
+
+def run_env(**options: Any) -> None:
+    """Run Alembic's environment: the whole body of a project's ``migrations/env.py``.
+
+    Migrates the database that ``prow makemigrations`` / ``prow migrate`` name (run by the
+    ``alembic`` command instead: prow's own URL, ``PROW_DATABASE_URL`` else ``./prow.sqlite3``)
+    through an async engine, comparing with their models' metadata (else
+    ``prow.db.Model.metadata``). ``options`` go to Alembic's ``context.configure()`` on top of
+    prow's ``compare_type=True`` and batch mode on SQLite: e.g. ``include_object=`` to leave
+    some tables alone. Offline (``--sql``) mode is refused: prow migrates a live database.
+    """
+    if context.is_offline_mode():
+        raise SystemExit(
+            "prow migrations run against a database; offline (--sql) mode is not set up"
+        )
+    config = context.config
+    url = config.attributes.get("prow.url") or Database().url
+    metadata = config.attributes.get("prow.metadata")
+    if metadata is None:
+        metadata = _default_metadata()
+
+    def run(connection: Connection) -> None:
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            **{
+                "compare_type": True,
+                # SQLite cannot ALTER most things in place: batch mode copies the table instead.
+                "render_as_batch": connection.dialect.name == "sqlite",
+                **options,
+            },
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    async def run_online() -> None:
+        engine = create_async_engine(url, poolclass=NullPool)
+        try:
+            async with engine.connect() as connection:
+                await connection.run_sync(run)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run_online())
 
 
 # -- the migrations folder and Alembic's configuration ----------------------------------------
