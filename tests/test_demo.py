@@ -15,15 +15,21 @@ from pathlib import Path
 import httpx
 import pytest
 
-from prow.db import showmigrations, use_database
-from prow.ratelimit import MemoryStore, use_rate_limit_store
+from prow.db import showmigrations
 from prow.testing import TestClient
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # ``examples`` lives at the repository root, outside the src layout
     sys.path.insert(0, str(ROOT))
 
-from examples.demo.app import DEMO_USERS, MIGRATIONS, Category, Item, app, prepare  # noqa: E402
+from examples.demo.app import (  # noqa: E402
+    DEMO_USERS,
+    MIGRATIONS,
+    Category,
+    Item,
+    create_app,
+    prepare,
+)
 
 
 @pytest.fixture
@@ -34,10 +40,8 @@ def url(tmp_path: Path) -> str:
 @pytest.fixture
 def client(url: str) -> Iterator[TestClient]:
     """The demo on a fresh SQLite file: migrated, seeded, lifespan running."""
-    use_database(app, url)
     prepare(url)
-    use_rate_limit_store(app, MemoryStore())  # login attempts of earlier tests do not count
-    with TestClient(app) as client:
+    with TestClient(create_app(url)) as client:
         yield client
 
 
@@ -53,8 +57,7 @@ def test_prepare_migrates_then_seeds_only_once(url: str) -> None:
     assert showmigrations(url=url, directory=MIGRATIONS) == applied
     assert prepare(url) == []  # nothing pending, and the seed sees rows already
 
-    use_database(app, url)
-    with TestClient(app) as client:
+    with TestClient(create_app(url)) as client:
         assert client.get("/api/items").json()["total"] == 5
 
 

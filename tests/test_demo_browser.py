@@ -7,29 +7,29 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from _browser import OfflinePage, serve_app
-from prow.db import use_database
+from prow import App
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # ``examples`` lives at the repository root, outside the src layout
     sys.path.insert(0, str(ROOT))
 
-from examples.demo.app import DEMO_USERS, app, prepare  # noqa: E402
+from examples.demo.app import DEMO_USERS, create_app, prepare  # noqa: E402
 
 
-def fresh_demo(tmp_path: Path) -> None:
-    """Point the demo at a new SQLite file, migrated and seeded."""
+def fresh_demo(tmp_path: Path) -> App:
+    """The demo on a new SQLite file, migrated and seeded."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'demo.sqlite3'}"
-    use_database(app, url)
     # prepare() runs its own event loop; Playwright's sync API keeps one marked as running
     # in this thread, so it runs in another.
     with ThreadPoolExecutor(1) as pool:
         pool.submit(prepare, url).result()
+    return create_app(url)
 
 
 def test_a_person_adds_an_item_after_fixing_the_form(
     offline_page: OfflinePage, tmp_path: Path
 ) -> None:
-    fresh_demo(tmp_path)
+    app = fresh_demo(tmp_path)
     page = offline_page.page
     with serve_app(app) as base:
         page.goto(f"{base}/items/new")  # only for users who may add items: log in first
@@ -60,7 +60,7 @@ def test_a_person_adds_an_item_after_fixing_the_form(
 def test_a_person_logs_in_and_sees_their_permission(
     offline_page: OfflinePage, tmp_path: Path
 ) -> None:
-    fresh_demo(tmp_path)
+    app = fresh_demo(tmp_path)
     page = offline_page.page
     with serve_app(app) as base:
         page.goto(f"{base}/account")

@@ -17,7 +17,7 @@ from bench._db import async_url
 from bench.apps._models import Item
 from bench.apps._rows import ONE_ROW, PAGE, TABLE
 from prow import App, HTTPError, PlainTextResponse
-from prow.db import Connection, Model, Resource, Session, get_or_404, schema_for, use_database
+from prow.db import Connection, Database, Model, Resource, Session, get_or_404, schema_for
 
 
 class BenchRow(Model):
@@ -33,7 +33,7 @@ class BenchRow(Model):
 BenchRowRead = schema_for(BenchRow)
 
 app = App()
-use_database(app, async_url())
+app.install(Database(async_url()))
 
 
 @app.get("/plaintext")

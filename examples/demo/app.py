@@ -33,8 +33,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from prow import App, Query, Router
 from prow.auth import Auth, grant, requires, resource_permissions
 from prow.db import Database, Migration, Model, Resource, Session, database, get_or_404, migrate
-from prow.middleware import Middleware
-from prow.sessions import SessionMiddleware
+from prow.ratelimit import RateLimits
+from prow.sessions import Sessions
 
 #: Where the demo keeps its data unless ``PROW_DATABASE_URL`` names another database.
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///./demo.sqlite3"
@@ -51,17 +51,32 @@ DEMO_USERS = {
 #: Anyone may read the catalogue; writing needs the model's add/change/delete permission.
 WRITES = ("create", "replace", "update", "delete")
 
-app = App(
-    title="prow demo",
-    version="0.3.0",
-    description="A tour of prow: typed handlers, a data layer with migrations, offline API docs, "
-    "users with permissions, and server-rendered pages.",
-    database_url=os.environ.get("PROW_DATABASE_URL") or DEMO_DATABASE_URL,
-    # A random key when none is set: sessions and tokens then last as long as the process.
-    secret_key=os.environ.get("PROW_SECRET_KEY") or secrets.token_urlsafe(32),
-    middleware=[Middleware(SessionMiddleware)],
-)
-auth = Auth(app)
+#: Every route of the demo; :func:`create_app` serves them.
+routes = Router()
+
+
+def create_app(database_url: str | None = None) -> App:
+    """The demo app on ``database_url`` (default: ``PROW_DATABASE_URL``, else ./demo.sqlite3).
+
+    Each call makes a new app with batteries of its own (database, sessions, rate limits,
+    users): tests make one per test, each on its own database.
+    """
+    demo = App(
+        title="prow demo",
+        version="0.3.0",
+        description="A tour of prow: typed handlers, a data layer with migrations, offline API "
+        "docs, users with permissions, and server-rendered pages.",
+        # A random key when none is set: sessions and tokens then last as long as the process.
+        secret_key=os.environ.get("PROW_SECRET_KEY") or secrets.token_urlsafe(32),
+        extensions=[
+            Database(database_url or os.environ.get("PROW_DATABASE_URL") or DEMO_DATABASE_URL),
+            Sessions(),
+            RateLimits(),
+            Auth(),
+        ],
+    )
+    demo.include(routes)
+    return demo
 
 
 # -- models: tables "category" and "item" -----------------------------------------------------
@@ -91,7 +106,7 @@ class Item(Model):
 
 # -- the API: two resources and two hand-written routes ---------------------------------------
 
-app.include(
+routes.include(
     Resource(
         Category,
         prefix="/api/categories",
@@ -102,7 +117,7 @@ app.include(
         permissions=resource_permissions(Category, actions=WRITES),
     )
 )
-app.include(
+routes.include(
     Resource(
         Item,
         prefix="/api/items",
@@ -137,7 +152,7 @@ class PriceChange(BaseModel):
 api = Router(prefix="/api", tags=["shop"])
 
 
-@app.get("/")
+@routes.get("/")
 async def index() -> dict[str, str]:
     """Say hello and point at the docs and the API."""
     return {"message": "Hello from prow", "docs": "/docs", "items": "/api/items"}
@@ -174,7 +189,7 @@ async def discount(
     return PriceChange(id=item.id, name=item.name, old_price=old_price, new_price=item.price)
 
 
-app.include(api)
+routes.include(api)
 
 
 def _rounded(value: float | None) -> float | None:
@@ -211,7 +226,7 @@ async def seed(db: Database) -> None:
         if await session.scalar(select(func.count(Item.id))):
             return
         for username, (password, permissions) in DEMO_USERS.items():
-            user = await auth.create_user(session, username, password)
+            user = await Auth().create_user(session, username, password)
             for permission in permissions:
                 await grant(session, user, permission)
         tools, snacks = Category(name="tools"), Category(name="snacks")
@@ -230,4 +245,7 @@ async def seed(db: Database) -> None:
 # The server-rendered pages import the models above, so they come last.
 from examples.demo import pages  # noqa: E402
 
-app.include(pages.router)
+routes.include(pages.router)
+
+#: The demo served by ``python -m examples.demo`` (and ``prow ... --app examples.demo:app``).
+app = create_app()

@@ -19,8 +19,11 @@ from prow._routing._options import RouteOptions
 from prow._routing._route import Mount, Route, WebSocketRoute
 from prow._routing._router import Router
 from prow._routing._table import RouteTable
+from prow._scope import HEADERS, with_app_headers
 from prow._security import SecurityHeaders, SigningKeys, build_header_lists, check_hosts
 from prow._types import ASGIApp, Message, Receive, Scope, Send
+from prow.extensions import Extension
+from prow.extensions._set import ExtensionSet, ExtensionT
 from prow.middleware._trustedhost import HostChecker
 from prow.responses import RedirectResponse, Response
 
@@ -89,6 +92,7 @@ class App(Router):
         allowed_hosts: Sequence[str] | None = None,
         security_headers: SecurityHeaders | None = SecurityHeaders(),  # noqa: B008 - frozen
         csrf_trusted_origins: Sequence[str] = (),
+        extensions: Sequence[Extension] = (),
         **options: Unpack[RouteOptions],
     ) -> None:
         # The app-wide body limit applies to every request (also outside routes); a route's
@@ -134,12 +138,62 @@ class App(Router):
         self._stack: ASGIApp | None = None
         self._stale = False
         self._openapi: dict[str, Any] | None = None
+        self._extensions = ExtensionSet(self)
+        for extension in extensions:
+            self.install(extension)
 
     # -- configuration -------------------------------------------------------------------
 
+    def install(self, extension: ExtensionT) -> ExtensionT:
+        """Install a battery (an :class:`~prow.extensions.Extension`); returns it.
+
+        It is set up when the app is built; installing after that is ``prow.E021``.
+        """
+        if self._routes is not None:
+            raise ConfigurationError(
+                "prow.E021",
+                f"{type(extension).__name__} was installed after the app started; "
+                "install extensions while setting the app up (App(extensions=[...]))",
+            )
+        self._extensions.add(extension)
+        return extension
+
+    def extension(self, kind: type[ExtensionT]) -> ExtensionT:
+        """The installed extension of class ``kind`` (or a subclass); ``prow.E025`` if none."""
+        found = self._extensions.find(kind)
+        if found is None:
+            raise ConfigurationError(
+                "prow.E025",
+                f"this app has no {kind.__name__} extension; install one with "
+                f"App(extensions=[{kind.__name__}(...)]) or app.install({kind.__name__}(...))",
+            )
+        return found
+
+    def has_extension(self, kind: type[Extension]) -> bool:
+        """Whether an extension of class ``kind`` (or a subclass) is installed."""
+        return self._extensions.find(kind) is not None
+
+    @property
+    def extensions(self) -> tuple[Extension, ...]:
+        """The installed extensions, in the order they are set up."""
+        return self._extensions.ordered()
+
+    def _refuse_late(self, what: str) -> None:
+        # A route added after the table was compiled would never be served: say so
+        # instead of answering 404 for it.
+        if self._routes is not None and not self._extensions.setting_up:
+            raise ConfigurationError(
+                "prow.E022",
+                f"the {what} was added after the app started serving; add routes while "
+                "setting the app up (before app.build(), the server's start-up or the "
+                "first request)",
+            )
+
     def add_middleware(self, cls: Any, *args: Any, **kwargs: Any) -> None:
         """Add a pure-ASGI middleware; the last added runs first (outermost)."""
-        if self._stack is not None:
+        if self._stack is not None or (
+            self._routes is not None and not self._extensions.setting_up
+        ):
             raise ConfigurationError("prow.E020", "middleware must be added before the app starts")
         from prow.middleware import Middleware
 
@@ -180,13 +234,13 @@ class App(Router):
     @property
     def routes(self) -> list[Route | WebSocketRoute | Mount]:
         """Every route of the app (including included routers and mounts), in order."""
-        self._build()
+        self.build()
         assert self._routes is not None
         return list(self._routes)
 
     def url_for(self, name: str, /, **params: Any) -> str:
         """The path of the route called ``name`` with ``params`` filled in."""
-        self._build()
+        self.build()
         route = self._names.get(name)
         if route is None:
             known = ", ".join(sorted(self._names)) or "none"
@@ -195,33 +249,71 @@ class App(Router):
 
     def openapi(self) -> dict[str, Any]:
         """The OpenAPI 3.1 document of this app (built once, from the compiled plans)."""
-        self._build()
+        self.build()
         if self._openapi is None:
             from prow.openapi import build_openapi
 
             self._openapi = build_openapi(self)
         return self._openapi
 
-    def _build(self) -> None:
+    def build(self) -> None:
+        """Set the extensions up and compile routes, plans and middleware, once.
+
+        The server's start-up (and the first request, or ``TestClient``) builds the app;
+        call it yourself to find configuration mistakes (``prow.E...``) right away. After
+        it, routes, middleware and extensions can no longer be added.
+        """
         if self._routes is not None and not self._stale:
             return
         if self._routes is None:
-            routes = self.resolved() + self._docs_routes()
-            try:
-                self._index(routes)
-            except Exception:
-                # Leave nothing half-built: the next attempt reports the same mistake.
-                self._table, self._names, self._mounts = RouteTable(), {}, []
-                raise
+            self._extensions.set_up()
+            if self._stack is None:
+                # A middleware's ``setup_app`` may still install an extension it needs
+                # (a database-backed session store installs the Database).
+                self._stack = self._build_stack()
+                self._extensions.set_up()
+            routes = self._compile()
+            missing = self._extensions.needed_by(routes)
+            if missing:
+                # A handler uses a battery nobody installed (``Session`` without
+                # ``Database``): install its defaults now, at start-up, and compile again.
+                for extension in missing:
+                    self._extensions.add(extension)
+                self._extensions.set_up()
+                routes = self._compile()
             self._routes = routes
-        for route in self._routes or []:
-            if isinstance(route, Route | WebSocketRoute):
-                route.prepare(self.dependency_overrides)
-                route.protect(self.csrf_guard)
+        else:
+            for route in self._routes:
+                if isinstance(route, Route | WebSocketRoute):
+                    route.prepare(self.dependency_overrides)
         self._stale = False
         self._openapi = None
         if self._stack is None:
             self._stack = self._build_stack()
+
+    @property
+    def is_built(self) -> bool:
+        """Whether :meth:`build` has run: routes, middleware and extensions are fixed."""
+        return self._routes is not None
+
+    def _build(self) -> None:
+        self.build()
+
+    def _compile(self) -> list[Route | WebSocketRoute | Mount]:
+        """Resolve every route, index it in the route table and plan its parameters."""
+        self._table, self._names, self._mounts = RouteTable(), {}, []
+        routes = self.resolved() + self._docs_routes()
+        try:
+            self._index(routes)
+            for route in routes:
+                if isinstance(route, Route | WebSocketRoute):
+                    route.prepare(self.dependency_overrides)
+                    route.protect(self.csrf_guard)
+        except Exception:
+            # Leave nothing half-built: the next attempt reports the same mistake.
+            self._table, self._names, self._mounts = RouteTable(), {}, []
+            raise
+        return routes
 
     def _index(self, routes: list[Route | WebSocketRoute | Mount]) -> None:
         for route in routes:
@@ -273,13 +365,15 @@ class App(Router):
             await self._run_lifespan(scope, receive, send)
             return
         if self._stack is None or self._stale:
-            self._build()
+            self.build()
         assert self._stack is not None
         if kind == "http":
-            # Picked from lists built once; responses append them when they start.
-            scope["prow.headers"] = (
+            # Picked from lists built once; added where the response starts, so every
+            # answer carries them: prow's, a mounted app's, a raw ASGI one's.
+            scope[HEADERS] = (
                 self._https_headers if scope.get("scheme") == "https" else self._http_headers
             )
+            send = with_app_headers(scope, send)
         if self._hosts is not None and not self._hosts.allows(scope):
             await self._wrong_host(scope, receive, send)
         elif self.user_middleware and kind == "http":
@@ -416,7 +510,7 @@ class App(Router):
         started = False
         await receive()
         try:
-            self._build()
+            self.build()
             async with self._lifespan_context() as state:
                 if state:
                     scope.setdefault("state", {}).update(state)
@@ -434,17 +528,46 @@ class App(Router):
 
     @contextlib.asynccontextmanager
     async def _lifespan_context(self) -> AsyncIterator[Mapping[str, Any] | None]:
-        for hook in self._on_startup:
-            await _call_hook(hook)
-        try:
-            if self._lifespan is None:
-                yield None
-            else:
-                async with self._lifespan(self) as state:
-                    yield state
-        finally:
-            for hook in self._on_shutdown:
+        async with self._extensions.running():
+            for hook in self._on_startup:
                 await _call_hook(hook)
+            try:
+                if self._lifespan is None:
+                    yield None
+                else:
+                    async with self._lifespan(self) as state:
+                        yield state
+            finally:
+                for hook in self._on_shutdown:
+                    await _call_hook(hook)
+
+    def extensions_running(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """Start the extensions only (not the app's own hooks) around a block.
+
+        ``prow check`` uses it to find out whether the app could start.
+        """
+        self.build()
+        return self._extensions.running()
+
+    async def release(self) -> None:
+        """Close what the extensions opened on the running event loop (pools, clients).
+
+        Safe at any time: the next use opens them again. A test client calls it before
+        the event loop it ran the app on ends.
+        """
+        await self._extensions.release()
+
+    def running(self) -> contextlib.AbstractAsyncContextManager[Mapping[str, Any] | None]:
+        """The app's start-up and shutdown around a block, as a server's lifespan runs them.
+
+        For scripts and shells that use the app's batteries without serving it::
+
+            async with app.running():
+                async with app.extension(Database).session() as session:
+                    ...
+        """
+        self.build()
+        return self._lifespan_context()
 
 
 async def _call_hook(hook: Callable[[], Any]) -> None:

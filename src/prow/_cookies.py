@@ -25,6 +25,7 @@ from email.utils import format_datetime
 from http.cookies import SimpleCookie
 from typing import Literal
 
+from prow._scope import COOKIES
 from prow._types import Scope
 
 __all__ = [
@@ -40,7 +41,7 @@ SameSite = Literal["lax", "strict", "none"]
 
 #: The scope key holding ``(headers, cookies)``: the parsed ``Cookie`` header and the header
 #: list it came from (a middleware that replaces ``scope["headers"]`` gets a fresh parse).
-SCOPE_KEY = "prow.cookies"
+SCOPE_KEY = COOKIES
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: a cookie name
 # Attribute names: Python's SimpleCookie (still used by many servers) stops at a cookie named

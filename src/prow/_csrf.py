@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Literal
 from prow._cookies import SetCookie
 from prow._exceptions import HTTPError
 from prow._forms import FORM_MEDIA_TYPES, URLENCODED
+from prow._scope import CSRF_SECRET, HEADERS
 
 if TYPE_CHECKING:
     from prow._request import HTTPConnection, Request
@@ -207,15 +208,15 @@ def csrf_token(request: HTTPConnection) -> str:
     It changes on every call; every one stays valid as long as the cookie does.
     """
     scope = request.scope
-    secret: str | None = scope.get("prow.csrf_secret")
+    secret: str | None = scope.get(CSRF_SECRET)
     if secret is None:
         cookie = request.cookies.get(CSRF_COOKIE)
         if is_secret(cookie):
             secret = cookie
         else:
             secret = new_secret()
-            scope["prow.headers"] = [*scope.get("prow.headers", ()), _set_cookie(scope, secret)]
-        scope["prow.csrf_secret"] = secret
+            scope[HEADERS] = [*scope.get(HEADERS, ()), _set_cookie(scope, secret)]
+        scope[CSRF_SECRET] = secret
     assert secret is not None
     return mask_token(secret)
 

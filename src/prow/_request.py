@@ -10,6 +10,7 @@ import pydantic_core
 from prow._cookies import request_cookies
 from prow._datastructures import URL, Address, Headers, QueryParams, State
 from prow._exceptions import HTTPError
+from prow._scope import MAX_BODY_SIZE
 from prow._types import Message, Receive, Scope
 
 if TYPE_CHECKING:
@@ -140,7 +141,7 @@ class Request(HTTPConnection):
 
     def _max_body_size(self) -> int:
         # A route's own ``max_body_size`` option, else the app's.
-        size: int | None = self.scope.get("prow.max_body_size")
+        size: int | None = self.scope.get(MAX_BODY_SIZE)
         if size is None:
             size = getattr(self.scope.get("app"), "max_body_size", DEFAULT_MAX_BODY_SIZE)
         assert size is not None

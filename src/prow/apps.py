@@ -25,8 +25,8 @@ name                        submodule      what happens
 ``on_startup``              (the module)   a callable, or a list of them, run at start-up
 ``on_shutdown``             (the module)   the same, run at shut-down
 ``setup``                   (the module)   ``setup(app)``, called once when the app is made:
-                                           install what needs the app (``Auth(app)``,
-                                           middleware, exception handlers)
+                                           install the app's batteries
+                                           (``app.install(Auth())``), middleware, handlers
 =========================== ============== =====================================================
 
 Every mistake raises :class:`prow.ConfigurationError` naming the module, when the app is made:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
@@ -21,7 +21,6 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from prow._types import Message, Receive, Scope, Send
 from prow.responses import PlainTextResponse
-from prow.responses._base import with_extra_headers
 
 __all__ = ["WSGIMiddleware"]
 
@@ -57,7 +56,7 @@ class WSGIMiddleware:
         environ = _build_environ(scope, body)
         sender, receiver = anyio.create_memory_object_stream[Message]()
         responder = _Responder(sender)
-        forwarder = _Forwarder(receiver, send, scope.get("prow.headers"))
+        forwarder = _Forwarder(receiver, send)
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(forwarder.run)
             async with sender:
@@ -95,16 +94,9 @@ async def _read_body(receive: Receive) -> bytes | None:
 class _Forwarder:
     """Passes the worker thread's messages to the server's ``send``, keeping its error."""
 
-    def __init__(
-        self,
-        receiver: ObjectReceiveStream[Message],
-        send: Send,
-        extra: Sequence[tuple[bytes, bytes]] | None = None,
-    ) -> None:
+    def __init__(self, receiver: ObjectReceiveStream[Message], send: Send) -> None:
         self.receiver = receiver
         self.send = send
-        # The app's security headers (scope["prow.headers"]) apply to WSGI answers too.
-        self.extra = extra
         self.error: Exception | None = None
 
     async def run(self) -> None:
@@ -113,8 +105,6 @@ class _Forwarder:
         async with self.receiver:
             try:
                 async for message in self.receiver:
-                    if self.extra and message["type"] == "http.response.start":
-                        message["headers"] = with_extra_headers(message["headers"], self.extra)
                     await self.send(message)
             except Exception as error:
                 self.error = error

@@ -191,7 +191,7 @@ def test_unusable_database_url(project: Path, url: str, fragments: list[str], co
 
 def test_app_with_a_bad_database_url(project: Path) -> None:
     _empty_folder(project)
-    name = module(project, APP + "from prow.db import use_database\nuse_database(app, 'x')\n")
+    name = module(project, APP + "from prow.db import Database\napp.install(Database('x'))\n")
     assert_one_line_error(invoke("migrate", "--app", name), "prow.E501")
 
 
@@ -270,10 +270,10 @@ MODELS_V1 = """
     from sqlalchemy.orm import Mapped, mapped_column
 
     from prow import App
-    from prow.db import Model, use_database
+    from prow.db import Database, Model
 
     app = App()
-    use_database(app, "sqlite:///./shop.sqlite3")
+    app.install(Database("sqlite:///./shop.sqlite3"))
 
     class Product(Model):
         id: Mapped[int] = mapped_column(primary_key=True)
@@ -320,7 +320,7 @@ def test_full_flow_with_the_app_database(tmp_path: Path) -> None:
     listing = f"Reverting 1 migration(s), newest first:\n  {revision}  create products\n"
     assert reverted == [0, f"{listing}Reverted {revision}  create products\n"]
     assert listed_after == [0, f"[ ] {revision}  create products\n"]
-    # The app's own database (use_database) was migrated, not the default ./prow.sqlite3.
+    # The app's own database (its Database extension) was migrated, not the default ./prow.sqlite3.
     assert (tmp_path / "shop.sqlite3").exists() and not (tmp_path / "prow.sqlite3").exists()
 
 

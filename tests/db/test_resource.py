@@ -17,8 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from prow import App, ConfigurationError, Depends, HTTPError, Request
-from prow.db import Model
-from prow.db._database import Database, use_database
+from prow.db import Database, Model
 from prow.db._resource import Resource
 from prow.testing import AsyncTestClient
 
@@ -112,7 +111,7 @@ async def make(database_url: str) -> AsyncIterator[Factory]:
 
     async def factory(*resources: Resource) -> Setup:
         app = App()
-        db = use_database(app, database_url)
+        db = app.install(Database(database_url))
         for resource in resources:
             app.include(resource)
         await db.drop_all(metadata=Base.metadata)

@@ -42,7 +42,7 @@ class TsNoteOut(BaseModel):
 
 def notes_app(url: str) -> App:
     app = App()
-    use_database(app, url)
+    app.install(Database(url))
 
     @app.post("/notes", status_code=201)
     async def create(text: str, session: Session, fail: str | None = None) -> dict[str, Any]:
@@ -95,7 +95,7 @@ ONE_NOTE = select(NOTES).where(NOTES.c.id == bindparam("id"))
 def writes_app(url: str) -> App:
     """Every way a handler may write, through Session and through Connection."""
     app = App()
-    use_database(app, url)
+    app.install(Database(url))
 
     @app.post("/session/add")
     async def add_unflushed(text: str, session: Session) -> str:
@@ -173,7 +173,7 @@ def test_a_swallowed_flush_error_is_not_answered_as_success(
 ) -> None:
     make_tables(database_url, TsNote)
     app = App()
-    use_database(app, database_url)
+    app.install(Database(database_url))
 
     @app.post("/twice", status_code=201)
     async def twice(session: Session) -> str:
@@ -241,7 +241,7 @@ def test_read_only_requests_still_commit_on_servers(
 def test_one_session_per_request_shared_by_its_dependencies(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     app = App()
-    use_database(app, url)
+    app.install(Database(url))
     seen: list[AsyncSession] = []
 
     async def audit(session: Session) -> AsyncSession:
@@ -265,7 +265,7 @@ def test_commit_happens_before_the_response_is_sent(
     make_tables(url, TsNote)
     events: list[str] = []
     app = App()
-    use_database(app, url)
+    app.install(Database(url))
 
     @app.get("/order")
     async def order(session: Session) -> str:
@@ -292,7 +292,7 @@ def test_objects_stay_readable_after_commit(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     asyncio.run(_create(url))
     app = App()
-    use_database(app, url)
+    app.install(Database(url))
 
     @app.post("/notes")
     async def create(session: Session) -> TsNoteOut:
@@ -355,7 +355,8 @@ def test_url_resolution_order(monkeypatch: pytest.MonkeyPatch) -> None:
     configured = App()
     configured.database_url = "mysql://setting@db/app"  # type: ignore[attr-defined]
     assert database(configured).url == "mysql+aiomysql://setting@db/app"
-    assert use_database(configured, "sqlite:///x.db").url == "sqlite+aiosqlite:///x.db"
+    with pytest.deprecated_call(match="app.install"):
+        assert use_database(configured, "sqlite:///x.db").url == "sqlite+aiosqlite:///x.db"
     assert database(configured).url == "sqlite+aiosqlite:///x.db"
 
 
@@ -406,7 +407,7 @@ def test_pool_options_reach_the_engine() -> None:
 @pytest.mark.anyio
 async def test_shutdown_disposes_the_engine(tmp_path: Path) -> None:
     app = App()
-    db = use_database(app, f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    db = app.install(Database(f"sqlite:///{tmp_path / 'db.sqlite3'}"))
     async with db.session() as session:
         assert (await session.execute(select(1))).scalar_one() == 1
     engine = db.engine

@@ -12,6 +12,7 @@ from prow.ratelimit import (
     RATE_LIMITED_RESPONSE,
     MemoryStore,
     RateLimitResult,
+    RateLimits,
     client_address,
     rate_limit,
     use_rate_limit_store,
@@ -30,7 +31,7 @@ class Clock:
 def app_with_clock() -> tuple[App, Clock]:
     clock = Clock()
     app = App()
-    use_rate_limit_store(app, MemoryStore(clock=clock))
+    app.install(RateLimits(MemoryStore(clock=clock)))
     return app, clock
 
 

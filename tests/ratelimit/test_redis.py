@@ -15,7 +15,7 @@ import redis.asyncio
 
 from _services import redis_url
 from prow import App
-from prow.ratelimit import RedisStore, parse_rate, rate_limit, use_rate_limit_store
+from prow.ratelimit import RateLimits, RedisStore, parse_rate, rate_limit
 from prow.testing import TestClient
 
 
@@ -35,7 +35,7 @@ def prefix() -> Iterator[str]:
 def make_app(store: RedisStore) -> App:
     """One "worker": the same code builds each app, so the limits get the same names."""
     app = App()
-    use_rate_limit_store(app, store)
+    app.install(RateLimits(store))
 
     @app.get("/x", dependencies=[rate_limit("3/minute")])
     async def x() -> None:

@@ -17,15 +17,13 @@ from pathlib import Path
 import jwt
 import pytest
 
-from prow.db import use_database
-from prow.ratelimit import MemoryStore, use_rate_limit_store
 from prow.testing import TestClient
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # ``examples`` lives at the repository root, outside the src layout
     sys.path.insert(0, str(ROOT))
 
-from examples.demo.app import DEMO_USERS, app, prepare  # noqa: E402
+from examples.demo.app import DEMO_USERS, create_app, prepare  # noqa: E402
 
 INJECTIONS = [
     "' OR '1'='1",
@@ -39,10 +37,8 @@ INJECTIONS = [
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'demo.sqlite3'}"
-    use_database(app, url)
     prepare(url)
-    use_rate_limit_store(app, MemoryStore())  # login attempts of earlier tests do not count
-    with TestClient(app) as client:
+    with TestClient(create_app(url)) as client:
         yield client
 
 
@@ -92,7 +88,7 @@ def test_expired_jwt_is_refused(client: TestClient) -> None:
     token = bearer(client, "bob")
     claims = jwt.decode(token, options={"verify_signature": False})
     # Re-sign with the app's own key: only the expiry is wrong.
-    key = app.signing_key("jwt")
+    key = client.app.signing_key("jwt")  # type: ignore[attr-defined]
     past = int(time.time()) - 3600
     expired = jwt.encode({**claims, "iat": past - 900, "nbf": past - 900, "exp": past}, key)
     answer = client.get("/auth/me", headers={"Authorization": f"Bearer {expired}"})

@@ -19,6 +19,7 @@ from prow._request import HTTPConnection, Request
 from prow._routing._options import RouteOptions
 from prow._routing._path import PathTemplate
 from prow._routing._render import UNSET, ResponsePlan
+from prow._scope import MAX_BODY_SIZE
 from prow._types import ASGIApp, Receive, Scope, Send
 from prow._websocket import WebSocket, WebSocketState
 from prow.background import BackgroundTasks
@@ -110,7 +111,7 @@ class Route(BaseRoute):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.max_body_size is not None:
-            scope["prow.max_body_size"] = self.max_body_size
+            scope[MAX_BODY_SIZE] = self.max_body_size
         request = Request(scope, receive)
         ctx = Context(request)
         unhandled: Exception | None = None

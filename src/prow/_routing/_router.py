@@ -41,6 +41,7 @@ class Router:
     ) -> Route:
         """Register ``endpoint`` for ``methods`` at ``path`` (relative to this router)."""
         check_options(options, f"route {path!r}")
+        self._refuse_late(f"route {path}")
         route = Route(path, endpoint, methods=methods, options=options)
         self._entries.append(route)
         return route
@@ -89,6 +90,7 @@ class Router:
         check_options(options, f"websocket route {path!r}")
 
         def register(endpoint: F) -> F:
+            self._refuse_late(f"websocket route {path}")
             self._entries.append(WebSocketRoute(path, endpoint, options=options))
             return endpoint
 
@@ -99,12 +101,14 @@ class Router:
         if router is self:
             raise ConfigurationError("prow.E011", "a router cannot include itself")
         _check_group_options(options)
+        self._refuse_late(f"router {prefix + router.prefix or '/'}")
         self._entries.append((router, prefix, options))
 
     def mount(
         self, path: str, app: Any, *, name: str | None = None, wsgi: bool | None = None
     ) -> None:
         """Serve another ASGI app (or a WSGI app such as Flask or Django) under ``path``."""
+        self._refuse_late(f"mount {path}")
         if wsgi is None:
             wsgi = _looks_like_wsgi(app)
         if wsgi:
@@ -112,6 +116,9 @@ class Router:
 
             app = WSGIMiddleware(app)
         self._entries.append(Mount(path, app, name=name))
+
+    def _refuse_late(self, what: str) -> None:
+        """Refuse ``what`` being added when it could no longer be served (see ``App``)."""
 
     def resolved(
         self, prefix: str = "", outer: RouteOptions | None = None

@@ -29,6 +29,8 @@ from prow.auth._passwords import (
     validate_password,
     verify_password,
 )
+from prow.db import Database
+from prow.extensions import Extension
 from prow.responses import Response
 
 if TYPE_CHECKING:
@@ -41,13 +43,13 @@ logger = logging.getLogger("prow.auth")
 _DEFAULT: Any = object()
 
 
-class Auth:
-    """Users, login, tokens and API keys for ``app``.
+class Auth(Extension):
+    """Users, login, tokens and API keys: the auth battery.
 
     ::
 
-        auth = Auth(app)                         # prow.auth.User, routes under /auth
-        auth = Auth(app, user_model=Member)      # your own AbstractUser model
+        app = App(extensions=[Auth()])           # prow.auth.User, routes under /auth
+        auth = Auth(app, user_model=Member)      # the same, Flask style; your own user model
 
     Options (keyword-only): ``user_model``, ``api_key_model`` (default: ``APIKey`` with the
     default user model, none with a custom one), ``prefix`` (``"/auth"``; ``None`` adds no
@@ -63,9 +65,11 @@ class Auth:
     Subclass it to decide object-level permissions in :meth:`has_object_permission`.
     """
 
+    requires = (Database,)
+
     def __init__(
         self,
-        app: App,
+        app: App | None = None,
         *,
         user_model: type[Any] | None = None,
         api_key_model: type[Any] | None = _DEFAULT,
@@ -79,11 +83,6 @@ class Auth:
         token_schemes: Sequence[str] = ("Bearer",),
         login_field: str = "username",
     ) -> None:
-        if "auth" in app.state:
-            raise ConfigurationError(
-                "prow.E161", "Auth(app) was called twice for the same app; keep one Auth per app"
-            )
-        self.app = app
         self.user_model, self.api_key_model = _models(user_model, api_key_model)
         self.prefix = prefix
         self.access_token_lifetime = access_token_lifetime
@@ -94,35 +93,69 @@ class Auth:
         self.leeway = leeway
         self.token_schemes = _token_schemes(token_schemes)
         self._token_scheme_names = frozenset(scheme.lower() for scheme in self.token_schemes)
-        # Requests carrying these are token-authenticated, so the CSRF check lets them pass.
-        app.csrf_guard.add_token_schemes(self.token_schemes)
         self.login_field = _login_field(self.user_model, login_field)
         self._key: bytes | None = None
+        self._app: App | None = None
+        if app is not None:
+            # ``Auth(app)``, as Flask extensions are written: installed now, set up when
+            # the app is built, like ``App(extensions=[Auth()])``.
+            if app.has_extension(Auth):
+                raise ConfigurationError(
+                    "prow.E161",
+                    "Auth(app) was called twice for the same app; keep one Auth per app",
+                )
+            self._app = app
+            app.install(self)
+
+    def __repr__(self) -> str:
+        return f"Auth(user_model={self.user_model.__name__})"
+
+    @property
+    def app(self) -> App:
+        """The app this ``Auth`` is installed on."""
+        if self._app is None:
+            raise ConfigurationError(
+                "prow.E162", "this Auth is not installed on an app: App(extensions=[Auth()])"
+            )
+        return self._app
+
+    def setup(self, app: App) -> None:
+        """Install the token schemes, the error answers, OpenAPI schemes and ``/auth`` routes."""
+        self._app = app
         app.state.auth = self
-        app.on_startup(self._start)
+        # Requests carrying these are token-authenticated, so the CSRF check lets them pass.
+        app.csrf_guard.add_token_schemes(self.token_schemes)
         app.exception_handlers.setdefault(PasswordError, _password_error)
         schemes = app.openapi_settings.setdefault("securitySchemes", {})
         schemes.update(self.security_schemes())
-        if prefix is not None:
+        if self.prefix is not None:
             from prow.auth._router import auth_router
 
             app.include(auth_router(self))
 
+    async def startup(self, app: App) -> None:
+        """Read the token signing key: no usable key stops the start-up (``prow.E100``)."""
+        self._key = app.signing_key("jwt")
+
+    @classmethod
+    def installed_on(cls, app: Any) -> Auth | None:
+        """The ``Auth`` installed on ``app``, or ``None``."""
+        extensions = getattr(app, "_extensions", None)
+        return None if extensions is None else extensions.find(Auth)
+
     @classmethod
     def of(cls, app: Any) -> Auth:
         """The ``Auth`` installed on ``app``; ``prow.E162`` when there is none."""
-        auth = getattr(app.state, "auth", None)
-        if not isinstance(auth, Auth):
+        found = cls.installed_on(app)
+        if found is None:
             raise ConfigurationError(
                 "prow.E162",
-                "CurrentUser, requires() and login() need Auth(app) to be set up on the app",
+                "CurrentUser, requires() and login() need Auth installed on the app: "
+                "App(extensions=[Auth()]) or Auth(app)",
             )
-        return auth
+        return found
 
     # -- keys and tokens ------------------------------------------------------------------
-
-    def _start(self) -> None:
-        self._key = self.app.signing_key("jwt")  # no key: stop at start-up (prow.E100)
 
     @property
     def key(self) -> bytes:

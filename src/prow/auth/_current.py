@@ -66,6 +66,22 @@ async def optional_user(request: Request, session: Session) -> AbstractUser | No
     return await _resolve(request, session)
 
 
+async def user_if_installed(request: Request, session: Session) -> AbstractUser | None:
+    """The user when the app has ``Auth``, else what ``scope["user"]`` holds (or ``None``).
+
+    The dependency edge of ``rate_limit(key="user")``: the limiter runs after the user is
+    known, whatever order the route lists its dependencies in.
+    """
+    if "user" in request.scope:
+        cached: AbstractUser | None = request.scope["user"]
+        return cached
+    from prow.auth._auth import Auth
+
+    if Auth.installed_on(request.app) is None:
+        return None
+    return await _resolve(request, session)
+
+
 async def get_user(request: HTTPConnection) -> AbstractUser | None:
     """The request's user, or ``None`` when anonymous, for code that is not a handler.
 

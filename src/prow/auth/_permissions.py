@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from prow._exceptions import HTTPError
 from prow._params import Depends
 from prow._request import Request
-from prow.auth._current import current_user
+from prow._scope import AUTH_PERMISSIONS
+from prow.auth._current import current_user, get_user
 from prow.auth._models import ACTIONS, Group, Permission, group_permissions
-from prow.db import Session
+from prow.db import Session, database
 from prow.db._model import model_key
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ RESOURCE_ACTIONS = {
     "update": "change",
     "delete": "delete",
 }
-_CACHE = "prow.auth.permissions"
+_CACHE = AUTH_PERMISSIONS
 
 
 def model_permissions(model: type[Any]) -> list[str]:
@@ -158,10 +159,11 @@ class ObjectPermission:
     async def __call__(self, request: Request, action: str, row: Any) -> bool:
         from prow.auth._auth import Auth
 
-        user = request.scope.get("user")
-        if user is None:  # the "*" guard ran first; this is only a safety net
-            raise HTTPError(401, "authentication required")
-        granted = user.is_superuser or self.perm in request.scope.get(_CACHE, frozenset())
+        user = await get_user(request)
+        if user is None:
+            challenge = Auth.of(request.app).challenge()
+            raise HTTPError(401, "authentication required", {"WWW-Authenticate": challenge})
+        granted = user.is_superuser or self.perm in await _held_by(request, user)
         if row is None:
             allowed: Any = granted
         else:
@@ -171,6 +173,15 @@ class ObjectPermission:
         if not allowed:
             raise HTTPError(403, f"permission required: {self.perm}")
         return True
+
+
+async def _held_by(request: Request, user: Any) -> frozenset[str]:
+    """The user's codenames: cached by a guard that ran, else loaded in a session of its own."""
+    cached: frozenset[str] | None = request.scope.get(_CACHE)
+    if cached is not None:
+        return cached
+    async with database(request.app).session() as session:
+        return await _held(request, session, user)
 
 
 async def _load_permissions(

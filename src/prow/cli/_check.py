@@ -21,6 +21,7 @@ Loading the app already checks the rest: apps (``prow.E7xx``), settings (``prow.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,14 +112,21 @@ def _load(app_path: str | None, project: Project | None) -> App:
 
 
 def _build(app: App) -> None:
-    """Compile routes, plans and middleware as start-up does, so what would stop the
-    server (an unresolvable annotation, a missing secret key) stops the check too."""
+    """Build the app and start its extensions as start-up does, so what would stop the
+    server (an unresolvable annotation, a missing secret key, a database URL that cannot
+    work) stops the check too. The app's own start-up hooks are not run."""
     try:
-        app._build()
+        app.build()
+        asyncio.run(_start_extensions(app))
     except ConfigurationError as exc:
         raise CLIError(f"the app cannot start: {exc}".replace("\n", " ")) from None
     except Exception as exc:
         raise CLIError(f"the app cannot start: {type(exc).__name__}: {exc}") from None
+
+
+async def _start_extensions(app: App) -> None:
+    async with app.extensions_running():
+        pass
 
 
 def _settings(app: App, project: Project | None) -> Any:

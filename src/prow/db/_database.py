@@ -8,18 +8,25 @@ the app's ``database_url`` setting, else ``PROW_DATABASE_URL``, else a SQLite fi
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
+import logging
 import os
+import warnings
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import MetaData, Table, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from prow._exceptions import ConfigurationError
 from prow.db._errors import guard_engine, install_error_handlers
 from prow.db._model import Model
+from prow.extensions import Extension
 
 if TYPE_CHECKING:
     from prow._app import App
@@ -42,7 +49,7 @@ _ASYNC_DRIVERS = {
 # The extra that installs each backend's driver, for the "missing driver" message.
 _EXTRAS = {"sqlite": "db", "postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql"}
 
-_STATE_KEY = "prow_database"
+logger = logging.getLogger("prow.db")
 
 
 def async_url(url: str | URL) -> URL:
@@ -79,15 +86,23 @@ def resolve_url(url: str | URL | None, setting: str | None = None) -> URL:
     return async_url(chosen)
 
 
-class Database:
-    """A database: its URL, a lazily created ``AsyncEngine`` and a session factory.
+class Database(Extension):
+    """A database as an app's battery: its URL, one ``AsyncEngine`` and its sessions.
 
     ::
 
-        db = Database("postgresql://app@localhost/app", pool_size=10)
+        app = App(extensions=[Database("postgresql://app@localhost/app", pool_size=10)])
+
+        db = Database("sqlite:///./app.sqlite3")      # or on its own, in a script
         async with db.session() as session:
             ...
         await db.dispose()
+
+    Installed on an app, it answers database errors (404/409/422/503), checks at start-up
+    that the database can be reached (a wrong URL, driver, user or database name stops the
+    server and ``prow check`` with one line saying why; a server that is only down for now
+    is logged and answered 503 until it is back) and closes its pool at shutdown. Without a
+    URL it uses the app's ``database_url``, then ``PROW_DATABASE_URL``, then a SQLite file.
 
     For a database server the pool checks a connection before lending it
     (``pool_pre_ping``), so after the server restarts the next request gets a fresh
@@ -105,6 +120,7 @@ class Database:
         pool_recycle: int | None = None,
         connect_args: dict[str, Any] | None = None,
     ) -> None:
+        self._explicit = url is not None
         self._url = resolve_url(url)
         options: dict[str, Any] = {
             "pool_size": pool_size,
@@ -116,10 +132,10 @@ class Database:
         self._options = {key: value for key, value in options.items() if value is not None}
         self._options["echo"] = echo
         self._engine: AsyncEngine | None = None
-        self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._by_loop: dict[asyncio.AbstractEventLoop, AsyncEngine] = {}
-        self._watchers: set[asyncio.Task[None]] = set()
+        self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self._bound: AsyncConnection | None = None
+        self._closing: set[asyncio.Task[None]] = set()
 
     @property
     def url(self) -> str:
@@ -134,47 +150,69 @@ class Database:
     def __repr__(self) -> str:
         return f"Database({self._url.render_as_string(hide_password=True)!r})"
 
+    # -- the extension ---------------------------------------------------------------------
+
+    def setup(self, app: App) -> None:
+        """Take the app's ``database_url`` (when no URL was given) and its error answers."""
+        setting = getattr(app, "database_url", None)
+        if not self._explicit and setting:
+            self._url = resolve_url(setting)
+        install_error_handlers(app)
+
+    async def startup(self, app: App) -> None:
+        """Connect once: a database that can never work stops the start-up (``prow.E505``)."""
+        await self.check_connection()
+
+    async def release(self, app: App) -> None:
+        """Close the pool's connections (the next use opens new ones)."""
+        await self.dispose()
+
+    async def check_connection(self) -> None:
+        """Open and close one connection; raise ``prow.E505`` when the settings are wrong.
+
+        A server that is down or busy for now (refused, unreachable, starting up, out of
+        connections) is not a settings mistake: it is logged, and requests are answered 503
+        until it is back. A wrong driver, host name, user, password or database name is.
+        """
+        try:
+            async with self.engine.connect():
+                pass
+        except (sa_exc.DBAPIError, OSError) as exc:
+            root = _root_cause(exc)
+            if _is_transient(root):
+                logger.warning("the database %r cannot be reached yet: %s", self, root)
+                return
+            reason = (str(root).strip().splitlines() or [type(root).__name__])[0]
+            raise ConfigurationError(
+                "prow.E505", f"cannot use the database {self!r}: {reason}"
+            ) from None
+
+    # -- engine and sessions ---------------------------------------------------------------
+
     @property
     def engine(self) -> AsyncEngine:
-        """The ``AsyncEngine`` of the running event loop, created on first use."""
-        loop = _running_loop()
-        if loop is not None and loop is not self._loop:
-            self._enter_loop(loop)
-        if self._engine is None:
-            self._engine = self._create_engine()
+        """The ``AsyncEngine``, created on first use."""
+        engine = self._engine
+        if engine is None:
+            engine = self._engine = self._create_engine()
+            self._loop = _running_loop()
+        elif self._loop is None or self._loop.is_closed():
+            loop = _running_loop()
             if loop is not None:
-                self._by_loop[loop] = self._engine
-        return self._engine
-
-    def _enter_loop(self, loop: asyncio.AbstractEventLoop) -> None:
-        # Pooled connections belong to the loop that opened them, and a loop may end
-        # without the app's shutdown running (a test client used without ``with``
-        # runs each request in its own loop). So each loop gets its own engine, and
-        # a watcher task closes that engine's connections when the loop ends.
-        if self._loop is not None:
-            self._sessionmaker = None
-            # Back on a loop seen before (two clients taking turns): its engine is still
-            # open and watched; replacing it would leak its pooled connections.
-            self._engine = self._by_loop.get(loop)
-            if self._engine is not None:
+                if self._loop is not None:
+                    # The loop that opened the pool's connections has ended (an
+                    # ``asyncio.run`` in a script, then a server): they cannot be used
+                    # from this one. Close them as well as can be, and start anew.
+                    engine = self._engine = self._replace_engine(engine, loop)
                 self._loop = loop
-                return
-        elif self._engine is not None:
-            self._by_loop[loop] = self._engine  # made before any loop ran: adopt it
-        self._loop = loop
-        watcher = loop.create_task(self._close_with_loop(loop))
-        self._watchers.add(watcher)  # the loop keeps only a weak reference to tasks
-        watcher.add_done_callback(self._watchers.discard)
+        return engine
 
-    async def _close_with_loop(self, loop: asyncio.AbstractEventLoop) -> None:
-        try:
-            await asyncio.Event().wait()  # until the loop cancels its tasks to close
-        finally:
-            engine = self._by_loop.pop(loop, None)
-            if self._loop is loop:
-                self._loop, self._engine, self._sessionmaker = None, None, None
-            if engine is not None:
-                await engine.dispose()
+    def _replace_engine(self, stale: AsyncEngine, loop: asyncio.AbstractEventLoop) -> AsyncEngine:
+        closing = loop.create_task(stale.dispose())
+        self._closing.add(closing)  # the loop keeps only a weak reference to tasks
+        closing.add_done_callback(self._closing.discard)
+        self._sessionmaker = None
+        return self._create_engine()
 
     @property
     def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
@@ -186,17 +224,44 @@ class Database:
         return self._sessionmaker
 
     def session(self) -> AsyncSession:
-        """A new ``AsyncSession``; use it as ``async with db.session() as session:``."""
+        """A new ``AsyncSession``; use it as ``async with db.session() as session:``.
+
+        Inside :meth:`bind`, the session works in a savepoint of the bound connection.
+        """
+        bound = self._bound
+        if bound is not None:
+            return AsyncSession(
+                bind=bound, join_transaction_mode="create_savepoint", expire_on_commit=False
+            )
         return self.sessionmaker()
+
+    def connect(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        """A pooled ``AsyncConnection`` for ``async with``; inside :meth:`bind`, a savepoint
+        of the bound connection whose ``commit()``/``rollback()`` end that savepoint."""
+        bound = self._bound
+        if bound is not None:
+            return _savepoint_connection(bound)
+        return self.engine.connect()
+
+    @contextlib.asynccontextmanager
+    async def bind(self, connection: AsyncConnection) -> AsyncIterator[AsyncConnection]:
+        """Route every :meth:`session` and :meth:`connect` through ``connection`` in the block.
+
+        The seam tests use to run the app's real ``Session``/``Connection`` dependencies
+        inside one transaction they roll back: each session or connection handed out works
+        in a SAVEPOINT, so the app's commits release savepoints and nothing is committed.
+        """
+        if self._bound is not None:
+            raise RuntimeError(f"{self!r} is already bound to a connection")
+        self._bound = connection
+        try:
+            yield connection
+        finally:
+            self._bound = None
 
     async def dispose(self) -> None:
         """Close every pooled connection; the next use opens new ones."""
-        loop = _running_loop()
-        # Close this loop's engine: another loop's connections can only be closed there.
-        engine = self._by_loop.pop(loop, None) if loop is not None else None
-        if self._loop in (None, loop):
-            engine = engine or self._engine
-            self._engine = self._sessionmaker = None
+        engine, self._engine, self._sessionmaker, self._loop = self._engine, None, None, None
         if engine is not None:
             await engine.dispose()
 
@@ -242,6 +307,49 @@ class Database:
         return engine
 
 
+@contextlib.asynccontextmanager
+async def _savepoint_connection(bound: AsyncConnection) -> AsyncIterator[AsyncConnection]:
+    from prow.db._savepoints import SavepointConnection
+
+    connection = await SavepointConnection(bound).open()
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+# Errors that say "not now" rather than "never": the server is down, starting or full.
+_TRANSIENT_ERRNOS = frozenset((errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH))
+_TRANSIENT_SQLSTATES = ("08", "53", "57P03")  # connection, resources, cannot connect now
+_TRANSIENT_TEXT = ("is starting up", "too many", "connection refused", "timed out", "timeout")
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = getattr(exc, "orig", None) or exc.__cause__
+        if not isinstance(inner, BaseException):
+            break
+        exc = inner
+    return exc
+
+
+def _is_transient(error: BaseException) -> bool:
+    if isinstance(error, TimeoutError | ConnectionRefusedError):
+        return True
+    if isinstance(error, OSError) and error.errno in _TRANSIENT_ERRNOS:
+        return True
+    sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    if isinstance(sqlstate, str) and sqlstate.startswith(_TRANSIENT_SQLSTATES):
+        return True
+    code = error.args[0] if error.args else None
+    if code in (1040, 2003):  # MySQL: too many connections, cannot connect
+        return "Unknown" not in str(error)
+    text = str(error).lower()
+    return any(part in text for part in _TRANSIENT_TEXT)
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # SQLite ignores foreign keys unless asked, per connection; without this a
     # dangling reference would be stored silently instead of answered 409.
@@ -270,32 +378,34 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
 
 
 def database(app: App) -> Database:
-    """The app's ``Database``, made on first use from ``app.database_url`` (or the defaults).
+    """The app's ``Database`` extension.
 
-    Making it also installs the database error answers (404/409/503) and closes the
-    pool when the app shuts down.
+    An app that has none gets one with the defaults (the app's ``database_url``,
+    ``PROW_DATABASE_URL``, or SQLite), as a route using ``Session`` does when the app is
+    built; commands such as ``prow check`` ask for it this way.
     """
-    if _STATE_KEY in app.state:
-        found: Database = getattr(app.state, _STATE_KEY)
-        return found
-    return use_database(app)
+    found = app._extensions.find(Database)
+    if found is None:
+        # After the build (a CLI command asking a built app), it is set up at once.
+        found = app._extensions.add_now(Database(getattr(app, "database_url", None)))
+    return found
 
 
 def use_database(app: App, url: str | URL | None = None, **options: Any) -> Database:
-    """Configure the app's ``Database`` explicitly (URL and pool options); returns it.
+    """Install the app's ``Database`` with a URL and pool options; returns it.
 
-    ``url`` defaults to ``app.database_url``, then ``PROW_DATABASE_URL``, then SQLite.
-    Call it while setting the app up, before it serves requests.
+    Deprecated spelling of ``app.install(Database(url, **options))`` (or
+    ``App(extensions=[Database(...)])``).
     """
-    db = Database(url or getattr(app, "database_url", None), **options)
-    first = _STATE_KEY not in app.state
-    setattr(app.state, _STATE_KEY, db)
-    if first:
-        install_error_handlers(app)
-
-        async def dispose_database() -> None:
-            current: Database = getattr(app.state, _STATE_KEY)
-            await current.dispose()
-
-        app.on_shutdown(dispose_database)
-    return db
+    warnings.warn(
+        "use_database(app, ...) is deprecated; use app.install(Database(...)) or "
+        "App(extensions=[Database(...)])",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    chosen = Database(url or getattr(app, "database_url", None), **options)
+    earlier = app._extensions.find(Database)
+    if earlier is not None:  # as before: the last call wins, until the app is built
+        app._extensions.replace(earlier, chosen)
+        return chosen
+    return app.install(chosen)

@@ -39,7 +39,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from prow._exceptions import HTTPError
 from prow._params import Depends
 from prow._request import Request
-from prow.db._database import database
+from prow.db._database import Database, database
+from prow.extensions import requires_extension
 
 __all__ = ["Connection", "Session", "get_connection", "get_or_404", "get_session"]
 
@@ -47,6 +48,7 @@ T = TypeVar("T")
 logger = logging.getLogger("prow.db")
 
 
+@requires_extension(Database)
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The ``Session`` dependency: a session of the app's database for this request.
 
@@ -62,13 +64,14 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
+@requires_extension(Database)
 async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     """The ``Connection`` dependency: a pooled core connection of the app's database.
 
     Commits when the handler returns (if anything may be uncommitted), rolls back when it
     raises; always goes back to the pool.
     """
-    async with database(request.app).engine.connect() as connection:
+    async with database(request.app).connect() as connection:
         try:
             yield connection
         except Exception:

@@ -13,7 +13,7 @@
 
 Over the limit the client gets ``429`` (problem+json) with ``Retry-After`` and
 ``RateLimit-*`` headers. Counts live in the app's store: an in-process ``MemoryStore``
-unless ``use_rate_limit_store(app, RedisStore(url))`` shares them between workers.
+unless ``App(extensions=[RateLimits(RedisStore(url))])`` shares them between workers.
 ``RedisStore`` needs the ``redis`` extra; ``import prow`` never imports this package.
 """
 
@@ -31,6 +31,7 @@ from prow.ratelimit._rate import Rate, RateLimitResult, parse_rate
 from prow.ratelimit._redis import RedisStore
 from prow.ratelimit._store import (
     STATE_NAME,
+    RateLimits,
     RateLimitStore,
     RateLimitStoreError,
     use_rate_limit_store,
@@ -46,6 +47,7 @@ __all__ = [
     "RateLimitStore",
     "RateLimitStoreError",
     "RateLimiter",
+    "RateLimits",
     "RedisStore",
     "client_address",
     "parse_rate",

@@ -13,7 +13,7 @@ from prow._exceptions import ConfigurationError, HTTPError
 from prow._params import Depends
 from prow._request import Request
 from prow.ratelimit._rate import Rate, RateLimitResult, ceil_seconds, parse_rate
-from prow.ratelimit._store import RateLimitStore, RateLimitStoreError, store_for
+from prow.ratelimit._store import RateLimits, RateLimitStore, RateLimitStoreError, store_for
 from prow.responses import Response
 
 __all__ = ["RATE_LIMITED_RESPONSE", "KeyFunc", "RateLimiter", "client_address", "rate_limit"]
@@ -46,6 +46,9 @@ class RateLimiter:
     """
 
     __slots__ = ("key_func", "name", "rate", "store")
+
+    #: The battery that keeps the counts: installed with its defaults when missing.
+    __prow_extension__: ClassVar[Any]
 
     #: Read by the OpenAPI generator: responses this dependency can cause.
     __openapi_responses__: ClassVar[dict[int, dict[str, Any]]] = {429: RATE_LIMITED_RESPONSE}
@@ -111,6 +114,9 @@ class RateLimiter:
         }
 
 
+RateLimiter.__prow_extension__ = RateLimits
+
+
 class _HeaderRateLimiter(RateLimiter):
     """A limiter that also puts ``RateLimit-*`` headers on successful responses."""
 
@@ -154,7 +160,31 @@ def rate_limit(
         caller = sys._getframe(1)
         name = f"{caller.f_globals.get('__name__', '?')}:{caller.f_lineno}"
     cls = _HeaderRateLimiter if headers else RateLimiter
-    return Depends(cls(rate, _key_function(key), store, name))
+    limiter = cls(rate, _key_function(key), store, name)
+    if key == "user":
+        return Depends(_after_user(limiter))
+    return Depends(limiter)
+
+
+def _after_user(limiter: RateLimiter) -> Any:
+    """``key="user"``: the limiter as a dependency of the user lookup, so it always knows
+    the user, whatever order the route's dependencies are listed in."""
+    try:
+        from prow.auth._current import user_if_installed
+    except ModuleNotFoundError:  # no auth extra: the user can only come from scope["user"]
+        return limiter
+    user_dependency: Any = Depends(user_if_installed)
+
+    async def limit_by_user(
+        request: Request, response: Response, user: Any = user_dependency
+    ) -> RateLimitResult:
+        if isinstance(limiter, _HeaderRateLimiter):
+            return await limiter(request, response)
+        return await limiter.check(request)
+
+    limit_by_user.__openapi_responses__ = RateLimiter.__openapi_responses__  # type: ignore[attr-defined]
+    limit_by_user.__prow_extension__ = RateLimits  # type: ignore[attr-defined]
+    return limit_by_user
 
 
 def _key_function(key: Any) -> Callable[[Request], Awaitable[str]]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from prow.extensions import Extension
 from prow.ratelimit._rate import Rate, RateLimitResult
 
 if TYPE_CHECKING:
@@ -13,6 +15,7 @@ __all__ = [
     "STATE_NAME",
     "RateLimitStore",
     "RateLimitStoreError",
+    "RateLimits",
     "store_for",
     "use_rate_limit_store",
 ]
@@ -38,36 +41,67 @@ class RateLimitStoreError(Exception):
     """The store could not be reached and is configured to fail closed (answered 503)."""
 
 
-def use_rate_limit_store(app: App, store: RateLimitStore) -> None:
-    """Make ``store`` the default of every ``rate_limit`` of ``app`` without its own ``store=``.
+class RateLimits(Extension):
+    """The rate-limit battery: where every ``rate_limit`` without its own ``store=`` counts.
 
-    Same as ``app.state.rate_limit_store = store``; a store that owns a connection
-    (``RedisStore`` built from a URL) is also closed when the app shuts down.
+    ::
+
+        app = App(extensions=[RateLimits(RedisStore("redis://cache:6379/0"))])
+
+    Without a store, counts stay in this process (``MemoryStore``): right for one worker,
+    wrong for several (each would allow the full rate). An app that uses ``rate_limit``
+    and installs nothing gets ``RateLimits()`` when it is built. A store that owns a
+    connection (``RedisStore`` built from a URL) is closed when the app shuts down.
     """
-    if not isinstance(store, RateLimitStore):
-        from prow._exceptions import ConfigurationError
 
-        raise ConfigurationError(
-            "prow.E142",
-            f"{store!r} is not a rate-limit store; pass MemoryStore(), RedisStore(url) or an "
-            "object with an async hit(key, rate) method.",
-        )
-    setattr(app.state, STATE_NAME, store)
-    close = getattr(store, "aclose", None)
-    if close is not None:
-        app.on_shutdown(close)
+    def __init__(self, store: RateLimitStore | None = None) -> None:
+        if store is None:
+            from prow.ratelimit._memory import MemoryStore
+
+            store = MemoryStore()
+        if not isinstance(store, RateLimitStore):
+            from prow._exceptions import ConfigurationError
+
+            raise ConfigurationError(
+                "prow.E142",
+                f"{store!r} is not a rate-limit store; pass MemoryStore(), RedisStore(url) or "
+                "an object with an async hit(key, rate) method.",
+            )
+        self.store: RateLimitStore = store
+
+    def __repr__(self) -> str:
+        return f"RateLimits({self.store!r})"
+
+    def setup(self, app: App) -> None:
+        """Make the store the app's (``app.state.rate_limit_store`` keeps working)."""
+        setattr(app.state, STATE_NAME, self.store)
+
+    async def release(self, app: App) -> None:
+        """Close the store's connection, when it owns one."""
+        close = getattr(self.store, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def use_rate_limit_store(app: App, store: RateLimitStore) -> None:
+    """Deprecated spelling of ``app.install(RateLimits(store))``."""
+    warnings.warn(
+        "use_rate_limit_store(app, store) is deprecated; use app.install(RateLimits(store)) "
+        "or App(extensions=[RateLimits(store)])",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    app.install(RateLimits(store))
 
 
 def store_for(app: Any) -> RateLimitStore:
-    """The app's default store, creating an in-process one on first use.
-
-    Kept on the app (not in a module global) so two apps in one process never share
-    counters.
-    """
+    """The app's default store: its ``RateLimits`` extension's (installed at build)."""
     state = app.state
     if STATE_NAME in state:
         store: RateLimitStore = getattr(state, STATE_NAME)
         return store
+    # Only an app that serves no rate-limited route gets here (a custom dependency
+    # calling RateLimiter.check itself): keep its counts on the app, never in a global.
     from prow.ratelimit._memory import MemoryStore
 
     store = MemoryStore()

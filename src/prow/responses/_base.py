@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
@@ -147,13 +147,10 @@ class Response:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = self.raw_headers
-        extra = scope.get("prow.headers")
-        if extra:
-            # Runs for every response. A response whose headers were all set by prow holds
-            # none of the app's extra header names, so it just appends them.
-            headers = headers + extra if self._plain else with_extra_headers(headers, extra)
-        await send({"type": "http.response.start", "status": self.status_code, "headers": headers})
+        # The app's security headers are added where the response starts (App's send).
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
         body = b"" if scope.get("method") == "HEAD" else self.body
         await send({"type": "http.response.body", "body": body})
         if self.background is not None:
@@ -161,38 +158,6 @@ class Response:
 
 
 _CONTENT_TYPES: dict[tuple[str | None, str], bytes] = {}
-
-
-class HeaderList(list[tuple[bytes, bytes]]):
-    """A header list built once at start-up that knows its own names (for a fast merge)."""
-
-    __slots__ = ("names",)
-
-    def __init__(self, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
-        super().__init__(headers)
-        self.names = frozenset(name for name, _ in headers)
-
-
-def with_extra_headers(
-    headers: list[tuple[bytes, bytes]], extra: Sequence[tuple[bytes, bytes]]
-) -> list[tuple[bytes, bytes]]:
-    """``headers`` plus the app's extra headers (``scope["prow.headers"]``), as a new list.
-
-    A header the response set itself wins over an extra one of the same name, except
-    ``Set-Cookie``, of which a response may carry several. ``headers`` is never changed:
-    a response object may be sent more than once.
-    """
-    # This runs for every response: the usual case (the app's prebuilt list, no name in
-    # common with the response's two or three headers) is one short loop and a concatenation.
-    if type(extra) is HeaderList:
-        names = extra.names
-        for name, _ in headers:
-            if name in names:
-                break
-        else:
-            return headers + extra
-    present = {name for name, _ in headers}
-    return headers + [item for item in extra if item[0] not in present or item[0] == b"set-cookie"]
 
 
 def _encode_content_type(media_type: str | None, charset: str) -> bytes:

@@ -37,7 +37,7 @@ import anyio.to_thread
 from prow._datastructures import Headers
 from prow._types import Receive, Scope, Send
 from prow.background import BackgroundTask
-from prow.responses._base import Response, with_extra_headers
+from prow.responses._base import Response
 
 __all__ = ["MAX_RANGES", "FileResponse", "parse_range"]
 
@@ -248,11 +248,7 @@ class FileResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         validators = _Validators.from_stat(await self._stat())
         plan = self._plan(scope, validators)
-        headers = plan.headers
-        extra = scope.get("prow.headers")
-        if extra:
-            headers = with_extra_headers(headers, extra)
-        await send({"type": "http.response.start", "status": plan.status, "headers": headers})
+        await send({"type": "http.response.start", "status": plan.status, "headers": plan.headers})
         if scope.get("method") == "HEAD" or not plan.ranges:
             await send({"type": "http.response.body", "body": b""})
         else:

@@ -11,7 +11,7 @@ from anyio.abc import TaskGroup
 
 from prow._types import Receive, Scope, Send
 from prow.background import BackgroundTask
-from prow.responses._base import Response, with_extra_headers
+from prow.responses._base import Response
 
 __all__ = ["ContentStream", "StreamingResponse"]
 
@@ -102,13 +102,13 @@ class StreamingResponse(Response):
         self.raw_headers = self._build_headers(headers)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = self.raw_headers
-        extra = scope.get("prow.headers")
-        if extra:
-            headers = with_extra_headers(headers, extra)
         try:
             await send(
-                {"type": "http.response.start", "status": self.status_code, "headers": headers}
+                {
+                    "type": "http.response.start",
+                    "status": self.status_code,
+                    "headers": self.raw_headers,
+                }
             )
             if scope.get("method") == "HEAD":
                 await send({"type": "http.response.body", "body": b""})

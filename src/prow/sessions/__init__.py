@@ -3,10 +3,9 @@
 ::
 
     from prow import App, Request
-    from prow.middleware import Middleware
-    from prow.sessions import SessionMiddleware
+    from prow.sessions import Sessions
 
-    app = App(secret_key="...", middleware=[Middleware(SessionMiddleware)])
+    app = App(secret_key="...", extensions=[Sessions()])
 
     @app.post("/cart")
     async def add(request: Request, item: str) -> list[str]:
@@ -23,6 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from prow.sessions._extension import Sessions
 from prow.sessions._middleware import DEFAULT_MAX_AGE, SessionMiddleware, SessionTooLarge
 from prow.sessions._session import SessionData
 from prow.sessions._store import MemoryStore, SessionStore
@@ -58,4 +58,5 @@ __all__ = [
     "SessionRecord",
     "SessionStore",
     "SessionTooLarge",
+    "Sessions",
 ]

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
+from prow._scope import FLASHES
+
 if TYPE_CHECKING:
     from prow._request import HTTPConnection
 
@@ -18,7 +20,7 @@ __all__ = ["FLASH_KEY", "flash", "get_flashed_messages"]
 #: The session key holding the pending messages, as ``[category, message]`` pairs.
 FLASH_KEY = "_flashes"
 # Messages read during this request: a layout and a page may both ask for them.
-_SCOPE_KEY = "prow.flashes"
+_SCOPE_KEY = FLASHES
 
 
 def flash(request: HTTPConnection, message: str, category: str = "info") -> None:

@@ -7,11 +7,11 @@ from contextlib import ExitStack, contextmanager
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-import anyio.from_thread
 import httpx
 
 from prow._types import ASGIApp, Scope
 from prow.testing._lifespan import LifespanSession
+from prow.testing._loop import loop_for
 from prow.testing._scope import Connection, websocket_scope
 from prow.testing._transport import AsyncTransport, PortalTransport
 from prow.testing._websocket import AsyncWebSocketTestSession, WebSocketTestSession
@@ -84,6 +84,7 @@ class TestClient(httpx.Client):
         self._backend = backend
         self._backend_options = backend_options
         self._portal: BlockingPortal | None = None
+        self._loop = loop_for(app, backend, backend_options)
         self._session: ExitStack | None = None
         transport = PortalTransport(
             app, self._connection, self._portal_in_use, raise_server_exceptions
@@ -103,25 +104,20 @@ class TestClient(httpx.Client):
 
     @contextmanager
     def _portal_in_use(self) -> Iterator[BlockingPortal]:
-        """The ``with`` block's portal, or a new one for a call made outside any block."""
-        if self._portal is not None:
-            yield self._portal
-            return
-        with anyio.from_thread.start_blocking_portal(
-            self._backend, self._backend_options
-        ) as portal:
-            yield portal
+        """The portal of the app's shared loop, opened on first use until :meth:`close`."""
+        if self._portal is None:
+            self._portal = self._loop.acquire()
+        yield self._portal
 
     def __enter__(self) -> Self:
         if self._session is not None:
             raise RuntimeError("this TestClient is already open in a with block")
         with ExitStack() as stack:
-            portal = stack.enter_context(
-                anyio.from_thread.start_blocking_portal(self._backend, self._backend_options)
-            )
+            portal = self._portal if self._portal is not None else self._loop.acquire()
+            self._portal = portal
+            stack.callback(self._release)
             lifespan = LifespanSession(self.app, self._connection.state)
             stack.enter_context(portal.wrap_async_context_manager(lifespan))
-            self._portal = portal
             self._session = stack.pop_all()
         return self
 
@@ -132,9 +128,20 @@ class TestClient(httpx.Client):
         tb: TracebackType | None = None,
     ) -> None:
         session, self._session = self._session, None
-        self._portal = None
         if session is not None:
             session.close()
+        super().__exit__(exc_type, exc, tb)
+
+    def close(self) -> None:
+        """Close the client; the app's loop stops when no other client of it is open."""
+        super().close()
+        if self._session is None:
+            self._release()
+
+    def _release(self) -> None:
+        if self._portal is not None:
+            self._portal = None
+            self._loop.release()
 
     def websocket_connect(
         self,

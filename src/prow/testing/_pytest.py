@@ -156,29 +156,18 @@ def _refuse_mixing(request: pytest.FixtureRequest, name: str, other: tuple[str, 
 
 @asynccontextmanager
 async def _isolated_session(app: App, config: pytest.Config) -> AsyncIterator[AsyncSession]:
-    """A session in a rolled-back transaction, with the app's ``Session`` and ``Connection``
-    bound to it."""
-    from prow.db import database, get_connection, get_session
+    """A session in a rolled-back transaction; the app's own ``Session`` and ``Connection``
+    dependencies work inside it through ``Database.bind``."""
+    from prow.db import database
 
     store = database(app)
     await _prepare_tables(store, config)
-    async with _outer_transaction(store) as connection:
-        overrides = app.dependency_overrides
-        replacements = {
-            get_session: _request_sessions(connection),
-            get_connection: _request_connections(connection),
-        }
-        previous = {dependency: overrides.get(dependency) for dependency in replacements}
-        overrides.update(replacements)
-        try:
-            async with _savepoint_session(connection) as session:
-                yield session
-        finally:
-            for dependency, before in previous.items():
-                if before is None:
-                    overrides.pop(dependency, None)
-                else:
-                    overrides[dependency] = before
+    async with (
+        _outer_transaction(store) as connection,
+        store.bind(connection),
+        store.session() as session,
+    ):
+        yield session
 
 
 @asynccontextmanager
@@ -195,58 +184,6 @@ async def _outer_transaction(store: Database) -> AsyncIterator[AsyncConnection]:
             yield connection
         finally:
             await transaction.rollback()
-
-
-@asynccontextmanager
-async def _savepoint_session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
-    """A session on ``connection`` whose transactions are savepoints inside the test's."""
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    # Objects stay readable after commit: a sync test cannot lazily reload attributes.
-    session = AsyncSession(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-    try:
-        yield session
-    finally:
-        await session.close()
-
-
-def _request_sessions(connection: AsyncConnection) -> Callable[[], AsyncIterator[Any]]:
-    """The ``get_session`` replacement: a savepoint session per request, same commit rules."""
-
-    # Annotated with names known at run time: prow reads a dependency's type hints, and
-    # this module imports SQLAlchemy's types only for the type checker.
-    async def test_session() -> AsyncIterator[Any]:
-        async with _savepoint_session(connection) as session:
-            try:
-                yield session
-            except Exception:
-                await session.rollback()
-                raise
-            await session.commit()
-
-    return test_session
-
-
-def _request_connections(connection: AsyncConnection) -> Callable[[], AsyncIterator[Any]]:
-    """The ``get_connection`` replacement: the test's connection in a savepoint per request.
-
-    The handler gets a ``SavepointConnection``: its ``commit()``, ``rollback()`` and
-    ``begin()`` act on the request's savepoint, never on the test's transaction.
-    """
-    from prow.testing._savepoints import SavepointConnection
-
-    async def test_connection() -> AsyncIterator[Any]:
-        request_connection = await SavepointConnection(connection).open()
-        try:
-            yield request_connection
-        except Exception:
-            await request_connection.finish(commit=False)
-            raise
-        await request_connection.finish(commit=True)
-
-    return test_connection
 
 
 async def _prepare_tables(store: Database, config: pytest.Config) -> None:

@@ -1,0 +1,129 @@
+"""The ASGI scope keys prow uses: who writes each, who reads it, and typed accessors.
+
+The scope is the one object every layer of a request shares. These are all the keys prow
+puts in it; nothing else writes ``prow.*`` keys, and a battery that needs a new one adds
+it here first.
+
+Each key, then who writes it and who reads it:
+
+``app``
+    written by ``App.__call__`` on every request; read by ``Request.app`` and dependencies.
+``path_params``
+    the route table, on a match; ``Request.path_params`` and parameter plans.
+``state``
+    the server (a copy of the lifespan state); ``Request.state``.
+``prow.headers``
+    ``App.__call__`` (the security headers of the scheme), and the CSRF check appends its
+    ``Set-Cookie``; read by the app's ``send`` (:func:`with_app_headers`) as the response starts.
+``prow.max_body_size``
+    ``Route.handle`` (the route's limit); the body reader (413 past it).
+``prow.cookies``
+    the cookie parser, once per request (a cache); the same parser for every later reader.
+``prow.csrf_secret``
+    the CSRF check and ``csrf_token()``; the same, and templates' forms.
+``session``
+    ``SessionMiddleware``; ``request.session`` and ``login()``/``logout()``.
+``user``
+    prow.auth (``CurrentUser``, ``OptionalUser``, ``get_user``, ``login``/``logout``): the
+    user, or ``None`` when anonymous; read by templates' ``{{ user }}`` and by
+    ``rate_limit(key="user")``, which depends on the user lookup so it never runs before it.
+``prow.auth.permissions``
+    prow.auth's guards (the user's permission codenames, cached); ``requires()`` and
+    ``ObjectPermission``, which loads them itself when no guard did.
+``prow.flashes``
+    ``flash()``; ``get_flashed_messages()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from prow._types import Message, Scope, Send
+
+__all__ = [
+    "AUTH_PERMISSIONS",
+    "COOKIES",
+    "CSRF_SECRET",
+    "FLASHES",
+    "HEADERS",
+    "MAX_BODY_SIZE",
+    "SESSION",
+    "UNRESOLVED",
+    "USER",
+    "HeaderList",
+    "cached_user",
+    "with_app_headers",
+    "with_extra_headers",
+]
+
+HEADERS = "prow.headers"
+MAX_BODY_SIZE = "prow.max_body_size"
+COOKIES = "prow.cookies"
+CSRF_SECRET = "prow.csrf_secret"  # noqa: S105 - a key name, not a secret
+SESSION = "session"
+USER = "user"
+AUTH_PERMISSIONS = "prow.auth.permissions"
+FLASHES = "prow.flashes"
+
+#: What :func:`cached_user` returns when no one has looked the user up yet.
+UNRESOLVED: Any = object()
+
+
+def cached_user(scope: Scope) -> Any:
+    """The user prow.auth resolved for this request (``None``: anonymous), or ``UNRESOLVED``."""
+    return scope.get(USER, UNRESOLVED)
+
+
+def with_app_headers(scope: Scope, send: Send) -> Send:
+    """``send``, adding ``scope["prow.headers"]`` to the response's start message.
+
+    Whatever produces the response (a prow route, a mounted app, a raw ASGI callable, a
+    middleware answering on its own) goes through this, so none can forget the app's
+    security headers. A header the response set itself wins over the app's of the same
+    name (except ``Set-Cookie``, which may repeat).
+    """
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            extra = scope[HEADERS]
+            if extra:
+                headers = message.get("headers", ())
+                if type(headers) is not list:
+                    headers = [(bytes(name), bytes(value)) for name, value in headers]
+                message["headers"] = with_extra_headers(headers, extra)
+        await send(message)
+
+    return send_with_headers
+
+
+class HeaderList(list[tuple[bytes, bytes]]):
+    """A header list built once at start-up that knows its own names (for a fast merge)."""
+
+    __slots__ = ("names",)
+
+    def __init__(self, headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
+        super().__init__(headers)
+        self.names = frozenset(name for name, _ in headers)
+
+
+def with_extra_headers(
+    headers: list[tuple[bytes, bytes]], extra: Sequence[tuple[bytes, bytes]]
+) -> list[tuple[bytes, bytes]]:
+    """``headers`` plus the app's extra headers (``scope["prow.headers"]``), as a new list.
+
+    A header the response set itself wins over an extra one of the same name, except
+    ``Set-Cookie``, of which a response may carry several. ``headers`` is never changed:
+    a response object may be sent more than once.
+    """
+    # This runs for every response: the usual case (the app's prebuilt list, no name in
+    # common with the response's two or three headers) is one short loop and a concatenation.
+    if type(extra) is HeaderList:
+        names = extra.names
+        for name, _ in headers:
+            if name in names:
+                break
+        else:
+            return headers + extra
+    present = {name for name, _ in headers}
+    return headers + [item for item in extra if item[0] not in present or item[0] == b"set-cookie"]
