@@ -153,9 +153,7 @@ class Resource(Router, ResourceHooks):
     tags: list[str]
     actions: Sequence[Action] = ACTIONS
 
-    def __init__(
-        self, model: type[Any] | None = None, **options: Unpack[ResourceOptions]
-    ) -> None:
+    def __init__(self, model: type[Any] | None = None, **options: Unpack[ResourceOptions]) -> None:
         self.model = self._resolve_model(model)
         given = self._resolve_options(options)
         self._hooks = HookSet.of(type(self))
