@@ -18,7 +18,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from db.conftest import server_url
 from prow import App, ConfigurationError, Depends, HTTPError, Request
 from prow.auth import Auth, get_user, requires
-from prow.db import Resource, ResourceOptions, database
+from prow.db import Resource, ResourceOptions, database, schema_for
 from prow.testing import TestClient
 
 # Tables of their own, named for this run: a shared server never sees another run's rows.
@@ -219,6 +219,15 @@ def test_lists_show_only_the_users_rows_with_filters_order_and_pages(list_url: s
             cursor = page["next_cursor"]
         assert seen == [2, 4, 6, 8, 10, 12]
         assert ids("cursor=&order=-id&points__lt=7&limit=2") == [6, 4]
+
+
+def test_scoping_applies_to_lists_of_objects_too(sqlite_url: str) -> None:
+    # A read schema of yours makes the list load ORM objects instead of columns.
+    objects = NoteResource(read_schema=schema_for(Note, name="NoteObjects"), prefix="/o")
+    with TestClient(app_for(sqlite_url, objects, rows=seeded_notes())) as client:
+        page = client.get("/o?limit=4&offset=1&order=-points", headers=ANN).json()
+        assert [item["id"] for item in page["items"]] == [9, 7, 5, 3]  # ann: 11, 9, ..., 1
+        assert page["total"] == 6
 
 
 # -- permissions ------------------------------------------------------------------------

@@ -14,6 +14,11 @@ the same SQL filters and ORM criteria (inheritance, loader criteria) apply, but 
 identity-map entry or attribute state is made per row, which makes a page about a third
 cheaper. Any other read schema gets ORM objects, as its validators may expect.
 
+A resource whose ``get_query`` scopes rows per request hands ``page`` the scoped statement
+(``select`` narrowed for that request): such a page builds its statements per request, and its
+``total`` counts the scoped statement as a subquery, so joins and conditions added there count
+too. Resources without it keep the prepared statements.
+
 Pagination is by ``limit``/``offset`` (with a ``total``), or by keyset when the resource
 has a ``cursor_field``: the opaque ``cursor`` token holds the last value seen and the
 direction. The field choice (``?fields=id,name``) is shared with the retrieve action

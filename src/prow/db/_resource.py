@@ -90,6 +90,9 @@ class ResourceOptions(TypedDict, total=False):
 
 
 OPTIONS: tuple[str, ...] = tuple(ResourceOptions.__annotations__)
+#: Options whose ``None`` is a value in force (no default order, no cursor, no checks)
+#: rather than "derive it from the model".
+_NULLABLE = frozenset(("default_order", "cursor_field", "permissions"))
 
 _PROBLEM = "application/problem+json"
 
@@ -175,28 +178,7 @@ class Resource(Router, ResourceHooks):
         )
         self._loads = self._setup_loads(self.load)
         self._setup_schemas(given)
-        # A read schema of yours that shows a deferred column has it loaded with the row:
-        # reading it later would be a lazy load, which an async session refuses.
-        columns = self._mapper.column_attrs
-        self._loads += [
-            undefer(getattr(self.model, name))
-            for name in self.read_schema.model_fields
-            if name in columns and columns[name].deferred
-        ]
-        self._listing = ListPlan(
-            self.model,
-            key=getattr(self.model, self._pk_key),
-            read_schema=self.read_schema,
-            loads=self._loads,
-            plain_rows=given["read_schema"] is None,  # prow's schema: validators expect no object
-            filter_fields=self.filter_fields,
-            order_fields=self.order_fields,
-            default_order=self.default_order,
-            search_fields=self.search_fields,
-            cursor_field=self.cursor_field,
-            max_limit=self.max_limit,
-            default_limit=self.default_limit,
-        )
+        self._listing = self._setup_listing(plain_rows=given["read_schema"] is None)
         self.page_schema = self._listing.page_schema
         self._checks = self._setup_permissions(self.permissions or {})
         self._register()
@@ -239,6 +221,30 @@ class Resource(Router, ResourceHooks):
                     f"{self.model.__name__}; its relationships are {allowed}",
                 )
         return [selectinload(getattr(self.model, name)) for name in load]
+
+    def _setup_listing(self, *, plain_rows: bool) -> ListPlan:
+        # A read schema of yours that shows a deferred column has it loaded with the row:
+        # reading it later would be a lazy load, which an async session refuses.
+        columns = self._mapper.column_attrs
+        self._loads += [
+            undefer(getattr(self.model, name))
+            for name in self.read_schema.model_fields
+            if name in columns and columns[name].deferred
+        ]
+        return ListPlan(
+            self.model,
+            key=getattr(self.model, self._pk_key),
+            read_schema=self.read_schema,
+            loads=self._loads,
+            plain_rows=plain_rows,  # prow's own read schema: its validators expect no object
+            filter_fields=self.filter_fields,
+            order_fields=self.order_fields,
+            default_order=self.default_order,
+            search_fields=self.search_fields,
+            cursor_field=self.cursor_field,
+            max_limit=self.max_limit,
+            default_limit=self.default_limit,
+        )
 
     def _setup_schemas(self, given: ResourceOptions) -> None:
         read = given["read_schema"]
@@ -457,11 +463,6 @@ class Resource(Router, ResourceHooks):
             request, session, action, row
         ):
             raise HTTPError(403, f"not allowed to {action} {self.model.__name__} rows")
-
-
-#: Options whose ``None`` is a value in force (no default order, no cursor, no checks)
-#: rather than "derive it".
-_NULLABLE = frozenset(("default_order", "cursor_field", "permissions"))
 
 
 def _endpoint(
