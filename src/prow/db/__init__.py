@@ -43,7 +43,7 @@ from prow.db._errors import (
     too_long_answer,
 )
 from prow.db._model import NAMING_CONVENTION, Model
-from prow.db._resource import Resource
+from prow.db._resource import Resource, ResourceOptions
 from prow.db._schemas import schema_for
 from prow.db._session import Connection, Session, get_connection, get_or_404, get_session
 
@@ -83,6 +83,7 @@ __all__ = [
     "MigrationError",
     "Model",
     "Resource",
+    "ResourceOptions",
     "Session",
     "ValueTooLong",
     "Violation",

@@ -14,6 +14,11 @@ the same SQL filters and ORM criteria (inheritance, loader criteria) apply, but 
 identity-map entry or attribute state is made per row, which makes a page about a third
 cheaper. Any other read schema gets ORM objects, as its validators may expect.
 
+A resource whose ``get_query`` scopes rows per request hands ``page`` the scoped statement
+(``select`` narrowed for that request): such a page builds its statements per request, and its
+``total`` counts the scoped statement as a subquery, so joins and conditions added there count
+too. Resources without it keep the prepared statements.
+
 Pagination is by ``limit``/``offset`` (with a ``total``), or by keyset when the resource
 has a ``cursor_field``: the opaque ``cursor`` token holds the last value seen and the
 direction. The field choice (``?fields=id,name``) is shared with the retrieve action
@@ -123,6 +128,11 @@ class ListPlan:
             names.append(self._cursor.name)  # the next cursor is read from the last row
         return tuple(getattr(self._model, name) for name in names)
 
+    @property
+    def select(self) -> sa.Select[Any]:
+        """The statement a page starts from, for a resource's ``get_query`` to scope."""
+        return self._select
+
     def params(self) -> list[inspect.Parameter]:
         """The typed query parameters of the list handler, for the planner and OpenAPI."""
         order_doc = ", ".join(sorted(self._order.columns)) or "none"
@@ -172,15 +182,27 @@ class ListPlan:
                     f"values use {param.field}__in=a,b",
                 )
 
-    async def page(self, session: AsyncSession, values: Mapping[str, Any]) -> Any:
-        """The page the validated list parameters ``values`` ask for, as the answer."""
+    async def page(
+        self,
+        session: AsyncSession,
+        values: Mapping[str, Any],
+        scoped: sa.Select[Any] | None = None,
+    ) -> Any:
+        """The page the validated list parameters ``values`` ask for, as the answer.
+
+        ``scoped`` is ``select`` as the resource's ``get_query`` narrowed it for this
+        request; without it the page runs the statements prepared at start-up.
+        """
         chosen = parse_fields(values["fields"], self._read_fields)
         conditions = self._conditions(values)
-        statement = self._select.where(*conditions) if conditions else self._select
+        statement = self._select if scoped is None else scoped
+        if conditions:
+            statement = statement.where(*conditions)
         if values.get("cursor") is not None:
             page = await self._cursor_page(session, statement, values)
         else:
-            page = await self._offset_page(session, statement, conditions, values)
+            scoped_now = scoped is not None
+            page = await self._offset_page(session, statement, conditions, values, scoped_now)
         include = None if chosen is None else {**self._page_fields, "items": {"__all__": chosen}}
         return render(self._page_adapter, page, include)
 
@@ -203,9 +225,10 @@ class ListPlan:
         statement: sa.Select[Any],
         conditions: list[Any],
         values: Mapping[str, Any],
+        scoped: bool,
     ) -> Any:
         limit, offset = values["limit"], values["offset"]
-        if conditions or values["order"]:
+        if conditions or values["order"] or scoped:
             ordered = statement.order_by(*self._order.clauses(values["order"]))
             rows = await self._rows(session, ordered.limit(limit).offset(offset))
         else:
@@ -214,10 +237,19 @@ class ListPlan:
         if offset == 0 and len(rows) < limit:
             total = len(rows)  # the whole result fits in this page: no COUNT needed
         else:
-            counted = self._count.where(*conditions) if conditions else self._count
-            total = (await session.scalar(counted)) or 0
+            total = (await session.scalar(self._counting(statement, conditions, scoped))) or 0
         items = [self._read_schema.model_validate(row) for row in rows]
         return self.page_schema(items=items, total=total, limit=limit, offset=offset)
+
+    def _counting(
+        self, statement: sa.Select[Any], conditions: list[Any], scoped: bool
+    ) -> sa.Select[Any]:
+        """The ``COUNT`` of the rows ``statement`` pages through."""
+        if scoped:
+            # Counting the scoped statement itself keeps whatever get_query added (joins,
+            # conditions) without asking it a second time.
+            return sa.select(sa.func.count()).select_from(statement.subquery())
+        return self._count.where(*conditions) if conditions else self._count
 
     async def _cursor_page(
         self, session: AsyncSession, statement: sa.Select[Any], values: Mapping[str, Any]

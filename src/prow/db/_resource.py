@@ -5,6 +5,17 @@
     products = Resource(Product, filter_fields=["price", "name"], order_fields=["price"])
     app.include(products)        # GET/POST /product, GET/PUT/PATCH/DELETE /product/{pk}
 
+    class ProductResource(Resource):     # the same, as a class with hooks
+        model = Product
+        filter_fields = ["price", "name"]
+        order_fields = ["price"]
+
+        async def before_create(self, request, session, data): ...
+
+The options are one set (``ResourceOptions``): keywords of the constructor or class
+attributes of a subclass, the keyword winning, resolved in ``Resource._resolve_options``.
+The hooks (``prow.db._hooks``) are awaited only when the class overrides them.
+
 Each endpoint is an ordinary prow handler whose signature is generated from the model
 when the resource is built: the list filters, ``order``, ``limit``, ``offset``,
 ``fields`` and ``cursor`` are typed query parameters, the body is the model's create or
@@ -21,7 +32,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypedDict, Unpack, cast
 
 import pydantic
 import sqlalchemy as sa
@@ -33,6 +44,7 @@ from prow._params._markers import Body, Depends, Path
 from prow._request import Request
 from prow._routing._router import Router
 from prow.db._filters import parse_fields
+from prow.db._hooks import HookSet, ResourceHooks
 from prow.db._listing import ListPlan, fields_param, keyword_param, render
 from prow.db._model import model_key
 from prow.db._schemas import (
@@ -44,12 +56,43 @@ from prow.db._schemas import (
 )
 from prow.db._session import Session
 
-__all__ = ["ACTIONS", "Action", "Permission", "Resource"]
+__all__ = ["ACTIONS", "Action", "Permission", "Resource", "ResourceOptions"]
 
 Action = Literal["list", "retrieve", "create", "replace", "update", "delete"]
 ACTIONS: tuple[Action, ...] = ("list", "retrieve", "create", "replace", "update", "delete")
 #: ``check(request, action, obj_or_None)`` → falsy ``False`` (or raising HTTPError) refuses.
 Permission = Callable[[Request, str, Any], Any] | Depends
+
+
+class ResourceOptions(TypedDict, total=False):
+    """The options of a ``Resource``: constructor keywords, or class attributes of a subclass.
+
+    ``None`` (or leaving one out) means "derive it from the model": the prefix is
+    ``/<table>``, the tags ``[Model name]``, the schemas ``schema_for(Model, mode=...)``.
+    """
+
+    prefix: str | None
+    filter_fields: Sequence[str]
+    order_fields: Sequence[str]
+    default_order: str | Sequence[str] | None
+    search_fields: Sequence[str]
+    max_limit: int
+    default_limit: int
+    cursor_field: str | None
+    load: Sequence[str]
+    read_only_fields: Sequence[str]
+    read_schema: type[pydantic.BaseModel] | None
+    create_schema: type[pydantic.BaseModel] | None
+    update_schema: type[pydantic.BaseModel] | None
+    permissions: Mapping[str, Permission] | None
+    tags: list[str] | None
+    actions: Iterable[Action]
+
+
+OPTIONS: tuple[str, ...] = tuple(ResourceOptions.__annotations__)
+#: Options whose ``None`` is a value in force (no default order, no cursor, no checks)
+#: rather than "derive it from the model".
+_NULLABLE = frozenset(("default_order", "cursor_field", "permissions"))
 
 _PROBLEM = "application/problem+json"
 
@@ -84,44 +127,48 @@ _ERRORS = {
 }
 
 
-class Resource(Router):
+class Resource(Router, ResourceHooks):
     """CRUD endpoints for ``model`` with filtering, ordering, pagination and permissions.
 
     Include it like any router: ``app.include(Resource(Product))``. Filtering,
     ordering and search are allowed on the declared fields only; everything else in
-    the query string is a 400 that lists what is allowed.
+    the query string is a 400 that lists what is allowed. Subclass it to set the
+    options as class attributes and to override the hooks of ``ResourceHooks``.
     """
 
-    def __init__(
-        self,
-        model: type[Any],
-        *,
-        prefix: str | None = None,
-        filter_fields: Sequence[str] = (),
-        order_fields: Sequence[str] = (),
-        default_order: str | Sequence[str] | None = None,
-        search_fields: Sequence[str] = (),
-        max_limit: int = 100,
-        default_limit: int = 20,
-        cursor_field: str | None = None,
-        load: Sequence[str] = (),
-        read_schema: type[pydantic.BaseModel] | None = None,
-        create_schema: type[pydantic.BaseModel] | None = None,
-        update_schema: type[pydantic.BaseModel] | None = None,
-        permissions: Mapping[str, Permission] | None = None,
-        tags: list[str] | None = None,
-        actions: Iterable[Action] = ACTIONS,
-    ) -> None:
-        self.model = model
-        self._mapper = mapper_of(model)
-        self._pk = _single_primary_key(model, self._mapper)
+    # The options (``ResourceOptions``), as class attributes a subclass may set. After
+    # set-up each holds the value in force; those without a value here are derived.
+    model: type[Any]
+    prefix: str
+    filter_fields: Sequence[str] = ()
+    order_fields: Sequence[str] = ()
+    default_order: str | Sequence[str] | None = None
+    search_fields: Sequence[str] = ()
+    max_limit: int = 100
+    default_limit: int = 20
+    cursor_field: str | None = None
+    load: Sequence[str] = ()
+    read_only_fields: Sequence[str] = ()
+    read_schema: type[pydantic.BaseModel]
+    create_schema: type[pydantic.BaseModel]
+    update_schema: type[pydantic.BaseModel]
+    permissions: Mapping[str, Permission] | None = None
+    tags: list[str]
+    actions: Sequence[Action] = ACTIONS
+
+    def __init__(self, model: type[Any] | None = None, **options: Unpack[ResourceOptions]) -> None:
+        self.model = self._resolve_model(model)
+        given = self._resolve_options(options)
+        self._hooks = HookSet.of(type(self))
+        self._mapper = mapper_of(self.model)
+        self._pk = _single_primary_key(self.model, self._mapper)
         self._pk_key = self._mapper.get_property_by_column(self._pk).key
-        self.actions = tuple(actions)
-        _check_names(model, "actions", self.actions, ACTIONS)
-        self.max_limit, self.default_limit = max_limit, default_limit
+        self.actions = tuple(given["actions"])
+        _check_names(self.model, "actions", self.actions, ACTIONS)
+        self.tags = given["tags"] or [self.model.__name__]
+        prefix = given["prefix"]
         super().__init__(
-            prefix if prefix is not None else f"/{model_key(model)}",
-            tags=tags or [model.__name__],
+            prefix if prefix is not None else f"/{model_key(self.model)}", tags=self.tags
         )
         # A SQL DELETE lets the database enforce its foreign keys (409 "referenced"); the
         # ORM's session.delete() would first set the children's keys to NULL. Relationships
@@ -129,35 +176,39 @@ class Resource(Router):
         self._orm_delete = any(
             rel.cascade.delete or rel.secondary is not None for rel in self._mapper.relationships
         )
-        self._loads = self._setup_loads(load)
-        self._setup_schemas(load, read_schema, create_schema, update_schema)
-        # A read schema of yours that shows a deferred column has it loaded with the row:
-        # reading it later would be a lazy load, which an async session refuses.
-        columns = self._mapper.column_attrs
-        self._loads += [
-            undefer(getattr(model, name))
-            for name in self.read_schema.model_fields
-            if name in columns and columns[name].deferred
-        ]
-        self._listing = ListPlan(
-            model,
-            key=getattr(model, self._pk_key),
-            read_schema=self.read_schema,
-            loads=self._loads,
-            plain_rows=read_schema is None,  # prow's own schema: validators expect no object
-            filter_fields=filter_fields,
-            order_fields=order_fields,
-            default_order=default_order,
-            search_fields=search_fields,
-            cursor_field=cursor_field,
-            max_limit=max_limit,
-            default_limit=default_limit,
-        )
+        self._loads = self._setup_loads(self.load)
+        self._setup_schemas(given)
+        self._listing = self._setup_listing(plain_rows=given["read_schema"] is None)
         self.page_schema = self._listing.page_schema
-        self._checks = self._setup_permissions(permissions or {})
+        self._checks = self._setup_permissions(self.permissions or {})
         self._register()
 
     # -- configuration, checked once at start-up ------------------------------------
+
+    def _resolve_model(self, model: type[Any] | None) -> type[Any]:
+        found = model if model is not None else getattr(self, "model", None)
+        if found is None:
+            name = type(self).__name__
+            raise ConfigurationError(
+                "prow.E515",
+                f"{name} has no model: pass it, {name}(Item), or set it on the class "
+                "(model = Item)",
+            )
+        return found
+
+    def _resolve_options(self, given: ResourceOptions) -> ResourceOptions:
+        """Every option: the constructor's keyword, else the class attribute, else ``None``.
+
+        The plain ones are kept on the instance as they are; the derived ones (prefix,
+        tags, schemas) are worked out from the model by the set-up that follows.
+        """
+        _check_names(self.model, "keyword arguments", given, OPTIONS)
+        resolved = {name: getattr(self, name, None) for name in OPTIONS}
+        resolved.update(given)
+        for name, value in resolved.items():
+            if value is not None or name in _NULLABLE:
+                setattr(self, name, value)
+        return cast(ResourceOptions, resolved)
 
     def _setup_loads(self, load: Sequence[str]) -> list[Any]:
         relationships = self._mapper.relationships
@@ -171,25 +222,45 @@ class Resource(Router):
                 )
         return [selectinload(getattr(self.model, name)) for name in load]
 
-    def _setup_schemas(
-        self,
-        load: Sequence[str],
-        read: type[pydantic.BaseModel] | None,
-        create: type[pydantic.BaseModel] | None,
-        update: type[pydantic.BaseModel] | None,
-    ) -> None:
-        if read is None and load:
+    def _setup_listing(self, *, plain_rows: bool) -> ListPlan:
+        # A read schema of yours that shows a deferred column has it loaded with the row:
+        # reading it later would be a lazy load, which an async session refuses.
+        columns = self._mapper.column_attrs
+        self._loads += [
+            undefer(getattr(self.model, name))
+            for name in self.read_schema.model_fields
+            if name in columns and columns[name].deferred
+        ]
+        return ListPlan(
+            self.model,
+            key=getattr(self.model, self._pk_key),
+            read_schema=self.read_schema,
+            loads=self._loads,
+            plain_rows=plain_rows,  # prow's own read schema: its validators expect no object
+            filter_fields=self.filter_fields,
+            order_fields=self.order_fields,
+            default_order=self.default_order,
+            search_fields=self.search_fields,
+            cursor_field=self.cursor_field,
+            max_limit=self.max_limit,
+            default_limit=self.default_limit,
+        )
+
+    def _setup_schemas(self, given: ResourceOptions) -> None:
+        read = given["read_schema"]
+        if read is None and self.load:
             # Loaded relationships are shown nested; others stay out (reading them would
             # be a lazy load, which an async session cannot do behind the scenes).
             # exclude=, not include=: naming every column would expose the sensitive ones.
-            others = [rel.key for rel in self._mapper.relationships if rel.key not in load]
-            name = f"{self.model.__name__}ReadWith" + "".join(n.title() for n in load)
+            others = [rel.key for rel in self._mapper.relationships if rel.key not in self.load]
+            name = f"{self.model.__name__}ReadWith" + "".join(n.title() for n in self.load)
             read = schema_for(
                 self.model, mode="read", relationships="nested", exclude=others, name=name
             )
         self.read_schema = read or schema_for(self.model, mode="read")
-        self.create_schema = create or schema_for(self.model, mode="create")
-        self.update_schema = update or schema_for(self.model, mode="update")
+        _check_columns(self.model, self._mapper, "read_only_fields", self.read_only_fields)
+        self.create_schema = self._write_schema("create", given["create_schema"])
+        self.update_schema = self._write_schema("update", given["update_schema"])
         self._read_fields = list(self.read_schema.model_fields)
         self._read_adapter = pydantic.TypeAdapter(self.read_schema)
         # PUT sets each create field the body leaves out back to its default, except the
@@ -199,6 +270,24 @@ class Resource(Router):
             for key, field in self.create_schema.model_fields.items()
             if key != self._pk_key and not field.is_required() and not self._generated(key)
         )
+
+    def _write_schema(
+        self, mode: Literal["create", "update"], schema: type[pydantic.BaseModel] | None
+    ) -> type[pydantic.BaseModel]:
+        """The create or update schema: yours, or derived without the read-only fields."""
+        read_only = self.read_only_fields
+        if schema is None:
+            exclude = read_only or None  # the same arguments give the same (cached) class
+            return schema_for(self.model, mode=mode, exclude=exclude)
+        accepted = sorted(set(read_only) & set(schema.model_fields))
+        if accepted:
+            # Your schema would let a client write what a hook is meant to set.
+            raise ConfigurationError(
+                "prow.E517",
+                f"read_only_fields names {accepted}, which your {mode}_schema "
+                f"{schema.__name__} accepts; drop them from one or the other",
+            )
+        return schema
 
     def _generated(self, key: str) -> bool:
         """Whether the column ``key`` gets a value generated when a row is inserted."""
@@ -227,7 +316,7 @@ class Resource(Router):
         table = model_key(self.model)
         for action in self.actions:
             path, method, status, summary, errors = _ROUTES[action]
-            if action in self._checks or action in self._guards:
+            if action in self._checks or action in self._guards or self._hooks.has_permission:
                 errors = (*errors, 403)
             options: dict[str, Any] = {
                 "name": f"{table}_{action}",
@@ -267,67 +356,92 @@ class Resource(Router):
 
     async def _list(self, request: Request, session: AsyncSession, **values: Any) -> Any:
         self._listing.check_query(request.query_params)
-        await self._allow("list", request, None)
-        return await self._listing.page(session, values)
+        await self._allow("list", request, session, None)
+        if not self._hooks.get_query:
+            return await self._listing.page(session, values)
+        scoped = await self.get_query(request, session, self._listing.select)
+        return await self._listing.page(session, values, scoped)
 
     async def _retrieve(self, request: Request, session: AsyncSession, **values: Any) -> Any:
         chosen = parse_fields(values["fields"], self._read_fields)
-        row = await self._get(session, values["pk"])
-        await self._allow("retrieve", request, row)
+        row = await self._get(request, session, values["pk"])
+        await self._allow("retrieve", request, session, row)
         return render(self._read_adapter, self.read_schema.model_validate(row), chosen)
 
     async def _create(self, request: Request, session: AsyncSession, **values: Any) -> Any:
-        await self._allow("create", request, None)
-        row = self.model(**values["body"].model_dump(exclude_unset=True))
+        await self._allow("create", request, session, None)
+        data = values["body"].model_dump(exclude_unset=True)
+        if self._hooks.before_create:
+            await self.before_create(request, session, data)
+        row = self.model(**data)
         session.add(row)
         await session.flush()
-        return await self._reread(session, getattr(row, self._pk_key))
+        row = await self._reread(session, getattr(row, self._pk_key))
+        if self._hooks.after_create:
+            await self.after_create(request, session, row)
+        return self.read_schema.model_validate(row)
 
     async def _replace(self, request: Request, session: AsyncSession, **values: Any) -> Any:
-        row = await self._get(session, values["pk"])
-        await self._allow("replace", request, row)
-        for key, value in self._replacement(values["body"]).items():
-            setattr(row, key, value)
-        await session.flush()
-        return await self._reread(session, values["pk"])
+        row = await self._get(request, session, values["pk"])
+        await self._allow("replace", request, session, row)
+        data = self._replacement(values["body"])
+        return await self._change(request, session, row, data)
 
     async def _update(self, request: Request, session: AsyncSession, **values: Any) -> Any:
-        row = await self._get(session, values["pk"])
-        await self._allow("update", request, row)
-        for key, value in values["body"].model_dump(exclude_unset=True).items():
-            setattr(row, key, value)
-        await session.flush()
-        return await self._reread(session, values["pk"])
+        row = await self._get(request, session, values["pk"])
+        await self._allow("update", request, session, row)
+        data = values["body"].model_dump(exclude_unset=True)
+        return await self._change(request, session, row, data)
 
     async def _delete(self, request: Request, session: AsyncSession, **values: Any) -> None:
-        row = await self._get(session, values["pk"])
-        await self._allow("delete", request, row)
+        row = await self._get(request, session, values["pk"])
+        await self._allow("delete", request, session, row)
         if self._orm_delete:
             await session.delete(row)
             await session.flush()
         else:
             await session.execute(sa.delete(self.model).where(self._pk == values["pk"]))
+        if self._hooks.after_delete:
+            await self.after_delete(request, session, row)
 
     # -- shared steps ---------------------------------------------------------------------
 
-    async def _get(self, session: AsyncSession, pk: Any) -> Any:
+    async def _get(self, request: Request, session: AsyncSession, pk: Any) -> Any:
+        """The row ``pk`` as this request may see it (``get_query``), or a 404."""
         statement = sa.select(self.model).where(self._pk == pk).options(*self._loads)
+        if self._hooks.get_query:
+            statement = await self.get_query(request, session, statement)
         row = (await session.scalars(statement)).one_or_none()
         if row is None:
             raise HTTPError(404, f"{self.model.__name__} {pk!r} does not exist.")
         return row
 
+    async def _change(
+        self, request: Request, session: AsyncSession, row: Any, data: dict[str, Any]
+    ) -> Any:
+        """Replace's and update's common end: hooks around setting ``data`` on ``row``."""
+        if self._hooks.before_update:
+            await self.before_update(request, session, row, data)
+        pk = getattr(row, self._pk_key)
+        for key, value in data.items():
+            setattr(row, key, value)
+        await session.flush()
+        row = await self._reread(session, pk)
+        if self._hooks.after_update:
+            await self.after_update(request, session, row)
+        return self.read_schema.model_validate(row)
+
     async def _reread(self, session: AsyncSession, pk: Any) -> Any:
         # Read the row back: server defaults, onupdate values and loaded relationships
-        # are only known to the database.
+        # are only known to the database. Not through get_query: the client may just have
+        # moved the row out of its own view, and should still see what it wrote.
         statement = (
             sa.select(self.model)
             .where(self._pk == pk)
             .options(*self._loads)
             .execution_options(populate_existing=True)
         )
-        row = (await session.scalars(statement)).one()
-        return self.read_schema.model_validate(row)
+        return (await session.scalars(statement)).one()
 
     def _replacement(self, body: pydantic.BaseModel) -> dict[str, Any]:
         """PUT values: every field, unset ones back to their default, generated ones kept."""
@@ -338,13 +452,17 @@ class Resource(Router):
         values.pop(self._pk_key, None)
         return values
 
-    async def _allow(self, action: str, request: Request, row: Any) -> None:
+    async def _allow(self, action: str, request: Request, session: AsyncSession, row: Any) -> None:
         for check in self._checks.get(action, ()):
             result = check(request, action, row)
             if inspect.isawaitable(result):
                 result = await result
             if result is False:
                 raise HTTPError(403, f"not allowed to {action} {self.model.__name__} rows")
+        if self._hooks.has_permission and not await self.has_permission(
+            request, session, action, row
+        ):
+            raise HTTPError(403, f"not allowed to {action} {self.model.__name__} rows")
 
 
 def _endpoint(
@@ -375,6 +493,17 @@ def _single_primary_key(model: type[Any], mapper: Any) -> Any:
             "Write its endpoints by hand with Session.",
         )
     return keys[0]
+
+
+def _check_columns(model: type[Any], mapper: Any, option: str, names: Iterable[str]) -> None:
+    columns = mapper.column_attrs
+    for name in names:
+        if name not in columns:
+            raise ConfigurationError(
+                "prow.E511",
+                f"{option} names {name!r}, which is not a column of {model.__name__}; "
+                f"its columns are {', '.join(p.key for p in columns)}",
+            )
 
 
 def _check_names(
