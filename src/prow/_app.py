@@ -302,7 +302,7 @@ class App(Router):
     def _compile(self) -> list[Route | WebSocketRoute | Mount]:
         """Resolve every route, index it in the route table and plan its parameters."""
         self._table, self._names, self._mounts = RouteTable(), {}, []
-        routes = self.resolved() + self._docs_routes()
+        routes = self.resolved(owner=self) + self._docs_routes()
         try:
             self._index(routes)
             for route in routes:
