@@ -12,8 +12,8 @@ import pydantic
 import pytest
 
 from prow._datastructures import Headers
-from prow._exceptions import HTTPError
 from prow._forms import FormData, UploadFile, is_form_content_type, parse_form
+from prow.exceptions import HTTPError
 
 MULTIPART_B = Headers({"content-type": "multipart/form-data; boundary=B"})
 URLENCODED = Headers({"content-type": "application/x-www-form-urlencoded"})

@@ -10,9 +10,9 @@ import pytest
 
 from prow import App, ConfigurationError, HTTPError, Request, WebSocket
 from prow._logging import JSONFormatter, TextFormatter, configure_logging, resolve_format
-from prow._types import Message, Receive, Scope, Send
 from prow.middleware import AccessLogMiddleware, Middleware
 from prow.testing import TestClient
+from prow.types import Message, Receive, Scope, Send
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 

@@ -53,14 +53,25 @@ if TYPE_CHECKING:
     from prow.db._migrations import (
         Migration,
         MigrationError,
+        MigrationWarning,
         makemigrations,
         migrate,
+        reverting,
         run_env,
         showmigrations,
     )
 
 _LAZY = frozenset(
-    ("Migration", "MigrationError", "makemigrations", "migrate", "run_env", "showmigrations")
+    (
+        "Migration",
+        "MigrationError",
+        "MigrationWarning",
+        "makemigrations",
+        "migrate",
+        "reverting",
+        "run_env",
+        "showmigrations",
+    )
 )
 
 
@@ -81,6 +92,7 @@ __all__ = [
     "DatabaseUnavailable",
     "Migration",
     "MigrationError",
+    "MigrationWarning",
     "Model",
     "Resource",
     "Session",
@@ -94,6 +106,7 @@ __all__ = [
     "makemigrations",
     "migrate",
     "parse_integrity_error",
+    "reverting",
     "run_env",
     "schema_for",
     "showmigrations",
