@@ -307,11 +307,14 @@ def test_disabled_logger_costs_no_record(caplog: pytest.LogCaptureFixture) -> No
     assert "x-request-id" in response.headers  # ids still work without logging
 
 
-@pytest.mark.parametrize("options", [{"format": "xml"}, {"request_id_header": "X Request\r\nId"}])
-def test_bad_options_fail_at_construction(options: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("options", "code"),
+    [({"format": "xml"}, "prow.E602"), ({"request_id_header": "X Request\r\nId"}, "prow.E604")],
+)
+def test_bad_options_fail_at_construction(options: dict[str, str], code: str) -> None:
     with pytest.raises(ConfigurationError) as info:
         AccessLogMiddleware(raising_app, **options)
-    assert info.value.code == "prow.E602"
+    assert info.value.code == code
 
 
 # -- configure_logging ------------------------------------------------------------------------
@@ -390,10 +393,12 @@ def test_auto_format_follows_debug() -> None:
     assert resolve_format("auto", debug=False) == "json"
 
 
-@pytest.mark.parametrize(("format", "level"), [("xml", "INFO"), ("json", "LOUD")])
+@pytest.mark.parametrize(
+    ("format", "level", "code"), [("xml", "INFO", "prow.E602"), ("json", "LOUD", "prow.E603")]
+)
 def test_configure_logging_refuses_bad_values(
-    root_logger: logging.Logger, format: str, level: str
+    root_logger: logging.Logger, format: str, level: str, code: str
 ) -> None:
     with pytest.raises(ConfigurationError) as info:
         configure_logging(format, level)
-    assert info.value.code == "prow.E602"
+    assert info.value.code == code
