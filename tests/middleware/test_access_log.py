@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from prow import App, ConfigurationError, HTTPError, Request, WebSocket
-from prow._logging import JSONFormatter, TextFormatter, configure_logging, resolve_format
+from prow.logging import JSONFormatter, TextFormatter, configure_logging
 from prow.middleware import AccessLogMiddleware, Middleware
 from prow.testing import TestClient
 from prow.types import Message, Receive, Scope, Send
@@ -388,9 +388,11 @@ def test_configure_logging_exception_in_json(root_logger: logging.Logger) -> Non
     assert "ValueError: oops" in data["exception"]
 
 
-def test_auto_format_follows_debug() -> None:
-    assert resolve_format("auto", debug=True) == "text"
-    assert resolve_format("auto", debug=False) == "json"
+def test_auto_format_follows_debug(root_logger: logging.Logger) -> None:
+    debugging = configure_logging("auto", debug=True, stream=io.StringIO())
+    assert isinstance(debugging.formatter, TextFormatter)
+    production = configure_logging("auto", debug=False, stream=io.StringIO())
+    assert isinstance(production.formatter, JSONFormatter)
 
 
 @pytest.mark.parametrize(

@@ -39,10 +39,11 @@ from prow.db._errors import (
     DatabaseUnavailable,
     ValueTooLong,
     Violation,
+    integrity_error_answer,
     parse_integrity_error,
     too_long_answer,
 )
-from prow.db._model import NAMING_CONVENTION, Model
+from prow.db._model import NAMING_CONVENTION, Model, table_name_for
 from prow.db._resource import Resource
 from prow.db._schemas import schema_for
 from prow.db._session import Connection, Session, get_connection, get_or_404, get_session
@@ -103,6 +104,7 @@ __all__ = [
     "get_connection",
     "get_or_404",
     "get_session",
+    "integrity_error_answer",
     "makemigrations",
     "migrate",
     "parse_integrity_error",
@@ -110,6 +112,7 @@ __all__ = [
     "run_env",
     "schema_for",
     "showmigrations",
+    "table_name_for",
     "too_long_answer",
     "use_database",
 ]
