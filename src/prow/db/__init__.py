@@ -39,10 +39,11 @@ from prow.db._errors import (
     DatabaseUnavailable,
     ValueTooLong,
     Violation,
+    integrity_error_answer,
     parse_integrity_error,
     too_long_answer,
 )
-from prow.db._model import NAMING_CONVENTION, Model
+from prow.db._model import NAMING_CONVENTION, Model, table_name_for
 from prow.db._resource import Resource, ResourceOptions
 from prow.db._schemas import schema_for
 from prow.db._session import Connection, Session, get_connection, get_or_404, get_session
@@ -53,14 +54,25 @@ if TYPE_CHECKING:
     from prow.db._migrations import (
         Migration,
         MigrationError,
+        MigrationWarning,
         makemigrations,
         migrate,
+        reverting,
         run_env,
         showmigrations,
     )
 
 _LAZY = frozenset(
-    ("Migration", "MigrationError", "makemigrations", "migrate", "run_env", "showmigrations")
+    (
+        "Migration",
+        "MigrationError",
+        "MigrationWarning",
+        "makemigrations",
+        "migrate",
+        "reverting",
+        "run_env",
+        "showmigrations",
+    )
 )
 
 
@@ -81,6 +93,7 @@ __all__ = [
     "DatabaseUnavailable",
     "Migration",
     "MigrationError",
+    "MigrationWarning",
     "Model",
     "Resource",
     "ResourceOptions",
@@ -92,12 +105,15 @@ __all__ = [
     "get_connection",
     "get_or_404",
     "get_session",
+    "integrity_error_answer",
     "makemigrations",
     "migrate",
     "parse_integrity_error",
+    "reverting",
     "run_env",
     "schema_for",
     "showmigrations",
+    "table_name_for",
     "too_long_answer",
     "use_database",
 ]
