@@ -19,13 +19,13 @@ from prow._routing._options import RouteOptions
 from prow._routing._route import Mount, Route, WebSocketRoute
 from prow._routing._router import Router
 from prow._routing._table import RouteTable
-from prow._scope import HEADERS, with_app_headers
 from prow._security import SecurityHeaders, SigningKeys, build_header_lists, check_hosts
 from prow._types import ASGIApp, Message, Receive, Scope, Send
 from prow.extensions import Extension
 from prow.extensions._set import ExtensionSet, ExtensionT
 from prow.middleware._trustedhost import HostChecker
 from prow.responses import RedirectResponse, Response
+from prow.scope import HEADERS, with_app_headers
 
 __all__ = ["App"]
 

@@ -19,11 +19,11 @@ from prow._request import HTTPConnection, Request
 from prow._routing._options import RouteOptions
 from prow._routing._path import PathTemplate
 from prow._routing._render import UNSET, ResponsePlan
-from prow._scope import MAX_BODY_SIZE
 from prow._types import ASGIApp, Receive, Scope, Send
 from prow._websocket import WebSocket, WebSocketState
 from prow.background import BackgroundTasks
 from prow.responses import Response
+from prow.scope import MAX_BODY_SIZE
 
 if TYPE_CHECKING:
     from prow._app import App
