@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import shutil
 import unicodedata
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import String, func, select
+from sqlalchemy import MetaData, String, func, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,11 +25,12 @@ from prow.auth import (
     Auth,
     User,
     canonical_username,
+    hash_password,
     normalize_email,
     normalize_username,
     username_problem,
 )
-from prow.db import Database, Model, Session, database
+from prow.db import Database, MigrationError, Model, Session, database, makemigrations, migrate
 from prow.testing import TestClient
 
 
@@ -231,3 +235,106 @@ def test_email_addresses_differing_in_case_are_one_account(mail_client: TestClie
         assert answer.status_code == 200 and answer.json() == "mo", typed
     hidden = mail_client.post("/login", json={"email": "mo@example.com\u200b"})
     assert hidden.status_code == 401
+
+
+def test_an_address_stored_before_lower_casing_still_logs_in(
+    mail_client: TestClient, any_url: str
+) -> None:
+    async def insert_legacy_row() -> None:  # as an older prow stored it: case kept
+        db = Database(any_url)
+        async with db.engine.begin() as connection:
+            await connection.execute(
+                MailMember.__table__.insert().values(
+                    username="old",
+                    username_key="old",
+                    email="Old@Example.com",
+                    password=hash_password(PASSWORD),
+                )
+            )
+        await db.dispose()
+
+    asyncio.run(insert_legacy_row())
+    assert mail_client.post("/login", json={"email": "Old@Example.com"}).json() == "old"
+    # Until the migration lower-cases it, only the stored form finds it.
+    assert mail_client.post("/login", json={"email": "old@example.com"}).status_code == 401
+
+
+# -- existing databases -------------------------------------------------------------------------
+
+DEMO_MIGRATIONS = Path(__file__).parents[2] / "examples" / "demo" / "migrations"
+BEFORE_KEYS = "6221d7818610"  # the demo's users, before username_key
+
+
+def _insert_users(url: str, *names: str) -> None:
+    async def insert() -> None:
+        db = Database(url)
+        async with db.engine.begin() as connection:
+            for name in names:
+                await connection.execute(
+                    text(
+                        "INSERT INTO auth_user (username, email, password, is_active, "
+                        "is_staff, is_superuser) VALUES (:name, '', '', true, false, false)"
+                    ),
+                    {"name": name},
+                )
+        await db.dispose()
+
+    asyncio.run(insert())
+
+
+def _keys(url: str) -> list[tuple[str, str]]:
+    async def read() -> list[tuple[str, str]]:
+        db = Database(url)
+        async with db.engine.connect() as connection:
+            query = text("SELECT username, username_key FROM auth_user ORDER BY id")
+            rows = [(row[0], row[1]) for row in await connection.execute(query)]
+        await db.dispose()
+        return rows
+
+    return asyncio.run(read())
+
+
+@pytest.fixture
+def old_database(any_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The demo's database as it was before username_key; the migrations folder copied."""
+    folder = tmp_path / "migrations"
+    shutil.copytree(DEMO_MIGRATIONS, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    migrate("base", url=any_url, directory=folder)  # leftovers of an interrupted run
+    migrate(BEFORE_KEYS, url=any_url, directory=folder)
+    yield any_url, folder
+    migrate("base", url=any_url, directory=folder)
+
+
+def test_the_migration_fills_the_keys_of_existing_users(old_database: tuple[str, Path]) -> None:
+    url, folder = old_database
+    _insert_users(url, "Ａｌｉｃｅ", "Bob")
+    migrate("head", url=url, directory=folder)
+    assert _keys(url) == [("Ａｌｉｃｅ", "alice"), ("Bob", "bob")]
+    # The models and the migrated database agree: autogenerate finds nothing to write.
+    importlib.import_module("examples.demo.app")  # the demo's own models
+    tables = MetaData()
+    for name in sa_inspect_tables(url):
+        if name in Model.metadata.tables:
+            Model.metadata.tables[name].to_metadata(tables)
+    assert makemigrations("check", url=url, directory=folder, models=tables) is None
+    migrate(BEFORE_KEYS, url=url, directory=folder)  # and back down
+
+
+def test_the_migration_names_users_that_would_become_one(old_database: tuple[str, Path]) -> None:
+    url, folder = old_database
+    _insert_users(url, "Alice", "bob", "ALICE")
+    with pytest.raises(MigrationError) as info:
+        migrate("head", url=url, directory=folder)
+    assert "auth_user has users 'Alice' (id 1) and 'ALICE' (id 3)" in str(info.value)
+    assert "rename one of them, then run `prow migrate` again" in str(info.value)
+
+
+def sa_inspect_tables(url: str) -> list[str]:
+    async def read() -> list[str]:
+        db = Database(url)
+        async with db.engine.connect() as connection:
+            names = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
+        await db.dispose()
+        return names
+
+    return asyncio.run(read())

@@ -43,6 +43,7 @@ from prow.auth._identity import (
     normalize_username,
     username_problem,
 )
+from prow.auth._migrations import add_username_key, drop_username_key
 from prow.auth._models import AbstractAPIKey, AbstractUser, Group, Permission
 from prow.auth._passwords import (
     PasswordError,
@@ -91,9 +92,11 @@ __all__ = [
     "Permission",
     "TokenError",
     "User",
+    "add_username_key",
     "canonical_username",
     "create_permissions",
     "current_user",
+    "drop_username_key",
     "ensure_permission",
     "get_user",
     "grant",

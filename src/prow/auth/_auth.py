@@ -271,6 +271,11 @@ class Auth:
                 condition = model.email == normalize_email(name)
             except AccountError:
                 return None  # no stored address has spaces or invisible characters
+            found = (await session.scalars(select(model).where(condition))).one_or_none()
+            if found is not None or name == normalize_email(name):
+                return found
+            # An address stored before prow lower-cased them, typed as it was stored.
+            condition = model.email == name
         else:
             condition = getattr(model, field) == name
         user: AbstractUser | None = (
