@@ -21,6 +21,7 @@ from prow._exceptions import ConfigurationError, HTTPError
 from prow._request import HTTPConnection, Request
 from prow.auth import _apikeys, _tokens
 from prow.auth._current import API_KEY_SCHEME, OAUTH2_SCHEME, SESSION_HASH_KEY, SESSION_USER_KEY
+from prow.auth._identity import AccountError, canonical_username, normalize_email
 from prow.auth._passwords import (
     PasswordError,
     hash_password,
@@ -240,13 +241,17 @@ class Auth(Extension):
     ) -> Any:
         """Add a user (``fields``: ``email``, ``is_staff``, ``is_superuser``...) and flush.
 
-        The password is checked by ``validate_password`` unless ``validate=False``
-        (:class:`PasswordError` answers 422 listing the problems); ``None`` makes a user
-        who cannot log in with a password. It is hashed in a worker thread.
+        The username is normalized and checked (:class:`AccountError`, a 422 naming the
+        field, for invisible or look-alike characters), the e-mail address lower-cased; a
+        username taken in any case or form (``Alice`` when ``alice`` exists) is a 409, as
+        is an e-mail address taken where the column is unique. The password is checked by
+        ``validate_password`` unless ``validate=False`` (:class:`PasswordError` answers
+        422 listing the problems); ``None`` makes a user who cannot log in with a password.
+        It is hashed in a worker thread.
         """
+        user = self.user_model(username=username, **fields)  # normalizes, or AccountError
         if password is not None and validate:
-            validate_password(password, username=username)
-        user = self.user_model(username=username, **fields)
+            validate_password(password, username=user.username)
         user.password = "" if password is None else await _hash(password)
         session.add(user)
         await session.flush()
@@ -276,9 +281,7 @@ class Auth(Extension):
         parameters (the password is only known now). Hashing runs in a worker thread: it
         takes tens of milliseconds on purpose.
         """
-        model = self.user_model
-        query = select(model).where(getattr(model, self.login_field) == username)
-        user: AbstractUser | None = (await session.scalars(query)).one_or_none()
+        user = await self._find_login(session, username)
         if user is None:
             await anyio.to_thread.run_sync(spend_verification_time, password)
             return None
@@ -288,6 +291,29 @@ class Auth(Extension):
         if needs_rehash(user.password):
             user.password = await _hash(password)
         user.last_login = datetime.datetime.now(datetime.UTC)
+        return user
+
+    async def _find_login(self, session: AsyncSession, name: str) -> AbstractUser | None:
+        """The user a login names, compared the way accounts are told apart (``_identity``):
+        a username in any case or Unicode form, an e-mail address in any case."""
+        model, field = self.user_model, self.login_field
+        if field == "username":
+            condition = model.username_key == canonical_username(name)
+        elif field == "email":
+            try:
+                condition = model.email == normalize_email(name)
+            except AccountError:
+                return None  # no stored address has spaces or invisible characters
+            found = (await session.scalars(select(model).where(condition))).one_or_none()
+            if found is not None or name == normalize_email(name):
+                return found
+            # An address stored before prow lower-cased them, typed as it was stored.
+            condition = model.email == name
+        else:
+            condition = getattr(model, field) == name
+        user: AbstractUser | None = (
+            await session.scalars(select(model).where(condition))
+        ).one_or_none()
         return user
 
     async def resolve(self, request: HTTPConnection, session: AsyncSession) -> AbstractUser | None:

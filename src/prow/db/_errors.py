@@ -235,6 +235,7 @@ def parse_integrity_error(error: sa_exc.IntegrityError) -> Violation:
         violation = _parse_sqlite(str(orig), error.statement or "")
     if violation.constraint and not violation.fields:
         violation.fields = _columns_of(violation.constraint)
+    violation.fields = list(dict.fromkeys(_reported_field(name) for name in violation.fields))
     return violation
 
 
@@ -297,6 +298,16 @@ def _parse_sqlite(message: str, statement: str) -> Violation:
     if kind == "check":
         return Violation(kind, constraint=on)
     return Violation(kind, [part.strip().rsplit(".", 1)[-1] for part in on.split(",")])
+
+
+def _reported_field(column: str) -> str:
+    """The field a client knows ``column`` by: a column computed from another one, marked
+    ``info={"derived_from": "username"}`` (such as ``username_key``), is reported as it."""
+    for table in Model.metadata.tables.values():
+        found = table.c.get(column)
+        if found is not None and "derived_from" in found.info:
+            return str(found.info["derived_from"])
+    return column
 
 
 def _columns_of(constraint: str) -> list[str]:
