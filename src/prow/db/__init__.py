@@ -37,8 +37,10 @@ except ModuleNotFoundError as _missing:  # pragma: no cover - depends on the env
 from prow.db._database import DEFAULT_DATABASE_URL, Database, async_url, database, use_database
 from prow.db._errors import (
     DatabaseUnavailable,
+    InvalidValue,
     ValueTooLong,
     Violation,
+    invalid_value_answer,
     parse_integrity_error,
     too_long_answer,
 )
@@ -79,6 +81,7 @@ __all__ = [
     "Connection",
     "Database",
     "DatabaseUnavailable",
+    "InvalidValue",
     "Migration",
     "MigrationError",
     "Model",
@@ -91,6 +94,7 @@ __all__ = [
     "get_connection",
     "get_or_404",
     "get_session",
+    "invalid_value_answer",
     "makemigrations",
     "migrate",
     "parse_integrity_error",
