@@ -96,6 +96,7 @@ REGISTRY: Final = (
     ErrorCode("prow.E503", "the database driver is not installed"),
     ErrorCode("prow.E504", "the database refuses the engine options"),
     ErrorCode("prow.E505", "the database cannot be used with these settings (start-up)"),
+    ErrorCode("prow.E506", "a database timeout is not a positive number of seconds"),
     ErrorCode("prow.E510", "a listing's default_limit is outside 1..max_limit"),
     ErrorCode("prow.E511", "a listing option names an unknown or sensitive column"),
     ErrorCode("prow.E512", "Resource load= names an unknown relationship"),

@@ -37,9 +37,11 @@ except ModuleNotFoundError as _missing:  # pragma: no cover - depends on the env
 from prow.db._database import DEFAULT_DATABASE_URL, Database, async_url, database, use_database
 from prow.db._errors import (
     DatabaseUnavailable,
+    InvalidValue,
     ValueTooLong,
     Violation,
     integrity_error_answer,
+    invalid_value_answer,
     parse_integrity_error,
     too_long_answer,
 )
@@ -91,6 +93,7 @@ __all__ = [
     "Connection",
     "Database",
     "DatabaseUnavailable",
+    "InvalidValue",
     "Migration",
     "MigrationError",
     "MigrationWarning",
@@ -106,6 +109,7 @@ __all__ = [
     "get_or_404",
     "get_session",
     "integrity_error_answer",
+    "invalid_value_answer",
     "makemigrations",
     "migrate",
     "parse_integrity_error",

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from prow.sessions._extension import Sessions
 from prow.sessions._middleware import DEFAULT_MAX_AGE, SessionMiddleware, SessionTooLarge
 from prow.sessions._session import SessionData
-from prow.sessions._store import MemoryStore, SessionStore
+from prow.sessions._store import MemoryStore, SessionStore, SessionStoreUnavailable
 
 if TYPE_CHECKING:
     from prow.sessions._database import DatabaseStore, SessionRecord
@@ -57,6 +57,7 @@ __all__ = [
     "SessionMiddleware",
     "SessionRecord",
     "SessionStore",
+    "SessionStoreUnavailable",
     "SessionTooLarge",
     "Sessions",
 ]
