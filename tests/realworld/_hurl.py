@@ -340,19 +340,22 @@ def _send(client: httpx.Client, entry: Entry, variables: Mapping[str, Any]) -> _
     return _Answer(client.request(entry.method, url, headers=headers, content=content))
 
 
+def _holds(check: Check, actual: Any, variables: Mapping[str, Any]) -> bool:
+    if actual is _MISSING and check.predicate != "exists":
+        return False  # as in Hurl, no value fails every other predicate, even with `not`
+    if check.operand is None:
+        return _PREDICATES[check.predicate](actual) != check.negated
+    expected = _operand(check.operand, variables)
+    return bool(_PREDICATES[check.predicate](actual, expected)) != check.negated
+
+
 def _failed_checks(answer: _Answer, entry: Entry, variables: Mapping[str, Any]) -> list[str]:
     failures = []
     if entry.status is not None and answer.response.status_code != entry.status:
         failures.append(f"HTTP {entry.status}: got {answer.response.status_code}")
     for check in entry.checks:
         actual = answer.value(check.query)
-        if check.operand is None:
-            ok = _PREDICATES[check.predicate](actual)
-        else:
-            ok = actual is not _MISSING and _PREDICATES[check.predicate](
-                actual, _operand(check.operand, variables)
-            )
-        if ok == check.negated:
+        if not _holds(check, actual, variables):
             shown = "nothing" if actual is _MISSING else json.dumps(actual)
             failures.append(f"line {check.line}: {_render(check.text, variables)} (got {shown})")
     return failures

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,18 @@ def test_the_suite_is_whole() -> None:
     assert sum(len(parse(suite_file(name).read_text())) for name in FILES) == 154
 
 
+def test_a_missing_suite_is_a_clear_skip_or_a_failure_in_ci(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "SUITE", tmp_path / "nowhere")
+    monkeypatch.delenv("PROW_REQUIRE_SERVICES", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="the RealWorld suite is not at"):
+        suite_file("auth")
+    monkeypatch.setenv("PROW_REQUIRE_SERVICES", "1")
+    with pytest.raises(pytest.fail.Exception, match="PROW_REQUIRE_SERVICES=1"):
+        suite_file("auth")
+
+
 # -- the runner itself: it must fail when an answer is wrong -----------------------------------
 
 
@@ -119,16 +132,18 @@ def test_the_runner_checks_captures_and_predicates(tmp_path: Path) -> None:
 
 def test_the_runner_reports_the_failing_request_and_line(tmp_path: Path) -> None:
     failing = PASSING.replace('contains "b"', 'contains "z"').replace("HTTP 200", "HTTP 201")
+    failing = failing.replace('"$.item.tags" not isEmpty', '"$.item.nothing" not isEmpty')
     again = "\nGET {{host}}/items/8\nHTTP 200\n"
     with TestClient(tiny_app()) as client:
         result = run_text(tmp_path, client, failing + again, n=7)
     assert (result.passed, result.total) == (0, 2)  # a failing entry stops the file
-    assert result.failures[:3] == [
+    assert result.failures[:4] == [
         "case.hurl:2: GET http://testserver/items/7",
         "  HTTP 201: got 200",
         '  line 10: jsonpath "$.item.tags" contains "z" (got ["a", "b"])',
+        '  line 16: jsonpath "$.item.nothing" not isEmpty (got nothing)',  # no value: a failure
     ]
-    assert result.failures[3].startswith('  answer: 200 {"item":')
+    assert result.failures[4].startswith('  answer: 200 {"item":')
 
 
 @pytest.mark.parametrize(
