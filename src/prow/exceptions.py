@@ -5,6 +5,7 @@
     Exception
     ├── HTTPError                       an HTTP error answer (4xx/5xx) a handler or prow raises
     │   └── RequestValidationError      the request did not match the handler's parameters (422)
+    │       └── AccountError            prow.auth: a username or e-mail address is refused (422)
     ├── ConfigurationError              the app is set up wrongly; ``.code`` is a stable prow.E...
     ├── WebSocketDisconnect             the client closed the websocket (``.code``, ``.reason``)
     ├── WebSocketError                  raise it to close a websocket with a code and a reason
@@ -13,6 +14,7 @@
     ├── TokenError                      prow.auth: a token was refused (expired, tampered...)
     ├── MigrationError                  prow.db: a migration command could not run
     ├── RateLimitStoreError             prow.ratelimit: the store failed and fails closed (503)
+    ├── SessionStoreUnavailable         prow.sessions: the session store is down for now (503)
     ├── ValueError
     │   ├── InvalidCookie               a cookie name, value or attribute browsers would refuse
     │   └── PasswordError               prow.auth: a password breaks the strength rules (422)
@@ -21,7 +23,8 @@
     ├── sqlalchemy.exc.OperationalError
     │   └── DatabaseUnavailable         prow.db: the database cannot be reached for now (503)
     ├── sqlalchemy.exc.DataError
-    │   └── ValueTooLong                prow.db: a string does not fit its String(n) column (422)
+    │   ├── ValueTooLong                prow.db: a string does not fit its String(n) column (422)
+    │   └── InvalidValue                prow.db: a value the database refuses (out of range...; 422)
     ├── click.ClickException
     │   └── CLIError                    prow.cli: a mistake a command reports as one line
     └── httpx.Response
@@ -54,26 +57,35 @@ from prow._request import ClientDisconnect
 from prow._routing._render import ResponseValidationError
 
 if TYPE_CHECKING:
-    from prow.auth import PasswordError, TokenError
+    from prow.auth import AccountError, PasswordError, TokenError
     from prow.cli import CLIError
-    from prow.db import DatabaseUnavailable, MigrationError, MigrationWarning, ValueTooLong
+    from prow.db import (
+        DatabaseUnavailable,
+        InvalidValue,
+        MigrationError,
+        MigrationWarning,
+        ValueTooLong,
+    )
     from prow.ratelimit import RateLimitStoreError
-    from prow.sessions import SessionTooLarge
+    from prow.sessions import SessionStoreUnavailable, SessionTooLarge
     from prow.testing import WebSocketDenialResponse
 
 __all__ = [
+    "AccountError",
     "CLIError",
     "ClientDisconnect",
     "ConfigurationError",
     "DatabaseUnavailable",
     "HTTPError",
     "InvalidCookie",
+    "InvalidValue",
     "MigrationError",
     "MigrationWarning",
     "PasswordError",
     "RateLimitStoreError",
     "RequestValidationError",
     "ResponseValidationError",
+    "SessionStoreUnavailable",
     "SessionTooLarge",
     "TokenError",
     "ValueTooLong",
@@ -84,12 +96,15 @@ __all__ = [
 
 # The batteries' classes: name -> the public package that defines it, imported on first use.
 _LAZY = {
+    "AccountError": "prow.auth",
     "CLIError": "prow.cli",
     "DatabaseUnavailable": "prow.db",
+    "InvalidValue": "prow.db",
     "MigrationError": "prow.db",
     "MigrationWarning": "prow.db",
     "PasswordError": "prow.auth",
     "RateLimitStoreError": "prow.ratelimit",
+    "SessionStoreUnavailable": "prow.sessions",
     "SessionTooLarge": "prow.sessions",
     "TokenError": "prow.auth",
     "ValueTooLong": "prow.db",
