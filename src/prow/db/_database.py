@@ -212,6 +212,9 @@ class Database(Extension):
         try:
             async with self.engine.connect():
                 pass
+            # The pool starts empty, as before the check: nothing is left open (no
+            # connection, no driver thread) in an app that has not served a request yet.
+            await self.dispose()
         except (sa_exc.DBAPIError, OSError) as exc:
             root = _root_cause(exc)
             if _is_transient(root):

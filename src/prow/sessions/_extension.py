@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 from prow.extensions import Extension
-from prow.sessions._cookie import SameSite
-from prow.sessions._middleware import DEFAULT_MAX_AGE, SessionMiddleware
+from prow.sessions._middleware import SessionMiddleware, SessionOptions
 from prow.sessions._store import SessionStore
 
 if TYPE_CHECKING:
@@ -23,30 +22,16 @@ class Sessions(Extension):
         app = App(secret_key="...", extensions=[Sessions()])              # data in the cookie
         app = App(secret_key="...", extensions=[Sessions(RedisStore(url))])  # data in Redis
 
-    The options are :class:`SessionMiddleware`'s; the signing key is the app's
+    The options (``cookie_name``, ``max_age``, ``path``, ``domain``, ``same_site``,
+    ``https_only``) are :class:`SessionMiddleware`'s; the signing key is the app's
     ``signing_key("sessions")``, read at start-up (no usable key stops it, ``prow.E100``).
     """
 
     def __init__(
-        self,
-        store: SessionStore | None = None,
-        *,
-        cookie_name: str = "session",
-        max_age: int = DEFAULT_MAX_AGE,
-        path: str = "/",
-        domain: str | None = None,
-        same_site: SameSite = "lax",
-        https_only: bool | None = None,
+        self, store: SessionStore | None = None, **options: Unpack[SessionOptions]
     ) -> None:
         self.store = store
-        self.options = {
-            "cookie_name": cookie_name,
-            "max_age": max_age,
-            "path": path,
-            "domain": domain,
-            "same_site": same_site,
-            "https_only": https_only,
-        }
+        self.options = options
 
     def __repr__(self) -> str:
         return f"Sessions({self.store!r})"

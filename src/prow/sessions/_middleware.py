@@ -19,7 +19,7 @@ import logging
 import secrets
 import time
 from hashlib import sha256
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
@@ -35,7 +35,7 @@ from prow.sessions._store import SessionStore, SessionStoreUnavailable
 if TYPE_CHECKING:
     from prow._app import App
 
-__all__ = ["DEFAULT_MAX_AGE", "SessionMiddleware", "SessionTooLarge"]
+__all__ = ["DEFAULT_MAX_AGE", "SessionMiddleware", "SessionOptions", "SessionTooLarge"]
 
 logger = logging.getLogger("prow.sessions")
 
@@ -51,6 +51,17 @@ _ID_SALT = "prow.sessions.id"
 RETRY_AFTER_SECONDS = 5
 #: At most one warning per this many seconds while the store stays unreachable.
 _WARN_EVERY = 60.0
+
+
+class SessionOptions(TypedDict, total=False):
+    """The cookie options of :class:`SessionMiddleware` and ``Sessions``."""
+
+    cookie_name: str
+    max_age: int
+    path: str
+    domain: str | None
+    same_site: SameSite
+    https_only: bool | None
 
 
 class SessionTooLarge(RuntimeError):
