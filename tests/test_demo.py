@@ -322,3 +322,13 @@ def test_python_m_examples_demo_migrates_and_serves(tmp_path: Path) -> None:
     assert "Applied migration" in output and "create the catalogue" in output
     assert f"prow demo on {base}  (API docs: {base}/docs)" in output
     assert (tmp_path / "run.sqlite3").is_file()
+
+
+def test_personal_pages_are_not_stored_by_shared_caches(client: TestClient) -> None:
+    # REDbot found /login storable by a shared cache: it sets the CSRF cookie.
+    login = client.get("/login")
+    assert login.headers.get_list("set-cookie") and login.headers["cache-control"] == "no-store"
+    client.cookies.clear()
+    assert "cache-control" not in client.get("/api/items").headers  # the same for everyone
+    alice = token_for(client, "alice")
+    assert client.get("/api/items", headers=alice).headers["cache-control"] == "no-store"

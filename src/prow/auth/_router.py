@@ -52,10 +52,18 @@ class Credentials(BaseModel):
     password: str = Field(min_length=1)
 
 
+#: What ``is_safe_redirect`` accepts, as a JSON Schema pattern (empty: the default page).
+SAFE_NEXT = r"^(/([^/\\\u0000-\u001f\u007f][^\\\u0000-\u001f\u007f]*)?)?$"
+
+
 class LoginForm(Credentials):
     """The login form: credentials, and the page to go to afterwards (a path on this site)."""
 
-    next: str | None = Field(None, description="A path on this site, e.g. /account")
+    next: str = Field(
+        "",
+        description="A path on this site to go to after login, e.g. /account",
+        json_schema_extra={"pattern": SAFE_NEXT},
+    )
 
 
 class PasswordGrant(Credentials):

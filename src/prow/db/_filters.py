@@ -147,7 +147,7 @@ def filter_params(
     constraints = constraints or {}
     if python_type is datetime.datetime:
         column = comparable_datetime(column)
-    value_type = input_type(python_type)
+    value_type = input_type(python_type, getattr(column, "type", None))
     params = []
     for lookup in lookups_for(python_type):
         aliases = [field, f"{field}__exact"] if lookup == "exact" else [f"{field}__{lookup}"]

@@ -228,7 +228,7 @@ def _column_field(prop: ColumnProperty[Any], mode: str) -> Any:
         return (python_type, ...)
     if is_generated(column) or (mode == "update" and column.primary_key):
         return None
-    python_type = input_type(python_type)
+    python_type = input_type(python_type, _storage_type(column))
     constraints = _constraints(column)
     if mode == "update":
         return (python_type, _absent(constraints))
@@ -257,20 +257,31 @@ def _read_type(column: sa.Column[Any], python_type: Any) -> Any:
     if column_type.timezone:
         # SQLite keeps no offset even for DateTime(timezone=True): prow writes such columns
         # in UTC, so a value read back without one is UTC, and is sent as a date-time.
-        return Annotated[datetime.datetime, AfterValidator(_utc_if_naive)]
+        return Annotated[datetime.datetime, AfterValidator(_in_utc)]
     return Annotated[datetime.datetime, WithJsonSchema(NAIVE_DATETIME_SCHEMA, "serialization")]
 
 
-def input_type(python_type: Any) -> Any:
-    """The type input for a column of ``python_type`` is validated as.
+def input_type(python_type: Any, column_type: Any = None) -> Any:
+    """The type input for a column of ``python_type`` (and ``column_type``) is validated as.
 
     Dates and times are documented as ISO 8601 strings (``format: date-time``), but pydantic
     also reads a number as a Unix timestamp: ``{"created_at": 0}`` or ``?created_at=0``
     would be taken as 1970, a value no client meant. Numbers are refused, as documented.
+    A ``DateTime(timezone=True)`` value is turned to UTC: SQLite keeps no offset, so a value
+    stored with another one would read back as a different moment.
     """
-    if python_type in (datetime.datetime, datetime.date, datetime.time):
-        return Annotated[python_type, BeforeValidator(_refuse_numbers)]
-    return python_type
+    if python_type not in (datetime.datetime, datetime.date, datetime.time):
+        return python_type
+    if isinstance(column_type, sa.DateTime) and column_type.timezone:
+        return Annotated[python_type, BeforeValidator(_refuse_numbers), AfterValidator(_in_utc)]
+    return Annotated[python_type, BeforeValidator(_refuse_numbers)]
+
+
+def _in_utc(value: datetime.datetime) -> datetime.datetime:
+    # A value without an offset is taken as UTC, the way prow writes and reads these columns.
+    if value.tzinfo is None:
+        return value.replace(tzinfo=datetime.UTC)
+    return value.astimezone(datetime.UTC)
 
 
 def _refuse_numbers(value: Any) -> Any:
@@ -282,10 +293,6 @@ def _refuse_numbers(value: Any) -> Any:
 
 
 _NUMERIC = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
-
-
-def _utc_if_naive(value: datetime.datetime) -> datetime.datetime:
-    return value.replace(tzinfo=datetime.UTC) if value.tzinfo is None else value
 
 
 def chosen_fields_schema(read: type[pydantic.BaseModel]) -> type[pydantic.BaseModel]:
