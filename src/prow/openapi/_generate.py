@@ -26,14 +26,18 @@ Object) as ``components.securitySchemes[scheme_name]`` and the requirement
 alternatives (OpenAPI "any of"); scopes named twice for one scheme are merged. The route
 option ``security`` (a list of requirement objects) is appended after them.
 
-Responses hook — a dependency may carry ``__openapi_responses__``, a mapping of status to a
-Response Object (the same shape as the ``responses`` option), which the operation lists: a
-rate limit documents its 429 that way. The route's own ``responses`` option is merged last.
+A dependency marked ``__openapi_security_optional__ = True`` (``OptionalUser``) takes
+credentials without requiring them: when no other dependency requires them, the operation's
+``security`` starts with the empty requirement ``{}``.
 
-Route responses — the ``responses`` option maps a status (``404``, ``"4XX"``,
+Responses — the success answer, and every error answer the plan makes possible, are built by
+``prow.openapi._responses`` (which documents the ``__openapi_responses__`` hook and the
+``error_responses`` option). The ``responses`` option maps a status (``404``, ``"4XX"``,
 ``"default"``) to an OpenAPI Response Object, plus two prow keys: ``model`` (a type whose
-schema becomes the content) and ``media_type`` (the content type for ``model``; the
-route's response media type by default).
+schema becomes the content) and ``media_type`` (the content type for ``model``).
+
+Request body — the planned body, or for a handler that reads its body itself the
+``request_body`` option (media type -> model).
 """
 
 from __future__ import annotations
