@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -79,3 +80,31 @@ def test_a_person_logs_in_and_sees_their_permission(
         page.wait_for_url(f"{base}/items")
         assert page.get_by_role("status").inner_text() == "You are logged out."
     offline_page.assert_offline()
+
+
+def test_a_person_logs_in_through_swagger_ui(offline_page: OfflinePage, tmp_path: Path) -> None:
+    app = fresh_demo(tmp_path)
+    page = offline_page.page
+    with serve_app(app) as base:
+        page.goto(f"{base}/docs")
+        login = page.locator("#operations-auth-auth_login_post")
+        login.wait_for(timeout=15000)
+        login.locator(".opblock-summary").click()
+        login.locator("button.try-out__btn").click()
+        # The form the route reads has fields to fill, not an empty body.
+        login.locator("select.content-type").first.select_option(
+            "application/x-www-form-urlencoded"
+        )
+        assert login.locator("input[placeholder='username']").is_visible()
+        assert login.locator("input[placeholder='password']").is_visible()
+        login.locator("select.content-type").first.select_option("application/json")
+        credentials = {"username": "alice", "password": DEMO_USERS["alice"][0]}
+        login.locator("textarea.body-param__text").fill(json.dumps(credentials))
+        login.locator("button.execute").click()
+        status = login.locator(".live-responses-table tbody .response-col_status").first
+        status.wait_for(timeout=10000)
+        assert status.inner_text().strip() == "200"
+        body = login.locator(".live-responses-table .response-col_description pre").first
+        assert json.loads(body.inner_text())["username"] == "alice"
+    offline_page.assert_offline()
+    offline_page.assert_no_errors()

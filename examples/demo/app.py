@@ -22,15 +22,15 @@ from __future__ import annotations
 import asyncio
 import datetime
 import os
+import pathlib
 import secrets
-from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel
 from sqlalchemy import CheckConstraint, ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from prow import App, Query, Router
+from prow import App, HTTPError, Query, Router
 from prow.auth import Auth, grant, requires, resource_permissions
 from prow.db import Database, Migration, Model, Resource, Session, database, get_or_404, migrate
 from prow.ratelimit import RateLimits
@@ -39,7 +39,7 @@ from prow.sessions import Sessions
 #: Where the demo keeps its data unless ``PROW_DATABASE_URL`` names another database.
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///./demo.sqlite3"
 #: The demo's migrations, written by ``prow makemigrations``.
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS = pathlib.Path(__file__).resolve().parent / "migrations"
 #: The demo's users, their passwords and permissions (a demo on localhost: never do this online).
 DEMO_USERS = {
     "alice": (
@@ -177,7 +177,9 @@ async def stats(session: Session) -> Stats:
 
 @api.post("/items/{item_id}/discount", dependencies=[requires("item.change")])
 async def discount(
-    item_id: int, session: Session, percent: Annotated[int, Query(ge=1, le=90)] = 10
+    item_id: int,
+    session: Session,
+    percent: Annotated[int, Query(ge=1, le=90)] = 10,
 ) -> PriceChange:
     """Lower an item's price by ``percent`` (committed when the handler returns).
 
@@ -185,7 +187,10 @@ async def discount(
     """
     item = await get_or_404(session, Item, item_id)
     old_price = item.price
-    item.price = round(old_price * (100 - percent) / 100, 2)
+    new_price = round(old_price * (100 - percent) / 100, 2)
+    if new_price <= 0:  # the table refuses it; say why in the item's terms
+        raise HTTPError(409, f"{item.name} costs too little to discount by {percent}%")
+    item.price = new_price
     return PriceChange(id=item.id, name=item.name, old_price=old_price, new_price=item.price)
 
 

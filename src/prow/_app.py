@@ -19,13 +19,19 @@ from prow._routing._options import RouteOptions
 from prow._routing._route import Mount, Route, WebSocketRoute
 from prow._routing._router import Router
 from prow._routing._table import RouteTable
-from prow._security import SecurityHeaders, SigningKeys, build_header_lists, check_hosts
+from prow._security import (
+    SecurityHeaders,
+    SigningKeys,
+    build_header_lists,
+    check_hosts,
+    with_app_headers,
+)
 from prow._types import ASGIApp, Message, Receive, Scope, Send
 from prow.extensions import Extension
 from prow.extensions._set import ExtensionSet, ExtensionT
 from prow.middleware._trustedhost import HostChecker
 from prow.responses import RedirectResponse, Response
-from prow.scope import HEADERS, with_app_headers
+from prow.scope import HEADERS
 
 __all__ = ["App"]
 
@@ -119,6 +125,7 @@ class App(Router):
         self._hosts = None if self.allowed_hosts is None else HostChecker(self.allowed_hosts)
         self.security_headers = security_headers
         self._http_headers, self._https_headers = build_header_lists(security_headers)
+        self._no_store = security_headers is not None and security_headers.no_store_credentialed
         self.csrf_guard = CsrfGuard(csrf_trusted_origins)
         #: Read by ``prow.db`` (the core never connects to a database itself).
         self.database_url = database_url
@@ -373,7 +380,7 @@ class App(Router):
             scope[HEADERS] = (
                 self._https_headers if scope.get("scheme") == "https" else self._http_headers
             )
-            send = with_app_headers(scope, send)
+            send = with_app_headers(scope, send, no_store=self._no_store)
         if self._hosts is not None and not self._hosts.allows(scope):
             await self._wrong_host(scope, receive, send)
         elif self.user_middleware and kind == "http":

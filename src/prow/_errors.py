@@ -10,6 +10,7 @@ import pydantic_core
 
 from prow._exceptions import HTTPError
 from prow._request import HTTPConnection
+from prow._security import ERROR_CSP, error_page_csp
 from prow.responses import HTMLResponse, Response
 
 __all__ = ["debug_response", "problem_response", "server_error_response"]
@@ -24,7 +25,9 @@ def problem_response(exc: HTTPError) -> Response:
     body = pydantic_core.to_json(exc.problem(), fallback=str, inf_nan_mode="strings")
     if exc.status in (204, 304):
         return Response(b"", status_code=exc.status, headers=exc.headers)
-    return Response(body, status_code=exc.status, headers=exc.headers, media_type=PROBLEM_JSON)
+    # An error echoes input: opened in a browser, nothing in it may load or run.
+    headers = {"Content-Security-Policy": ERROR_CSP, **(exc.headers or {})}
+    return Response(body, status_code=exc.status, headers=headers, media_type=PROBLEM_JSON)
 
 
 def server_error_response(connection: HTTPConnection, exc: BaseException, debug: bool) -> Response:
@@ -42,11 +45,21 @@ def debug_response(connection: HTTPConnection, exc: BaseException) -> Response:
     frames = traceback.format_exception(type(exc), exc, exc.__traceback__)
     accept = connection.headers.get("accept", "")
     if "text/html" in accept:
-        return HTMLResponse(_debug_page(connection, exc, frames), status_code=500)
+        page = _debug_page(connection, exc, frames)
+        return HTMLResponse(page, 500, headers={"Content-Security-Policy": _DEBUG_PAGE_CSP})
     problem: dict[str, Any] = HTTPError(500, f"{type(exc).__name__}: {exc}").problem()
     problem["traceback"] = "".join(frames).splitlines()
     body = pydantic_core.to_json(problem, fallback=str, inf_nan_mode="strings")
-    return Response(body, 500, media_type=PROBLEM_JSON)
+    return Response(body, 500, {"Content-Security-Policy": ERROR_CSP}, PROBLEM_JSON)
+
+
+_DEBUG_STYLE = (
+    "body{font:14px/1.5 system-ui,sans-serif;margin:2rem;color:#222}h1{color:#b00;"
+    "font-size:1.4rem}pre{background:#f6f6f6;padding:1rem;overflow:auto;border-left:4px solid "
+    "#b00}.note{color:#666}"
+)
+#: The page shows an exception's text, which may hold request input: only its own style runs.
+_DEBUG_PAGE_CSP = error_page_csp(_DEBUG_STYLE)
 
 
 def _debug_page(connection: HTTPConnection, exc: BaseException, frames: list[str]) -> str:
@@ -56,9 +69,7 @@ def _debug_page(connection: HTTPConnection, exc: BaseException, frames: list[str
     trace = html.escape("".join(frames))
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>500 · "
-        f"{title}</title><style>body{{font:14px/1.5 system-ui,sans-serif;margin:2rem;"
-        "color:#222}h1{color:#b00;font-size:1.4rem}pre{background:#f6f6f6;padding:1rem;"
-        "overflow:auto;border-left:4px solid #b00}.note{color:#666}</style></head><body>"
+        f"{title}</title><style>{_DEBUG_STYLE}</style></head><body>"
         f"<h1>{title}</h1><p>{method} {path}</p><pre>{trace}</pre>"
         "<p class='note'>You see this page because the app runs with debug=True. "
         "Never enable debug in production.</p></body></html>"

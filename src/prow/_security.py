@@ -5,17 +5,32 @@ Everything here is computed when the app is built; a request only picks a precom
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
 
 from prow._exceptions import ConfigurationError
-from prow.scope import HeaderList
+from prow._types import Message, Scope, Send
+from prow.scope import HEADERS, HeaderList, with_extra_headers
 
-__all__ = ["SecurityHeaders", "SigningKeys", "build_header_lists", "key_weakness"]
+__all__ = [
+    "DOCS_CSP",
+    "ERROR_CSP",
+    "REDOC_CSP",
+    "SecurityHeaders",
+    "SigningKeys",
+    "build_header_lists",
+    "csp_header",
+    "error_page_csp",
+    "key_weakness",
+    "needs_no_store",
+    "with_app_headers",
+]
 
 logger = logging.getLogger("prow.security")
 
@@ -59,18 +74,31 @@ class SecurityHeaders:
       another site could use to script or navigate it.
     * ``Strict-Transport-Security`` (sent on HTTPS requests only): browsers stop using plain
       HTTP for this host, so a network attacker cannot downgrade the connection.
-    * ``Content-Security-Policy`` is not sent by default: a policy must fit the app's own
-      scripts and styles (the ``/docs`` pages use inline scripts). Set one with
-      ``content_security_policy="default-src 'self'"``; ``frame-ancestors 'none'`` is added
-      when ``frame_options`` is ``DENY`` and the policy does not name frame ancestors.
+    * ``Content-Security-Policy`` is not sent by default on the app's own pages: a policy
+      must fit their scripts and styles. ``SecurityHeaders.STRICT_CSP`` allows only this
+      origin's scripts, styles, images, fonts and requests; a string or a mapping of
+      directives (``{"img-src": ["'self'", "data:"]}``) sets another. ``frame-ancestors
+      'none'`` is added when ``frame_options`` is ``DENY`` and the policy names no frame
+      ancestors. prow's own pages (``/docs``, ``/redoc``, error answers) always send a
+      strict policy of their own, made for them.
+    * ``Cache-Control: no-store`` (``no_store_credentialed``) on an answer that sets a cookie
+      or answers a request carrying credentials (``Authorization``, ``X-API-Key``, cookies),
+      unless the handler set a ``Cache-Control`` itself: a shared cache (a proxy, a CDN)
+      must not keep one user's page, or a fresh session cookie, and serve it to another.
     """
+
+    #: Only this origin's resources; no plugins, no ``<base>`` rewriting, forms post here.
+    STRICT_CSP: ClassVar[str] = (
+        "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
+    )
 
     content_type_options: str | None = "nosniff"
     frame_options: str | None = "DENY"
     referrer_policy: str | None = "strict-origin-when-cross-origin"
     cross_origin_opener_policy: str | None = "same-origin"
     hsts: str | None = "max-age=31536000; includeSubDomains"
-    content_security_policy: str | None = None
+    content_security_policy: str | Mapping[str, str | Sequence[str]] | None = None
+    no_store_credentialed: bool = True
     #: More headers to send on every response, e.g. ``{"Permissions-Policy": "camera=()"}``.
     extra: tuple[tuple[str, str], ...] = ()
 
@@ -105,11 +133,120 @@ class SecurityHeaders:
 
     def _csp(self) -> str | None:
         policy = self.content_security_policy
+        if policy is not None and not isinstance(policy, str):
+            policy = csp_header(policy)
         if policy is None or "frame-ancestors" in policy:
             return policy
         if (self.frame_options or "").upper() == "DENY":
             return policy.rstrip("; ") + "; frame-ancestors 'none'"
         return policy
+
+
+def csp_header(directives: Mapping[str, str | Sequence[str]]) -> str:
+    """``{"default-src": "'self'", "img-src": ["'self'", "data:"]}`` as a header value."""
+    parts = []
+    for name, sources in directives.items():
+        values = [sources] if isinstance(sources, str) else list(sources)
+        parts.append(" ".join([name, *values]).strip())
+    return "; ".join(parts)
+
+
+# -- prow's own pages ------------------------------------------------------------------------
+# Threat: script injection. If an attacker gets markup into one of these pages (a title, a
+# schema description), the policy still stops it running: scripts load only from this origin,
+# never inline, and nothing can frame the page, post its forms elsewhere or rewrite its URLs.
+
+#: Swagger UI (``/docs``): its files, its requests to this API ("Try it out"), data: images.
+DOCS_CSP = csp_header(
+    {
+        "default-src": "'none'",
+        "script-src": "'self'",
+        "style-src": "'self'",
+        "img-src": ["'self'", "data:"],
+        "font-src": "'self'",
+        "connect-src": "'self'",
+        "form-action": "'self'",
+        "base-uri": "'none'",
+        "frame-ancestors": "'none'",
+    }
+)
+#: ReDoc (``/redoc``): as Swagger UI, plus the styles it writes at run time and its search
+#: worker (a blob: URL). Inline styles cannot run code.
+REDOC_CSP = csp_header(
+    {
+        "default-src": "'none'",
+        "script-src": "'self'",
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": "'self'",
+        "connect-src": "'self'",
+        "worker-src": ["'self'", "blob:"],
+        "form-action": "'none'",
+        "base-uri": "'none'",
+        "frame-ancestors": "'none'",
+    }
+)
+#: Error answers (problem documents): nothing in them is meant to load or run anything.
+ERROR_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+
+def error_page_csp(style: str) -> str:
+    """The policy of an HTML error page whose only resource is the inline ``style``."""
+    digest = base64.b64encode(hashlib.sha256(style.encode("utf-8")).digest()).decode("ascii")
+    return f"{ERROR_CSP}; style-src 'sha256-{digest}'"
+
+
+# -- Cache-Control: no-store on personal answers ----------------------------------------------
+
+_CREDENTIALS = frozenset((b"authorization", b"cookie", b"x-api-key"))
+NO_STORE = (b"cache-control", b"no-store")
+
+
+def carries_credentials(scope: Scope) -> bool:
+    """Whether the request sent credentials: an ``Authorization``/``X-API-Key`` header, cookies."""
+    return any(name in _CREDENTIALS for name, _ in scope["headers"])
+
+
+def needs_no_store(credentialed: bool, response_headers: Sequence[tuple[bytes, bytes]]) -> bool:
+    """Whether an answer must get ``Cache-Control: no-store`` (see ``SecurityHeaders``).
+
+    ``credentialed``: the request carried credentials. A handler's own ``Cache-Control``
+    always stands (it knows whether the answer is personal).
+    """
+    sets_cookie = False
+    for name, _ in response_headers:
+        if name == b"cache-control":
+            return False
+        if name == b"set-cookie":
+            sets_cookie = True
+    return credentialed or sets_cookie
+
+
+def with_app_headers(scope: Scope, send: Send, *, no_store: bool) -> Send:
+    """``send``, adding the app's headers (``scope["prow.headers"]``) as the response starts.
+
+    Whatever produces the response (a prow route, a mounted app, a raw ASGI callable, a
+    middleware answering on its own) goes through this, so none can forget the app's
+    security headers. A header the response set itself wins over the app's of the same
+    name (except ``Set-Cookie``, which may repeat). With ``no_store``, an answer that sets
+    a cookie or answers a request that carried credentials also gets
+    ``Cache-Control: no-store`` unless it set its own ``Cache-Control``.
+    """
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = message.get("headers", ())
+            if type(headers) is not list:
+                headers = [(bytes(name), bytes(value)) for name, value in headers]
+            extra = scope[HEADERS]
+            if extra:
+                headers = with_extra_headers(headers, extra)
+            if no_store and needs_no_store(carries_credentials(scope), headers):
+                headers = [*headers, NO_STORE]
+            message["headers"] = headers
+        await send(message)
+
+    return send_with_headers
 
 
 def build_header_lists(config: SecurityHeaders | None) -> tuple[HeaderList, HeaderList]:

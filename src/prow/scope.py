@@ -14,7 +14,8 @@ Each key, then who writes it and who reads it:
     the server (a copy of the lifespan state); ``Request.state``.
 ``prow.headers``
     ``App.__call__`` (the security headers of the scheme), and the CSRF check appends its
-    ``Set-Cookie``; read by the app's ``send`` (:func:`with_app_headers`) as the response starts.
+    ``Set-Cookie``; read by the app's ``send`` as the response starts (so every answer,
+    prow's or a mounted app's, carries them).
 ``prow.max_body_size``
     ``Route.handle`` (the route's limit); the body reader (413 past it).
 ``prow.cookies``
@@ -39,7 +40,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from prow._types import Message, Scope, Send
+from prow._types import Scope
 
 __all__ = [
     "AUTH_PERMISSIONS",
@@ -53,7 +54,6 @@ __all__ = [
     "USER",
     "HeaderList",
     "cached_user",
-    "with_app_headers",
     "with_extra_headers",
 ]
 
@@ -73,28 +73,6 @@ UNRESOLVED: Any = object()
 def cached_user(scope: Scope) -> Any:
     """The user prow.auth resolved for this request (``None``: anonymous), or ``UNRESOLVED``."""
     return scope.get(USER, UNRESOLVED)
-
-
-def with_app_headers(scope: Scope, send: Send) -> Send:
-    """``send``, adding ``scope["prow.headers"]`` to the response's start message.
-
-    Whatever produces the response (a prow route, a mounted app, a raw ASGI callable, a
-    middleware answering on its own) goes through this, so none can forget the app's
-    security headers. A header the response set itself wins over the app's of the same
-    name (except ``Set-Cookie``, which may repeat).
-    """
-
-    async def send_with_headers(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            extra = scope[HEADERS]
-            if extra:
-                headers = message.get("headers", ())
-                if type(headers) is not list:
-                    headers = [(bytes(name), bytes(value)) for name, value in headers]
-                message["headers"] = with_extra_headers(headers, extra)
-        await send(message)
-
-    return send_with_headers
 
 
 class HeaderList(list[tuple[bytes, bytes]]):

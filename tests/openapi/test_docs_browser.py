@@ -62,3 +62,42 @@ def test_redoc_renders(offline_page: OfflinePage) -> None:
         assert "Pet shop" in page.locator("h1").first.inner_text()
     offline_page.assert_offline()
     offline_page.assert_no_errors()
+
+
+# Collects every Content-Security-Policy violation the page reports, before any script runs.
+CSP_WATCH = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+    window.__csp.push(event.violatedDirective + " " + event.blockedURI);
+});
+"""
+
+
+def test_docs_pages_run_under_their_strict_csp(offline_page: OfflinePage) -> None:
+    page = offline_page.page
+    page.add_init_script(CSP_WATCH)
+    with serve_app(make_app()) as base:
+        answer = page.goto(f"{base}/docs")
+        assert answer is not None
+        policy = answer.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "unsafe" not in policy
+        block = page.locator(".opblock-post", has_text="/pets")
+        block.wait_for(timeout=15000)
+        block.locator(".opblock-summary").click()
+        page.locator("button.try-out__btn").click()
+        page.locator("textarea.body-param__text").fill('{"name": "Rex", "age": 3}')
+        page.locator("button.execute").click()
+        status = page.locator(".live-responses-table tbody .response-col_status").first
+        status.wait_for(timeout=10000)
+        assert status.inner_text().strip() == "201"
+        assert page.evaluate("window.__csp") == []
+
+        answer = page.goto(f"{base}/redoc")
+        assert answer is not None
+        assert "script-src 'self'" in answer.headers["content-security-policy"]
+        page.get_by_text("Fetch one pet.").first.wait_for(timeout=15000)
+        page.locator("input[placeholder='Search...']").fill("pet")  # ReDoc's search worker
+        page.locator("[role=search] li, .search-result").first.wait_for(timeout=10000)
+        assert page.evaluate("window.__csp") == []
+    offline_page.assert_offline()
+    offline_page.assert_no_errors()

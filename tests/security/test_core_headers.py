@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -50,7 +52,10 @@ def test_defaults_on_every_response(tmp_path: Path, path: str) -> None:
     for name, value in DEFAULTS.items():
         assert response.headers[name] == value, (path, name)
     assert "strict-transport-security" not in response.headers  # plain HTTP: no HSTS
-    assert "content-security-policy" not in response.headers
+    if path == "/missing":  # prow's own error answer carries its own strict policy
+        assert response.headers["content-security-policy"].startswith("default-src 'none'")
+    else:
+        assert "content-security-policy" not in response.headers
 
 
 def test_hsts_only_on_https(tmp_path: Path) -> None:
@@ -85,6 +90,108 @@ def test_csp_gets_frame_ancestors_when_framing_is_denied(tmp_path: Path) -> None
     config = SecurityHeaders(content_security_policy="default-src 'self';")
     headers = TestClient(make_app(tmp_path, security_headers=config)).get("/json").headers
     assert headers["content-security-policy"] == "default-src 'self'; frame-ancestors 'none'"
+
+
+def test_a_csp_from_directives_and_the_strict_preset(tmp_path: Path) -> None:
+    directives = {"default-src": "'self'", "img-src": ["'self'", "data:"]}
+    config = SecurityHeaders(content_security_policy=directives)
+    headers = TestClient(make_app(tmp_path, security_headers=config)).get("/json").headers
+    expected = "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"
+    assert headers["content-security-policy"] == expected
+    strict = SecurityHeaders(content_security_policy=SecurityHeaders.STRICT_CSP)
+    policy = TestClient(make_app(tmp_path, security_headers=strict)).get("/json").headers
+    assert policy["content-security-policy"] == (
+        "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+
+
+def test_prows_own_pages_send_a_strict_csp_whatever_the_apps() -> None:
+    # The app's policy would block the docs pages' scripts: theirs, made for them, wins.
+    app = App(security_headers=SecurityHeaders(content_security_policy="default-src 'none'"))
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("boom <script>")
+
+    client = TestClient(app, raise_server_exceptions=False)
+    docs = client.get("/docs").headers["content-security-policy"]
+    assert "script-src 'self'" in docs and "'unsafe-inline'" not in docs
+    assert "frame-ancestors 'none'" in docs
+    redoc = client.get("/redoc").headers["content-security-policy"]
+    assert "script-src 'self'" in redoc and "worker-src 'self' blob:" in redoc
+    problem = client.get("/nowhere").headers["content-security-policy"]
+    assert problem.startswith("default-src 'none'") and "script-src" not in problem
+
+
+def test_the_debug_page_allows_only_its_own_style() -> None:
+    app = App(debug=True)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("<script>alert(1)</script>")
+
+    page = TestClient(app, raise_server_exceptions=False).get(
+        "/boom", headers={"accept": "text/html"}
+    )
+    assert page.status_code == 500
+    policy = page.headers["content-security-policy"]
+    style = page.text.split("<style>")[1].split("</style>")[0]
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert policy.startswith("default-src 'none'") and f"style-src 'sha256-{digest}'" in policy
+    assert "script-src" not in policy and "<script>alert" not in page.text
+
+
+# -- Cache-Control: no-store on personal answers ----------------------------------------------
+
+
+def cache_app(**kwargs: object) -> App:
+    app = App(**kwargs)  # type: ignore[arg-type]
+
+    @app.get("/page")
+    async def page() -> str:
+        return "same for everyone"
+
+    @app.get("/cookie")
+    async def cookie(response: Response) -> str:
+        response.set_cookie("seen", "1")
+        return "remembered"
+
+    @app.get("/cached")
+    async def cached() -> Response:
+        return Response(b"public", headers={"Cache-Control": "public, max-age=60"})
+
+    @app.get("/stream")
+    async def stream() -> StreamingResponse:
+        return StreamingResponse(iter([b"a"]))
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "expected"),
+    [
+        ("/page", {}, None),
+        ("/cookie", {}, "no-store"),
+        ("/page", {"Authorization": "Bearer abc"}, "no-store"),
+        ("/page", {"X-API-Key": "k"}, "no-store"),
+        ("/page", {"Cookie": "session=abc"}, "no-store"),
+        ("/stream", {"Cookie": "session=abc"}, "no-store"),
+        ("/missing", {"Authorization": "Bearer abc"}, "no-store"),
+        ("/cached", {"Authorization": "Bearer abc"}, "public, max-age=60"),
+    ],
+)
+def test_personal_answers_are_not_stored_by_shared_caches(
+    path: str, headers: dict[str, str], expected: str | None
+) -> None:
+    answer = TestClient(cache_app()).get(path, headers=headers)
+    assert answer.headers.get_list("cache-control") == ([expected] if expected else [])
+
+
+def test_no_store_can_be_turned_off() -> None:
+    config = SecurityHeaders(no_store_credentialed=False)
+    answer = TestClient(cache_app(security_headers=config)).get("/cookie")
+    assert "cache-control" not in answer.headers
 
 
 def test_all_headers_off(tmp_path: Path) -> None:

@@ -26,6 +26,12 @@ class RouteOptions(TypedDict, total=False):
     include_in_schema: bool
     operation_id: str
     responses: dict[int | str, dict[str, Any]]
+    #: OpenAPI: the shape of error answers, for an app whose exception handler replaces
+    #: prow's problem documents: status (or ``"default"``) -> ``{"model": ..., "media_type": ...}``.
+    error_responses: dict[int | str, dict[str, Any]]
+    #: OpenAPI: the body of a handler that reads it itself (``await request.json()``):
+    #: media type -> the model it expects.
+    request_body: dict[str, Any]
     openapi_extra: dict[str, Any]
     security: list[dict[str, list[str]]]
     #: ``False`` exempts the routes from the CSRF check (webhooks, token-only APIs);
@@ -37,9 +43,11 @@ class RouteOptions(TypedDict, total=False):
 
 _ACCUMULATE = ("tags", "dependencies", "security")
 KNOWN = frozenset(RouteOptions.__annotations__)
-_MERGE = ("responses", "openapi_extra")
+_MERGE = ("responses", "openapi_extra", "error_responses")
 #: Options that describe one route only; a router or app passing them is a mistake.
-ROUTE_ONLY = frozenset(("name", "operation_id", "summary", "description", "status_code"))
+ROUTE_ONLY = frozenset(
+    ("name", "operation_id", "summary", "description", "status_code", "request_body")
+)
 
 
 def check_options(options: RouteOptions | dict[str, Any], where: str) -> None:

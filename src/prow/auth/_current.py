@@ -127,6 +127,17 @@ async def current_user(
 
 optional_user.__openapi_security__ = _SECURITY  # type: ignore[attr-defined]
 current_user.__openapi_security__ = _SECURITY  # type: ignore[attr-defined]
+# Anonymous requests are answered: the operation documents its security as optional.
+optional_user.__openapi_security_optional__ = True  # type: ignore[attr-defined]
+optional_user.__openapi_responses__ = {  # type: ignore[attr-defined]
+    401: {"description": "Unauthorized: the credentials sent are wrong (sending none is fine)"}
+}
+current_user.__openapi_responses__ = {  # type: ignore[attr-defined]
+    401: {
+        "description": "Unauthorized: no valid credentials were sent",
+        "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+    }
+}
 
 if TYPE_CHECKING:
     CurrentUser = Annotated[User, Depends(current_user)]

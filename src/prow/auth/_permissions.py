@@ -147,6 +147,10 @@ def requires(*perms: str) -> Any:
             raise HTTPError(403, f"permission required: {', '.join(missing)}")
 
     guard.__name__ = guard.__qualname__ = f"requires({', '.join(map(repr, perms))})"
+    if perms:
+        guard.__openapi_responses__ = {  # type: ignore[attr-defined]
+            403: {"description": f"Forbidden: needs the permission {', '.join(perms)}"}
+        }
     return Depends(guard)
 
 

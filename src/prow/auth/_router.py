@@ -15,8 +15,10 @@ whether the username exists, and take as long either way.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
+
+from pydantic import BaseModel, Field
 
 from prow._exceptions import HTTPError
 from prow._forms import FORM_MEDIA_TYPES
@@ -34,6 +36,81 @@ if TYPE_CHECKING:
 __all__ = ["auth_router", "is_safe_redirect"]
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_FORM = "application/x-www-form-urlencoded"
+_JSON = "application/json"
+
+
+# -- what the routes read and answer, for the OpenAPI document --------------------------------
+# The views read their bodies themselves (a form or JSON, as the client sends), so these
+# models document the bodies (request_body=) and answers (response_model=) of the routes.
+
+
+class Credentials(BaseModel):
+    """A username and password (the field the ``Auth`` logs in with, e.g. an e-mail)."""
+
+    username: str = Field(min_length=1)
+    password: str = Field(min_length=1)
+
+
+#: What ``is_safe_redirect`` accepts, as a JSON Schema pattern (empty: the default page).
+SAFE_NEXT = r"^(/([^/\\\u0000-\u001f\u007f][^\\\u0000-\u001f\u007f]*)?)?$"
+
+
+class LoginForm(Credentials):
+    """The login form: credentials, and the page to go to afterwards (a path on this site)."""
+
+    next: str = Field(
+        "",
+        description="A path on this site to go to after login, e.g. /account",
+        json_schema_extra={"pattern": SAFE_NEXT},
+    )
+
+
+class PasswordGrant(Credentials):
+    """OAuth2 resource owner password grant."""
+
+    grant_type: Literal["password"] = "password"
+    scope: str | None = None
+
+
+class RefreshGrant(BaseModel):
+    """OAuth2 refresh token grant."""
+
+    grant_type: Literal["refresh_token"]
+    refresh_token: str = Field(min_length=1)
+
+
+class RefreshRequest(BaseModel):
+    """A refresh token to trade for a new token pair."""
+
+    refresh_token: str = Field(min_length=1)
+
+
+class TokenPair(BaseModel):
+    """An OAuth2 token answer."""
+
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_in: int = Field(description="Seconds the access token stays valid")
+    refresh_token: str
+
+
+class UserInfo(BaseModel):
+    """The logged-in user, as the auth routes show it."""
+
+    id: int | str
+    username: str
+    email: str | None
+    is_staff: bool
+    is_superuser: bool
+
+
+_BAD_CREDENTIALS = "Bad Request: wrong username or password (invalid_grant), or an unsafe next"
+_BAD_GRANT = "Bad Request: invalid_grant (wrong credentials or token) or unsupported_grant_type"
+_REDIRECT = {
+    "description": "See Other: a form was posted; the browser goes on to the next page",
+    "headers": {"Location": {"schema": {"type": "string"}}},
+}
 
 
 def is_safe_redirect(target: str) -> bool:
@@ -167,17 +244,54 @@ def auth_router(auth: Auth) -> Router:
         user = await _refreshed(auth, session, fields)
         return JSONResponse(auth.create_tokens(user), headers=_NO_STORE)
 
-    async def me_view(user: CurrentUser) -> dict[str, Any]:
+    async def me_view(user: CurrentUser) -> UserInfo:
         """The user making the request."""
-        return _user_data(user)
+        return UserInfo(**_user_data(user))
 
     # Login CSRF: a cross-site form carries no SameSite=Lax cookie, yet could log the
     # victim's browser into the attacker's account (or out): "strict" checks its origin anyway.
-    router.add_route("/login", login_view, ["POST"], name="auth_login", csrf="strict", **limited)
-    router.add_route("/logout", logout_view, ["POST"], name="auth_logout", csrf="strict")
+    router.add_route(
+        "/login",
+        login_view,
+        ["POST"],
+        name="auth_login",
+        csrf="strict",
+        request_body={_JSON: Credentials, _FORM: LoginForm},
+        response_model=UserInfo,
+        responses={303: _REDIRECT, 400: {"description": _BAD_CREDENTIALS}},
+        **limited,
+    )
+    router.add_route(
+        "/logout",
+        logout_view,
+        ["POST"],
+        name="auth_logout",
+        csrf="strict",
+        status_code=204,
+        responses={303: _REDIRECT},
+    )
     # The token routes read no cookie to authenticate, so cross-site forgery gains nothing.
-    router.add_route("/token", token_view, ["POST"], name="auth_token", csrf=False, **limited)
-    router.add_route("/refresh", refresh_view, ["POST"], name="auth_refresh", csrf=False)
+    router.add_route(
+        "/token",
+        token_view,
+        ["POST"],
+        name="auth_token",
+        csrf=False,
+        request_body={_FORM: PasswordGrant | RefreshGrant, _JSON: PasswordGrant | RefreshGrant},
+        response_model=TokenPair,
+        responses={400: {"description": _BAD_GRANT}},
+        **limited,
+    )
+    router.add_route(
+        "/refresh",
+        refresh_view,
+        ["POST"],
+        name="auth_refresh",
+        csrf=False,
+        request_body={_JSON: RefreshRequest, _FORM: RefreshRequest},
+        response_model=TokenPair,
+        responses={400: {"description": _BAD_GRANT}},
+    )
     router.add_route("/me", me_view, ["GET"], name="auth_me")
     return router
 

@@ -25,6 +25,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from prow._exceptions import HTTPError
+from prow.db._schemas import input_type
 
 __all__ = [
     "FilterParam",
@@ -146,16 +147,17 @@ def filter_params(
     constraints = constraints or {}
     if python_type is datetime.datetime:
         column = comparable_datetime(column)
+    value_type = input_type(python_type, getattr(column, "type", None))
     params = []
     for lookup in lookups_for(python_type):
         aliases = [field, f"{field}__exact"] if lookup == "exact" else [f"{field}__{lookup}"]
         limits = constraints
         if lookup == "in":
-            annotation, limits = comma_list(python_type, constraints), {}
+            annotation, limits = comma_list(value_type, constraints), {}
         elif lookup == "isnull":
             annotation, limits = bool | None, {}
         else:
-            annotation = python_type | None
+            annotation = value_type | None
         for alias in aliases:
             params.append(FilterParam(alias, field, lookup, annotation, column, limits))
     return params
@@ -227,7 +229,7 @@ class OrderPlan:
         clauses = []
         for name in names:
             descending = name.startswith("-")
-            key = name.lstrip("-+")
+            key = name[1:] if name[:1] in ("-", "+") else name
             column = self.columns.get(key)
             if column is None:
                 allowed = ", ".join(sorted(self.columns)) or "none"
@@ -242,14 +244,25 @@ class OrderPlan:
 
 
 def _split_order(order: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in order.split(",") if part.strip())
+    return tuple(_names(order, "order"))
+
+
+def _names(value: str, parameter: str) -> list[str]:
+    """The comma-separated names of ``value``; spaces around them are allowed, gaps are not.
+
+    What is accepted here is the ``pattern`` the OpenAPI document shows (``names_pattern``).
+    """
+    names = [part.strip(" ") for part in value.split(",")]
+    if any(names) and not all(names):
+        raise HTTPError(400, f"{parameter}= has an empty name between commas: {value!r}")
+    return [name for name in names if name]
 
 
 def parse_fields(fields: str | None, allowed: Sequence[str]) -> set[str] | None:
     """``"id,name"`` → ``{"id", "name"}``, checked against the read schema's fields."""
     if fields is None:
         return None
-    chosen = {part.strip() for part in fields.split(",") if part.strip()}
+    chosen = set(_names(fields, "fields"))
     if not chosen:
         raise HTTPError(400, f"fields= needs at least one field name, among: {', '.join(allowed)}")
     unknown = sorted(chosen - set(allowed))

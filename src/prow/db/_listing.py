@@ -32,6 +32,7 @@ import binascii
 import dataclasses
 import inspect
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
@@ -139,12 +140,15 @@ class ListPlan:
         order_marker = Query(
             description=f"Comma-separated fields, '-' for descending: {order_doc}."
         )
+        order_pattern = f"^(?:{names_pattern(sorted(self._order.columns), '[-+]?')})?$"
         params = [
             keyword_param(
                 "limit", Annotated[int, Query(ge=1, le=self._max_limit)], self._default_limit
             ),
             keyword_param("offset", Annotated[int, Query(ge=0, le=MAX_OFFSET)], 0),
-            keyword_param("order", Annotated[str | None, order_marker], None),
+            keyword_param(
+                "order", Annotated[str | None, order_marker, _shown(order_pattern)], None
+            ),
             fields_param(self._read_fields),
         ]
         if self._search:
@@ -424,7 +428,25 @@ def fields_param(read_fields: Sequence[str]) -> inspect.Parameter:
     """The ``fields`` query parameter: which of ``read_fields`` the answer shows."""
     allowed = ", ".join(read_fields)
     marker = Query(description=f"Comma-separated fields to return, among: {allowed}.")
-    return keyword_param("fields", Annotated[str | None, marker], None)
+    shown = _shown(f"^{names_pattern(read_fields)}$")
+    return keyword_param("fields", Annotated[str | None, marker, shown], None)
+
+
+def _shown(pattern: str) -> Any:
+    # Documented only: the handler checks the value itself, with a 400 that lists the names.
+    return pydantic.WithJsonSchema({"type": "string", "pattern": pattern})
+
+
+def names_pattern(names: Sequence[str], prefix: str = "") -> str:
+    """A regular expression for a comma-separated list of ``names`` (spaces allowed).
+
+    It is what ``parse_fields`` and ``OrderPlan`` accept, so a value the document allows is
+    one the list accepts; one it does not allow is answered 400 naming the allowed names.
+    """
+    if not names:
+        return ""  # nothing to name: only the empty value
+    one = f" *{prefix}(?:{'|'.join(re.escape(name) for name in names)}) *"
+    return f"{one}(?:,{one})*"
 
 
 def render(adapter: pydantic.TypeAdapter[Any], value: Any, include: Any) -> Any:

@@ -48,6 +48,7 @@ from prow.db._hooks import HookSet, ResourceHooks
 from prow.db._listing import ListPlan, fields_param, keyword_param, render
 from prow.db._model import model_key
 from prow.db._schemas import (
+    chosen_fields_schema,
     column_python_type,
     has_generated_default,
     mapper_of,
@@ -94,20 +95,11 @@ OPTIONS: tuple[str, ...] = tuple(ResourceOptions.__annotations__)
 #: rather than "derive it from the model".
 _NULLABLE = frozenset(("default_order", "cursor_field", "permissions"))
 
-_PROBLEM = "application/problem+json"
-
-
-class Problem(pydantic.BaseModel):
-    """An RFC 9457 problem document, as prow's error answers carry."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-
 
 def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "model": Problem, "media_type": _PROBLEM}
+    # No content: the OpenAPI generator gives every error answer the app's error shape
+    # (the shared Problem schema unless the app declares its own with error_responses).
+    return {"description": description}
 
 
 #: action → (path, method, success status, summary, documented error statuses)
@@ -325,12 +317,27 @@ class Resource(Router, ResourceHooks):
                 "response_model": self._response_model(action),
                 "responses": {code: _problem(_ERRORS[code]) for code in sorted(errors)},
             }
+            if action in ("list", "retrieve"):
+                # ?fields= narrows the answer: the document shows it may lack fields.
+                options["responses"][status] = {"model": self._narrowed_schema(action)}
             if action in self._guards:
                 options["dependencies"] = list(self._guards[action])
             impl = getattr(self, f"_{action}")
             params = [keyword_param("request", Request), keyword_param("session", Session)]
             endpoint = _endpoint(f"{table}_{action}", impl, params + self._params(action))
             self.add_route(path, endpoint, [method], **options)
+
+    def _narrowed_schema(self, action: str) -> Any:
+        """For OpenAPI: the answer of ``action``, whole or narrowed with ``?fields=``."""
+        row: Any = self.read_schema | chosen_fields_schema(self.read_schema)
+        if action == "retrieve":
+            return row
+        page = self.page_schema
+        fields: dict[str, Any] = {
+            name: (list[row] if name == "items" else field.annotation, field)
+            for name, field in page.model_fields.items()
+        }
+        return pydantic.create_model(page.__name__, __module__=page.__module__, **fields)
 
     def _response_model(self, action: str) -> Any:
         if action == "list":

@@ -18,19 +18,24 @@ back: that is the only way to expose it, and it is visible in the code that does
 
 from __future__ import annotations
 
+import datetime
 import decimal
+import re
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 import pydantic
 import sqlalchemy as sa
-from pydantic import BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from sqlalchemy.orm import ColumnProperty, Mapper, RelationshipProperty
 
 __all__ = [
     "SchemaMode",
+    "check_bounds",
+    "chosen_fields_schema",
     "column_python_type",
     "has_generated_default",
+    "input_type",
     "is_deferred",
     "is_generated",
     "is_read_only",
@@ -215,12 +220,15 @@ def _has_default(column: sa.Column[Any]) -> bool:
 def _column_field(prop: ColumnProperty[Any], mode: str) -> Any:
     column = _column(prop)
     python_type = column_python_type(column)
+    if mode == "read":
+        python_type = _read_type(column, python_type)
     if column.nullable:
         python_type = python_type | None
     if mode == "read":
         return (python_type, ...)
     if is_generated(column) or (mode == "update" and column.primary_key):
         return None
+    python_type = input_type(python_type, _storage_type(column))
     constraints = _constraints(column)
     if mode == "update":
         return (python_type, _absent(constraints))
@@ -230,6 +238,72 @@ def _column_field(prop: ColumnProperty[Any], mode: str) -> Any:
             return (python_type, _absent(constraints))
         return (python_type, Field(default, **constraints))
     return (python_type, Field(..., **constraints))
+
+
+#: How a timezone-less DATETIME column's values are sent: an RFC 3339 ``date-time`` needs an
+#: offset, which such a column does not store, so the document says what is really sent.
+NAIVE_DATETIME_SCHEMA = {
+    "type": "string",
+    "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$",
+    "description": "A date and time without a UTC offset: the column stores none.",
+}
+
+
+def _read_type(column: sa.Column[Any], python_type: Any) -> Any:
+    """The type a read schema shows ``column`` with, where it differs from the stored type."""
+    column_type = _storage_type(column)
+    if python_type is not datetime.datetime or not isinstance(column_type, sa.DateTime):
+        return python_type
+    if column_type.timezone:
+        # SQLite keeps no offset even for DateTime(timezone=True): prow writes such columns
+        # in UTC, so a value read back without one is UTC, and is sent as a date-time.
+        return Annotated[datetime.datetime, AfterValidator(_in_utc)]
+    return Annotated[datetime.datetime, WithJsonSchema(NAIVE_DATETIME_SCHEMA, "serialization")]
+
+
+def input_type(python_type: Any, column_type: Any = None) -> Any:
+    """The type input for a column of ``python_type`` (and ``column_type``) is validated as.
+
+    Dates and times are documented as ISO 8601 strings (``format: date-time``), but pydantic
+    also reads a number as a Unix timestamp: ``{"created_at": 0}`` or ``?created_at=0``
+    would be taken as 1970, a value no client meant. Numbers are refused, as documented.
+    A ``DateTime(timezone=True)`` value is turned to UTC: SQLite keeps no offset, so a value
+    stored with another one would read back as a different moment.
+    """
+    if python_type not in (datetime.datetime, datetime.date, datetime.time):
+        return python_type
+    if isinstance(column_type, sa.DateTime) and column_type.timezone:
+        return Annotated[python_type, BeforeValidator(_refuse_numbers), AfterValidator(_in_utc)]
+    return Annotated[python_type, BeforeValidator(_refuse_numbers)]
+
+
+def _in_utc(value: datetime.datetime) -> datetime.datetime:
+    # A value without an offset is taken as UTC, the way prow writes and reads these columns.
+    if value.tzinfo is None:
+        return value.replace(tzinfo=datetime.UTC)
+    return value.astimezone(datetime.UTC)
+
+
+def _refuse_numbers(value: Any) -> Any:
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and _NUMERIC.match(value) is not None
+    ):
+        raise ValueError("expected a date or time in ISO 8601 form, not a number")
+    return value
+
+
+_NUMERIC = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
+
+
+def chosen_fields_schema(read: type[pydantic.BaseModel]) -> type[pydantic.BaseModel]:
+    """``read`` with every field optional: an answer narrowed with ``?fields=``, for OpenAPI."""
+    fields = {name: (field.annotation, _absent({})) for name, field in read.model_fields.items()}
+    return pydantic.create_model(  # type: ignore[no-any-return, call-overload]
+        f"{read.__name__}Fields",
+        __module__=read.__module__,
+        __doc__=f"Some fields of {read.__name__}: those named in the fields query parameter.",
+        **fields,
+    )
 
 
 def _absent(constraints: dict[str, Any]) -> Any:
@@ -325,9 +399,53 @@ def _constraints(column: sa.Column[Any]) -> dict[str, Any]:
             constraints["max_digits"] = column_type.precision
         if column_type.scale is not None:
             constraints["decimal_places"] = column_type.scale
+    for key, bound in check_bounds(column).items():
+        keep = constraints.get(key) if key == "max_length" else None
+        constraints[key] = bound if keep is None else min(bound, keep)
     if column.doc:
         constraints["description"] = column.doc
     return constraints
+
+
+_NUMBER = r"(-?\d+(?:\.\d+)?)"
+_COMPARISON = re.compile(rf"^\s*\(?\s*(\w+)\s*(>=|<=|>|<)\s*{_NUMBER}\s*\)?\s*$")
+_LENGTH = re.compile(
+    r"^\s*\(?\s*(?:length|char_length)\s*\(\s*(\w+)\s*\)\s*(>=|<=|>|<)\s*(\d+)\s*\)?\s*$", re.I
+)
+_BOUND_KEYS = {">": "gt", ">=": "ge", "<": "lt", "<=": "le"}
+
+
+def check_bounds(column: sa.Column[Any]) -> dict[str, Any]:
+    """``Field`` constraints read from the table's simple CHECK constraints on ``column``.
+
+    ``CheckConstraint("price > 0")`` becomes ``gt=0`` and ``"length(name) > 0"``
+    ``min_length=1``, so input the database would refuse is refused (422, naming the field)
+    before it gets there, and the document shows the rule. Other constraints stay the
+    database's to enforce (answered 422 naming the constraint).
+    """
+    table = column.table if isinstance(column.table, sa.Table) else None
+    if table is None:
+        return {}
+    bounds: dict[str, Any] = {}
+    for constraint in table.constraints:
+        text = getattr(getattr(constraint, "sqltext", None), "text", None)
+        if isinstance(constraint, sa.CheckConstraint) and isinstance(text, str):
+            bounds.update(_bound_of(text, column))
+    return bounds
+
+
+def _bound_of(text: str, column: sa.Column[Any]) -> dict[str, Any]:
+    found = _COMPARISON.match(text)
+    if found and found.group(1) == column.name and column_python_type(column) in (int, float):
+        number = float(found.group(3)) if "." in found.group(3) else int(found.group(3))
+        return {_BOUND_KEYS[found.group(2)]: number}
+    found = _LENGTH.match(text)
+    if found and found.group(1) == column.name and column_python_type(column) is str:
+        limit, operator = int(found.group(3)), found.group(2)
+        if operator in (">", ">="):
+            return {"min_length": limit + 1 if operator == ">" else limit}
+        return {"max_length": limit - 1 if operator == "<" else limit}
+    return {}
 
 
 def _relationship_field(rel: RelationshipProperty[Any], mode: str) -> Any:

@@ -125,6 +125,25 @@ async def _rollback_quietly(target: AsyncSession | AsyncConnection) -> None:
         logger.debug("rollback failed after a handler error", exc_info=True)
 
 
+def _database_answers(method: str, path: str) -> dict[int, dict[str, Any]]:
+    """For OpenAPI: what a route using the database can answer (see ``prow.db._errors``)."""
+    answers: dict[int, dict[str, Any]] = {
+        503: {
+            "description": "Service Unavailable: the database cannot be reached; try again",
+            "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 0}}},
+        }
+    }
+    if "{" in path:  # get_or_404 and .one() name a row by the path: it may not exist
+        answers[404] = {"description": "Not Found: no row has this key"}
+    if method in ("POST", "PUT", "PATCH", "DELETE"):
+        answers[409] = {"description": "Conflict: a unique or foreign-key constraint refused it"}
+        answers[422] = {"description": "a NOT NULL or CHECK constraint refused the row"}
+    return answers
+
+
+get_session.__openapi_responses__ = _database_answers  # type: ignore[attr-defined]
+get_connection.__openapi_responses__ = _database_answers  # type: ignore[attr-defined]
+
 #: A handler parameter annotated ``Session`` receives the request's ``AsyncSession``.
 Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
 

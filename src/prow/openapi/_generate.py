@@ -26,34 +26,36 @@ Object) as ``components.securitySchemes[scheme_name]`` and the requirement
 alternatives (OpenAPI "any of"); scopes named twice for one scheme are merged. The route
 option ``security`` (a list of requirement objects) is appended after them.
 
-Responses hook — a dependency may carry ``__openapi_responses__``, a mapping of status to a
-Response Object (the same shape as the ``responses`` option), which the operation lists: a
-rate limit documents its 429 that way. The route's own ``responses`` option is merged last.
+A dependency marked ``__openapi_security_optional__ = True`` (``OptionalUser``) takes
+credentials without requiring them: when no other dependency requires them, the operation's
+``security`` starts with the empty requirement ``{}``.
 
-Route responses — the ``responses`` option maps a status (``404``, ``"4XX"``,
+Responses — the success answer, and every error answer the plan makes possible, are built by
+``prow.openapi._responses`` (which documents the ``__openapi_responses__`` hook and the
+``error_responses`` option). The ``responses`` option maps a status (``404``, ``"4XX"``,
 ``"default"``) to an OpenAPI Response Object, plus two prow keys: ``model`` (a type whose
-schema becomes the content) and ``media_type`` (the content type for ``model``; the
-route's response media type by default).
+schema becomes the content) and ``media_type`` (the content type for ``model``).
+
+Request body — the planned body, or for a handler that reads its body itself the
+``request_body`` option (media type -> model).
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 from prow._exceptions import ConfigurationError
 from prow._routing._route import Route
+from prow.openapi._responses import ErrorShapes, ResponsesBuilder, deep_merge
 from prow.openapi._schemas import (
-    REF_TEMPLATE,
     SchemaRegistry,
     jsonable,
     openapi_path,
     param_annotation,
     param_schema_extras,
     path_kind_annotation,
-    validation_problem_schema,
 )
 
 if TYPE_CHECKING:
@@ -64,7 +66,6 @@ if TYPE_CHECKING:
 __all__ = ["build_openapi"]
 
 OPENAPI_VERSION = "3.1.0"
-PROBLEM_JSON = "application/problem+json"
 
 #: Methods an OpenAPI Path Item can describe, in the order documents usually list them.
 _METHODS = ("GET", "PUT", "POST", "DELETE", "OPTIONS", "HEAD", "PATCH", "TRACE")
@@ -139,18 +140,6 @@ def _merged_components(generated: dict[str, Any], settings: Mapping[str, Any]) -
     return components
 
 
-def deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``base`` with ``extra`` laid over it; nested mappings merge key by key."""
-    merged = dict(base)
-    for key, value in extra.items():
-        current = merged.get(key)
-        if isinstance(current, dict) and isinstance(value, Mapping):
-            merged[key] = deep_merge(current, value)
-        else:
-            merged[key] = value
-    return merged
-
-
 class _Builder:
     """Operations of one document, and what they share: ids, schemas, security schemes."""
 
@@ -158,8 +147,8 @@ class _Builder:
         self.schemas = SchemaRegistry()
         self.operation_ids: set[str] = set()
         self.security_schemes: dict[str, Any] = {}
-        self.problem_ref: dict[str, Any] = {}
-        self.problem_used = False
+        self.shapes = ErrorShapes()
+        self.responses = ResponsesBuilder(self.schemas, self.shapes)
         self.extras: list[tuple[dict[str, Any], dict[str, Any]]] = []
 
     def operation(self, route: Route, method: str, kinds: dict[str, str]) -> dict[str, Any]:
@@ -177,9 +166,10 @@ class _Builder:
         parameters = self._parameters(route.plan, kinds)
         if parameters:
             operation["parameters"] = parameters
-        if route.plan.body is not None:
-            operation["requestBody"] = self._request_body(route.plan)
-        operation["responses"] = self._responses(route)
+        request_body = self._request_body(route)
+        if request_body is not None:
+            operation["requestBody"] = request_body
+        operation["responses"] = self.responses.responses(route, method)
         if options.get("deprecated"):
             operation["deprecated"] = True
         security = self._security(route)
@@ -192,10 +182,7 @@ class _Builder:
     def finish(self) -> dict[str, Any]:
         """Generate every schema at once; return the ``components`` object."""
         schemas = self.schemas.generate()
-        if self.problem_used:
-            name = _free_name("ValidationProblem", schemas)
-            schemas[name] = validation_problem_schema()
-            self.problem_ref["$ref"] = REF_TEMPLATE.format(model=name)
+        self.shapes.finish(schemas)
         # Applied last, once schema slots are filled, so that the user's keys win.
         for operation, extra in self.extras:
             operation.update(deep_merge(operation, extra))
@@ -251,62 +238,39 @@ class _Builder:
         parameter.update(_examples(marker.examples))
         return parameter
 
-    def _request_body(self, plan: RoutePlan) -> dict[str, Any]:
-        body = plan.body
-        assert body is not None
-        schema = self.schemas.add(body.adapter, "validation")
-        return {"content": {body.media_type: {"schema": schema}}, "required": body.required}
-
-    def _responses(self, route: Route) -> dict[str, Any]:
-        response_plan = route.response_plan
-        plan = route.plan
-        assert response_plan is not None and plan is not None
-        status = response_plan.status_code
-        media_type = _media_type(response_plan.response_class)
-        success: dict[str, Any] = {"description": _phrase(status, "Successful Response")}
-        if status not in (204, 304):
-            schema = (
-                {}
-                if response_plan.adapter is None
-                else self.schemas.add(response_plan.adapter, "serialization")
-            )
-            success["content"] = {media_type: {"schema": schema}}
-        responses: dict[str, Any] = {str(status): success}
-        if plan.simple or plan.body is not None:
-            self.problem_used = True
-            responses["422"] = {
-                "description": "Validation Error",
-                "content": {PROBLEM_JSON: {"schema": self.problem_ref}},
-            }
-        # Dependencies document the answers they can give (a rate limit's 429, a guard's 403).
-        for call_plan in plan.all_plans():
-            documented = getattr(call_plan.call, "__openapi_responses__", None) or {}
-            for key, value in documented.items():
-                responses[str(key)] = self._extra_response(value, media_type)
-        for key, value in route.options.get("responses", {}).items():
-            entry = self._extra_response(value, media_type)
-            current = responses.get(str(key)) or {"description": _phrase(key, "Other Response")}
-            responses[str(key)] = deep_merge(current, entry)
-        return responses
-
-    def _extra_response(self, value: Mapping[str, Any], media_type: str) -> dict[str, Any]:
-        entry = {k: v for k, v in value.items() if k not in ("model", "media_type")}
-        if value.get("model") is not None:
-            schema = self.schemas.add(value["model"], "serialization")
-            content_type = value.get("media_type") or media_type
-            content = {content_type: {"schema": schema}}
-            entry["content"] = deep_merge(content, entry.get("content", {}))
-        return entry
+    def _request_body(self, route: Route) -> dict[str, Any] | None:
+        body = route.plan.body if route.plan is not None else None
+        if body is not None:
+            schema = self.schemas.add(body.adapter, "validation")
+            return {"content": {body.media_type: {"schema": schema}}, "required": body.required}
+        # A handler that reads the body itself (request.json(), request.form()) says what
+        # it reads with the request_body option: media type -> model.
+        declared = route.options.get("request_body")
+        if not declared:
+            return None
+        content = {
+            media_type: {"schema": self.schemas.add(model, "validation")}
+            for media_type, model in declared.items()
+        }
+        return {"content": content, "required": True}
 
     def _security(self, route: Route) -> list[dict[str, list[str]]]:
         assert route.plan is not None
         scopes_by_scheme: dict[str, list[str]] = {}
+        optional = True
         for call_plan in route.plan.all_plans():
-            for name, scheme, scopes in getattr(call_plan.call, "__openapi_security__", None) or ():
+            hooks = getattr(call_plan.call, "__openapi_security__", None) or ()
+            if hooks and not getattr(call_plan.call, "__openapi_security_optional__", False):
+                optional = False
+            for name, scheme, scopes in hooks:
                 self.security_schemes.setdefault(name, dict(scheme))
                 merged = scopes_by_scheme.setdefault(name, [])
                 merged.extend(scope for scope in scopes if scope not in merged)
         requirements = [{name: scopes} for name, scopes in scopes_by_scheme.items()]
+        if requirements and optional:
+            # Only optional dependencies (OptionalUser) take credentials: an anonymous
+            # request is answered too, which OpenAPI writes as the empty requirement.
+            requirements.insert(0, {})
         for requirement in route.options.get("security", []):
             if requirement not in requirements:
                 requirements.append(dict(requirement))
@@ -327,17 +291,6 @@ def _docstring(endpoint: Any) -> str | None:
     return inspect.cleandoc(endpoint.__doc__.split("\f")[0]) or None
 
 
-def _media_type(response_class: type[Any]) -> str:
-    return getattr(response_class, "media_type", None) or "application/json"
-
-
-def _phrase(status: int | str, fallback: str) -> str:
-    try:
-        return HTTPStatus(int(status)).phrase
-    except ValueError:
-        return fallback
-
-
 def _examples(examples: list[Any] | None) -> dict[str, Any]:
     """A marker's examples as OpenAPI wants them: ``example`` or a map of Example Objects."""
     if not examples:
@@ -346,11 +299,3 @@ def _examples(examples: list[Any] | None) -> dict[str, Any]:
         return {"example": jsonable(examples[0])}
     named = {f"example{i}": {"value": jsonable(value)} for i, value in enumerate(examples, 1)}
     return {"examples": named}
-
-
-def _free_name(name: str, taken: Mapping[str, Any]) -> str:
-    candidate, number = name, 1
-    while candidate in taken:
-        number += 1
-        candidate = f"{name}{number}"
-    return candidate

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from prow._request import Request
+from prow._security import DOCS_CSP, REDOC_CSP
 from prow.openapi._ui import (
     ASSET_CACHE_CONTROL,
     etag_matches,
@@ -49,14 +50,17 @@ def docs_router(app: App) -> Router | None:
                     title=f"{app.title} - Swagger UI",
                     assets_url=root + ASSETS_PATH,
                     oauth2_redirect_url=root + oauth2_redirect,
-                )
+                ),
+                headers={"Content-Security-Policy": DOCS_CSP},
             )
 
         @router.get(oauth2_redirect, name="swagger_ui_oauth2_redirect")
         async def swagger_oauth2_redirect(request: Request) -> Response:
             root = request.scope.get("root_path", "")
             page = swagger_ui_oauth2_redirect_html(assets_url=root + ASSETS_PATH)
-            return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+            return HTMLResponse(
+                page, headers={"Cache-Control": "no-store", "Content-Security-Policy": DOCS_CSP}
+            )
 
     if app.redoc_url is not None:
 
@@ -68,7 +72,8 @@ def docs_router(app: App) -> Router | None:
                     openapi_url=root + openapi_url,
                     title=f"{app.title} - ReDoc",
                     assets_url=root + ASSETS_PATH,
-                )
+                ),
+                headers={"Content-Security-Policy": REDOC_CSP},
             )
 
     if app.docs_url is not None or app.redoc_url is not None:

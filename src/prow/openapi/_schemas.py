@@ -30,6 +30,7 @@ __all__ = [
     "param_annotation",
     "param_schema_extras",
     "path_kind_annotation",
+    "problem_schema",
     "validation_problem_schema",
 ]
 
@@ -154,8 +155,37 @@ def jsonable(value: Any) -> Any:
         return None
 
 
+def problem_schema() -> dict[str, Any]:
+    """An RFC 9457 problem document, as every ``HTTPError`` answer carries.
+
+    An error may add members of its own (``extra=``), so further properties are allowed.
+    """
+    return {
+        "title": "Problem",
+        "type": "object",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {
+                "type": "string",
+                "format": "uri-reference",
+                "description": "A URI naming the kind of problem; about:blank when the "
+                "status says it all.",
+            },
+            "title": {"type": "string", "description": "A short summary of the kind."},
+            "status": {"type": "integer", "description": "The HTTP status code."},
+            "detail": {"type": "string", "description": "What went wrong this time."},
+        },
+        "additionalProperties": True,
+    }
+
+
 def validation_problem_schema() -> dict[str, Any]:
-    """The RFC 9457 problem document prow answers 422 with (see ``RequestValidationError``)."""
+    """The 422 answer: invalid input (``errors``) or a row the database refused.
+
+    Input that does not match the handler's parameters lists one ``errors`` entry per bad
+    field (see ``RequestValidationError``); a database constraint (NOT NULL, CHECK, a value
+    too long for its column) names the ``violation``, the ``fields`` and the ``constraint``.
+    """
     entry = {
         "type": "object",
         "required": ["loc", "msg", "type"],
@@ -170,15 +200,29 @@ def validation_problem_schema() -> dict[str, Any]:
             "input": {"description": "The rejected value, when it is short and plain."},
         },
     }
-    return {
-        "title": "ValidationProblem",
-        "type": "object",
-        "required": ["type", "title", "status", "detail", "errors"],
-        "properties": {
-            "type": {"type": "string", "format": "uri-reference"},
-            "title": {"type": "string"},
-            "status": {"type": "integer"},
-            "detail": {"type": "string"},
-            "errors": {"type": "array", "items": entry},
+    schema = problem_schema()
+    schema["title"] = "ValidationProblem"
+    schema["properties"] = {
+        **schema["properties"],
+        "errors": {
+            "type": "array",
+            "items": entry,
+            "description": "Each invalid parameter or body field (input validation).",
+        },
+        "violation": {
+            "type": "string",
+            "description": "The kind of database constraint broken: not_null, check, too_long...",
+        },
+        "fields": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "The columns of the broken constraint, when the database names them.",
+        },
+        "constraint": {"type": "string", "description": "The constraint's name."},
+        "max_lengths": {
+            "type": "object",
+            "additionalProperties": {"type": "integer"},
+            "description": "The longest value each named column holds (too_long).",
         },
     }
+    return schema

@@ -34,7 +34,6 @@ RATE_LIMITED_RESPONSE: dict[str, Any] = {
         "RateLimit-Remaining": {"schema": {"type": "integer"}},
         "RateLimit-Reset": {"schema": {"type": "integer"}},
     },
-    "content": {"application/problem+json": {"schema": {"type": "object"}}},
 }
 
 
@@ -50,8 +49,15 @@ class RateLimiter:
     #: The battery that keeps the counts: installed with its defaults when missing.
     __prow_extension__: ClassVar[Any]
 
-    #: Read by the OpenAPI generator: responses this dependency can cause.
-    __openapi_responses__: ClassVar[dict[int, dict[str, Any]]] = {429: RATE_LIMITED_RESPONSE}
+    #: Read by the OpenAPI generator: responses this dependency can cause (503: the
+    #: store is down and the limit fails closed).
+    __openapi_responses__: ClassVar[dict[int, dict[str, Any]]] = {
+        429: RATE_LIMITED_RESPONSE,
+        503: {
+            "description": "Service Unavailable: the rate-limit store cannot be reached",
+            "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 0}}},
+        },
+    }
 
     def __init__(
         self,
