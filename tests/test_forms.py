@@ -13,7 +13,7 @@ import pytest
 
 from prow._datastructures import Headers
 from prow._exceptions import HTTPError
-from prow._forms import FormData, UploadFile, is_form_content_type, parse_form
+from prow._formdata import FormData, UploadFile, is_form_content_type, parse_form
 
 MULTIPART_B = Headers({"content-type": "multipart/form-data; boundary=B"})
 URLENCODED = Headers({"content-type": "application/x-www-form-urlencoded"})

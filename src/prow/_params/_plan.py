@@ -222,7 +222,7 @@ def _default_marker(base: Any, parameter: inspect.Parameter, path_names: frozens
 
 
 def _is_upload(base: Any) -> bool:
-    from prow._forms import UploadFile
+    from prow._formdata import UploadFile
 
     target = unwrap_optional(base)
     if is_sequence(target):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from prow._exceptions import HTTPError
-from prow._forms import FORM_MEDIA_TYPES
+from prow._formdata import FORM_MEDIA_TYPES
 from prow._request import Request
 from prow._routing._router import Router
 from prow.auth._current import CurrentUser, login, logout
