@@ -21,7 +21,7 @@ class Sessions(Extension):
     ::
 
         app = App(secret_key="...", extensions=[Sessions()])              # data in the cookie
-        app = App(secret_key="...", extensions=[Sessions(RedisStore(url))])  # data in Redis
+        app = App(secret_key="...", extensions=[Sessions(RedisSessionStore(url))])  # data in Redis
 
     The options are :class:`SessionMiddleware`'s; the signing key is the app's
     ``signing_key("sessions")``, read at start-up (no usable key stops it, ``prow.E100``).

@@ -1,4 +1,4 @@
-"""``RedisStore``: sessions shared by every worker and machine through Redis."""
+"""``RedisSessionStore``: sessions shared by every worker and machine through Redis."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ if TYPE_CHECKING:
 
     from prow._app import App
 
-__all__ = ["RedisStore"]
+__all__ = ["RedisSessionStore"]
 
 
-class RedisStore(SessionStore):
+class RedisSessionStore(SessionStore):
     """Sessions in Redis, one key per session (``prefix`` + id) expiring with the session.
 
-    ``RedisStore("redis://localhost:6379/0")`` makes its own clients, one per event loop
+    ``RedisSessionStore("redis://localhost:6379/0")`` makes its own clients, one per event loop
     that serves the app, and closes each when its loop shuts the app down;
-    ``RedisStore(client)`` uses a ``redis.asyncio.Redis`` you own (and close).
+    ``RedisSessionStore(client)`` uses a ``redis.asyncio.Redis`` you own (and close).
     """
 
     def __init__(self, url_or_client: str | Redis, *, prefix: str = "prow:session:") -> None:
@@ -28,7 +28,7 @@ class RedisStore(SessionStore):
         self._clients = LoopClients(url_or_client)
 
     def __repr__(self) -> str:
-        return f"RedisStore({self._clients!r}, prefix={self.prefix!r})"
+        return f"RedisSessionStore({self._clients!r}, prefix={self.prefix!r})"
 
     @property
     def client(self) -> Redis:
