@@ -22,7 +22,7 @@ from prow._exceptions import ConfigurationError, HTTPError
 from prow._params import Depends
 from prow._request import HTTPConnection, Request
 from prow.auth._models import AbstractUser
-from prow.db import Session, database
+from prow.db import DBSession, database
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,7 +40,7 @@ __all__ = [
     "optional_user",
 ]
 
-#: Session keys: the user's id, and a fingerprint of their password hash at login.
+#: Browser-session keys: the user's id, and a fingerprint of their password hash at login.
 SESSION_USER_KEY = "_auth_user_id"
 SESSION_HASH_KEY = "_auth_hash"
 
@@ -58,7 +58,7 @@ _SECURITY: list[tuple[str, dict[str, Any], list[str]]] = [
 ]
 
 
-async def optional_user(request: Request, session: Session) -> AbstractUser | None:
+async def optional_user(request: Request, session: DBSession) -> AbstractUser | None:
     """The dependency behind ``OptionalUser``: the user, or ``None`` when anonymous."""
     if "user" in request.scope:
         cached: AbstractUser | None = request.scope["user"]
@@ -66,7 +66,7 @@ async def optional_user(request: Request, session: Session) -> AbstractUser | No
     return await _resolve(request, session)
 
 
-async def user_if_installed(request: Request, session: Session) -> AbstractUser | None:
+async def user_if_installed(request: Request, session: DBSession) -> AbstractUser | None:
     """The user when the app has ``Auth``, else what ``scope["user"]`` holds (or ``None``).
 
     The dependency edge of ``rate_limit(key="user")``: the limiter runs after the user is
@@ -88,7 +88,7 @@ async def get_user(request: HTTPConnection) -> AbstractUser | None:
     The same lookup as ``OptionalUser``, cached in ``scope["user"]`` the same way, but in a
     database session of its own, closed before it returns: the user it gives is detached,
     for reading (templates, exception handlers). A handler that changes the user asks for
-    ``CurrentUser``, whose user belongs to the handler's ``Session``.
+    ``CurrentUser``, whose user belongs to the handler's ``DBSession``.
     """
     if "user" in request.scope:
         cached: AbstractUser | None = request.scope["user"]

@@ -24,7 +24,7 @@ from prow._request import Request
 from prow._routing._router import Router
 from prow.auth._current import CurrentUser, login, logout
 from prow.auth._tokens import TokenError
-from prow.db import Session
+from prow.db import DBSession
 from prow.responses import JSONResponse, RedirectResponse, Response
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ def auth_router(auth: Auth) -> Router:
     router = Router(auth.prefix, tags=["auth"])
     limited: dict[Any, Any] = {"dependencies": _guards(auth)}
 
-    async def login_view(request: Request, session: Session) -> Response:
+    async def login_view(request: Request, session: DBSession) -> Response:
         """Log in with a username and password (form or JSON); sets the session cookie."""
         fields, is_form = await _read_fields(request)
         target = _next(request, fields, auth.login_redirect) if is_form else None
@@ -143,7 +143,7 @@ def auth_router(auth: Auth) -> Router:
             return RedirectResponse(auth.logout_redirect, status_code=303)
         return Response(status_code=204)
 
-    async def token_view(request: Request, session: Session) -> Response:
+    async def token_view(request: Request, session: DBSession) -> Response:
         """OAuth2 token endpoint: ``grant_type=password`` or ``grant_type=refresh_token``."""
         fields, _ = await _read_fields(request)
         grant = fields.get("grant_type") or "password"
@@ -161,7 +161,7 @@ def auth_router(auth: Auth) -> Router:
             )
         return JSONResponse(auth.create_tokens(user), headers=_NO_STORE)
 
-    async def refresh_view(request: Request, session: Session) -> Response:
+    async def refresh_view(request: Request, session: DBSession) -> Response:
         """Trade a refresh token for a new access and refresh token."""
         fields, _ = await _read_fields(request)
         user = await _refreshed(auth, session, fields)
