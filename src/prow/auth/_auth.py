@@ -10,7 +10,7 @@ import datetime
 import hmac
 import logging
 from collections.abc import Awaitable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic
 
 import anyio.to_thread
 from sqlalchemy import Table, select
@@ -21,6 +21,7 @@ from prow._exceptions import ConfigurationError, HTTPError
 from prow._request import HTTPConnection, Request
 from prow.auth import _apikeys, _tokens
 from prow.auth._current import API_KEY_SCHEME, OAUTH2_SCHEME, SESSION_HASH_KEY, SESSION_USER_KEY
+from prow.auth._models import UserT
 from prow.auth._passwords import (
     PasswordError,
     hash_password,
@@ -43,13 +44,17 @@ logger = logging.getLogger("prow.auth")
 _DEFAULT: Any = object()
 
 
-class Auth(Extension):
+class Auth(Extension, Generic[UserT]):
     """Users, login, tokens and API keys: the auth battery.
 
     ::
 
         app = App(extensions=[Auth()])           # prow.auth.User, routes under /auth
         auth = Auth(app, user_model=Member)      # the same, Flask style; your own user model
+
+    ``Auth(user_model=Member)`` is an ``Auth[Member]``: ``create_user``, ``authenticate``
+    and the others give ``Member`` objects to a type checker. A handler or dependency gets
+    the app's ``Auth`` by asking for it (``auth: Auth[Member]``), like any extension.
 
     Options (keyword-only): ``user_model``, ``api_key_model`` (default: ``APIKey`` with the
     default user model, none with a custom one), ``prefix`` (``"/auth"``; ``None`` adds no
@@ -71,7 +76,7 @@ class Auth(Extension):
         self,
         app: App | None = None,
         *,
-        user_model: type[Any] | None = None,
+        user_model: type[UserT] | None = None,
         api_key_model: type[Any] | None = _DEFAULT,
         prefix: str | None = "/auth",
         access_token_lifetime: datetime.timedelta = datetime.timedelta(minutes=15),
@@ -83,6 +88,7 @@ class Auth(Extension):
         token_schemes: Sequence[str] = ("Bearer",),
         login_field: str = "username",
     ) -> None:
+        self.user_model: type[UserT]
         self.user_model, self.api_key_model = _models(user_model, api_key_model)
         self.prefix = prefix
         self.access_token_lifetime = access_token_lifetime
@@ -138,13 +144,13 @@ class Auth(Extension):
         self._key = app.signing_key("jwt")
 
     @classmethod
-    def installed_on(cls, app: Any) -> Auth | None:
+    def installed_on(cls, app: Any) -> Auth[Any] | None:
         """The ``Auth`` installed on ``app``, or ``None``."""
         extensions = getattr(app, "_extensions", None)
         return None if extensions is None else extensions.find(Auth)
 
     @classmethod
-    def of(cls, app: Any) -> Auth:
+    def of(cls, app: Any) -> Auth[Any]:
         """The ``Auth`` installed on ``app``; ``prow.E162`` when there is none."""
         found = cls.installed_on(app)
         if found is None:
@@ -196,7 +202,7 @@ class Auth(Extension):
 
     async def user_from_token(
         self, session: AsyncSession, token: str, typ: _tokens.TokenType = "access"
-    ) -> AbstractUser:
+    ) -> UserT:
         """The active user a valid token of ``typ`` names; raises ``TokenError`` otherwise."""
         claims = _tokens.decode_token(self.key, token, typ=typ, leeway=self.leeway)
         subject = claims["sub"]
@@ -214,7 +220,7 @@ class Auth(Extension):
         """
         from prow.auth._models import Group, Permission, group_permissions
 
-        user = self.user_model
+        user: Any = self.user_model
         tables = [
             Permission.__table__,
             Group.__table__,
@@ -237,7 +243,7 @@ class Auth(Extension):
         *,
         validate: bool = True,
         **fields: Any,
-    ) -> Any:
+    ) -> UserT:
         """Add a user (``fields``: ``email``, ``is_staff``, ``is_superuser``...) and flush.
 
         The password is checked by ``validate_password`` unless ``validate=False``
@@ -246,7 +252,8 @@ class Auth(Extension):
         """
         if password is not None and validate:
             validate_password(password, username=username)
-        user = self.user_model(username=username, **fields)
+        model: Any = self.user_model  # a Model subclass: its constructor takes columns
+        user: UserT = model(username=username, **fields)
         user.password = "" if password is None else await _hash(password)
         session.add(user)
         await session.flush()
@@ -268,7 +275,7 @@ class Auth(Extension):
 
     async def authenticate(
         self, session: AsyncSession, username: str, password: str
-    ) -> AbstractUser | None:
+    ) -> UserT | None:
         """The active user with these credentials, or ``None``; records the login time.
 
         ``username`` is matched against the ``login_field`` column (the username unless
@@ -278,7 +285,7 @@ class Auth(Extension):
         """
         model = self.user_model
         query = select(model).where(getattr(model, self.login_field) == username)
-        user: AbstractUser | None = (await session.scalars(query)).one_or_none()
+        user = (await session.scalars(query)).one_or_none()
         if user is None:
             await anyio.to_thread.run_sync(spend_verification_time, password)
             return None
@@ -290,7 +297,7 @@ class Auth(Extension):
         user.last_login = datetime.datetime.now(datetime.UTC)
         return user
 
-    async def resolve(self, request: HTTPConnection, session: AsyncSession) -> AbstractUser | None:
+    async def resolve(self, request: HTTPConnection, session: AsyncSession) -> UserT | None:
         """The request's user: JWT, then API key, then session (see ``_current``)."""
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
         scheme = scheme.lower()
@@ -311,13 +318,13 @@ class Auth(Extension):
             return await self._api_key_user(session, key.strip())
         return await self._session_user(request, session)
 
-    async def _bearer_user(self, session: AsyncSession, token: str) -> AbstractUser:
+    async def _bearer_user(self, session: AsyncSession, token: str) -> UserT:
         try:
             return await self.user_from_token(session, token, "access")
         except _tokens.TokenError as exc:
             raise _unauthorized(self.token_schemes[0], f"invalid token: {exc}") from None
 
-    async def _api_key_user(self, session: AsyncSession, key: str) -> AbstractUser:
+    async def _api_key_user(self, session: AsyncSession, key: str) -> UserT:
         if self.api_key_model is None:
             raise _unauthorized("Api-Key", "API keys are not enabled on this app")
         row = await _apikeys.find_api_key(session, self.api_key_model, key)
@@ -326,9 +333,7 @@ class Auth(Extension):
             raise _unauthorized("Api-Key", "invalid API key (unknown, revoked or expired)")
         return user
 
-    async def _session_user(
-        self, request: HTTPConnection, session: AsyncSession
-    ) -> AbstractUser | None:
+    async def _session_user(self, request: HTTPConnection, session: AsyncSession) -> UserT | None:
         data = request.scope.get("session")
         if data is None:
             return None
@@ -340,12 +345,12 @@ class Auth(Extension):
             return None  # the password changed since this login: log the session out
         return user
 
-    async def _get_user(self, session: AsyncSession, raw_id: Any) -> AbstractUser | None:
+    async def _get_user(self, session: AsyncSession, raw_id: Any) -> UserT | None:
         try:
             user_id = int(raw_id)
         except (TypeError, ValueError):
             return None
-        user: AbstractUser | None = await session.get(self.user_model, user_id)
+        user = await session.get(self.user_model, user_id)
         return user if user is not None and user.is_active else None
 
     def challenge(self) -> str:

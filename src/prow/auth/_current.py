@@ -21,13 +21,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 from prow._exceptions import ConfigurationError, HTTPError
 from prow._params import Depends
 from prow._request import HTTPConnection, Request
-from prow.auth._models import AbstractUser
+from prow.auth._models import AbstractUser, UserT
 from prow.db import DBSession, database
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
-
-    from prow.auth._default import User
 
 __all__ = [
     "CurrentUser",
@@ -121,14 +119,14 @@ async def current_user(
 optional_user.__openapi_security__ = _SECURITY  # type: ignore[attr-defined]
 current_user.__openapi_security__ = _SECURITY  # type: ignore[attr-defined]
 
-if TYPE_CHECKING:
-    CurrentUser = Annotated[User, Depends(current_user)]
-    OptionalUser = Annotated[User | None, Depends(optional_user)]
-else:
-    #: A handler parameter annotated ``CurrentUser`` receives the user; anonymous → 401.
-    CurrentUser = Annotated[Any, Depends(current_user)]
-    #: A handler parameter annotated ``OptionalUser`` receives the user or ``None``.
-    OptionalUser = Annotated[Any, Depends(optional_user)]
+#: A handler parameter annotated ``CurrentUser`` receives the user; anonymous → 401.
+#: ``CurrentUser[Member]`` types it as the project's own user model (``prow.auth.User``
+#: when none is named): a generic alias, because a type checker accepts no attribute of an
+#: object (such as ``auth.CurrentUser``) as a parameter's type.
+CurrentUser = Annotated[UserT, Depends(current_user)]
+#: A handler parameter annotated ``OptionalUser`` receives the user or ``None``;
+#: ``OptionalUser[Member]`` types it as ``Member | None``.
+OptionalUser = Annotated[UserT | None, Depends(optional_user)]
 
 
 def login(request: Request, user: AbstractUser) -> None:

@@ -18,14 +18,21 @@ used, so a project with its own user model gets no unused ``auth_user`` table.
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from sqlalchemy import Column, DateTime, ForeignKey, String, Table, func
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from prow.db import Model
 
-__all__ = ["AbstractAPIKey", "AbstractUser", "Group", "Permission", "group_permissions"]
+__all__ = [
+    "AbstractAPIKey",
+    "AbstractUser",
+    "Group",
+    "Permission",
+    "UserT",
+    "group_permissions",
+]
 
 ACTIONS = ("view", "add", "change", "delete")
 
@@ -118,6 +125,19 @@ class AbstractUser:
 
     def __str__(self) -> str:
         return self.username
+
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar as DefaultTypeVar  # PEP 696: Python 3.13's TypeVar
+
+    from prow.auth._default import User
+
+    #: The project's user model: ``Auth[UserT]``, ``CurrentUser[UserT]``. Type checkers take
+    #: ``prow.auth.User`` when none is named, so a bare ``CurrentUser`` is a ``User``.
+    UserT = DefaultTypeVar("UserT", bound=AbstractUser, default=User)
+else:
+    # The default is for type checkers only: ``User`` is defined on first use, never here.
+    UserT = TypeVar("UserT", bound=AbstractUser)
 
 
 def _link_table(user_class: Any, name: str, target: str) -> Table:

@@ -109,7 +109,7 @@ def _next(request: Request, fields: dict[str, Any], default: str) -> str:
     return target
 
 
-def _guards(auth: Auth) -> list[Any]:
+def _guards(auth: Auth[Any]) -> list[Any]:
     if auth.login_rate_limit is None:
         return []
     from prow.ratelimit import rate_limit
@@ -117,7 +117,7 @@ def _guards(auth: Auth) -> list[Any]:
     return [rate_limit(auth.login_rate_limit, key="ip", name="prow.auth.login")]
 
 
-def auth_router(auth: Auth) -> Router:
+def auth_router(auth: Auth[Any]) -> Router:
     """The login, logout, token, refresh and "me" routes of ``auth``."""
     assert auth.prefix is not None
     router = Router(auth.prefix, tags=["auth"])
@@ -182,11 +182,12 @@ def auth_router(auth: Auth) -> Router:
     return router
 
 
-async def _refreshed(auth: Auth, session: Any, fields: dict[str, Any]) -> AbstractUser:
+async def _refreshed(auth: Auth[Any], session: Any, fields: dict[str, Any]) -> AbstractUser:
     token = fields.get("refresh_token")
     if not isinstance(token, str) or not token:
         raise HTTPError(422, "missing or empty field(s): refresh_token")
     try:
-        return await auth.user_from_token(session, token, "refresh")
+        user: AbstractUser = await auth.user_from_token(session, token, "refresh")
     except TokenError as exc:
         raise _invalid_grant(f"invalid refresh token: {exc}") from None
+    return user
