@@ -75,7 +75,8 @@ class AbstractUser:
     with a password" (a user made for API keys only). It is marked sensitive, so derived
     schemas (``schema_for``, ``Resource``) never show or write it; the flags that grant
     privileges and the login history are read-only there. Set passwords with
-    ``Auth.set_password``, privileges with code or ``prow createsuperuser``.
+    ``await auth.set_password(user, ...)`` (checks the strength) or ``await
+    user.aset_password(...)``, privileges with code or ``prow createsuperuser``.
     """
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -112,16 +113,38 @@ class AbstractUser:
             return relationship(Permission, secondary=table, info={"read_only": True})
 
     def set_password(self, password: str) -> None:
-        """Store the argon2id hash of ``password`` (no strength check: ``validate_password``)."""
-        from prow.auth._passwords import hash_password
+        """Store the argon2id hash of ``password`` (no strength check: ``validate_password``).
 
+        For scripts, the shell and ``def`` handlers: on a running event loop it raises
+        ``RuntimeError`` (hashing would stall every request); await :meth:`aset_password`.
+        """
+        from prow.auth._passwords import hash_password, refuse_on_event_loop
+
+        refuse_on_event_loop("user.set_password()")
         self.password = hash_password(password)
 
+    async def aset_password(self, password: str) -> None:
+        """:meth:`set_password` in a worker thread, for async code (flush to store it)."""
+        import anyio.to_thread
+
+        from prow.auth._passwords import hash_password
+
+        self.password = await anyio.to_thread.run_sync(hash_password, password)
+
     def check_password(self, password: str) -> bool:
-        """Whether ``password`` matches the stored hash."""
+        """Whether ``password`` matches the stored hash (refused on an event loop, as above)."""
+        from prow.auth._passwords import refuse_on_event_loop, verify_password
+
+        refuse_on_event_loop("user.check_password()")
+        return verify_password(password, self.password)
+
+    async def acheck_password(self, password: str) -> bool:
+        """:meth:`check_password` in a worker thread, for async code."""
+        import anyio.to_thread
+
         from prow.auth._passwords import verify_password
 
-        return verify_password(password, self.password)
+        return await anyio.to_thread.run_sync(verify_password, password, self.password)
 
     def __str__(self) -> str:
         return self.username
