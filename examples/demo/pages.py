@@ -105,13 +105,13 @@ async def login_page(request: Request, next: str = "/account") -> HTMLResponse:
 
 
 @router.post("/login", csrf="strict")  # checked without cookies too: no login CSRF
-async def login_submit(request: Request, session: DBSession) -> Response:
+async def login_submit(request: Request, auth: Auth, session: DBSession) -> Response:
     """Log in and go to ``next``, or show the form again saying what was wrong."""
     form = await bind_form(LoginForm, request)
     target = _safe((await request.form()).get("next"))
     if form.is_valid:
         password = form.data.password.get_secret_value()
-        user = await Auth.of(request.app).authenticate(session, form.data.username, password)
+        user = await auth.authenticate(session, form.data.username, password)
         if user is not None:
             login(request, user)
             flash(request, f"Welcome, {user.username}.", "success")
