@@ -7,9 +7,24 @@ from typing import Annotated, Any
 
 import pytest
 
-from prow import App, Cookie, Request
-from prow._cookies import InvalidCookie, SetCookie, parse_cookie_header, set_cookie_header
+from prow import App, Cookie, Request, Response
+from prow._cookies import SetCookie
+from prow.exceptions import InvalidCookie
 from prow.testing import TestClient
+
+
+def set_cookie_header(name: str, value: str, **options: Any) -> str:
+    """The ``Set-Cookie`` header ``Response.set_cookie`` writes."""
+    response = Response()
+    response.set_cookie(name, value, **options)
+    header: str = response.headers["set-cookie"]
+    return header
+
+
+def parse_cookie_header(header: str) -> dict[str, str]:
+    """``request.cookies`` of a request carrying ``header`` as its ``Cookie``."""
+    return Request({"type": "http", "headers": [(b"cookie", header.encode("latin-1"))]}).cookies
+
 
 # -- rendering -------------------------------------------------------------------------------
 

@@ -52,7 +52,11 @@ def names(page: httpx.Response) -> list[str]:
 
 def test_prepare_migrates_then_seeds_only_once(url: str) -> None:
     applied = prepare(url)
-    assert [m.message for m in applied] == ["create the catalogue", "users and permissions"]
+    assert [m.message for m in applied] == [
+        "create the catalogue",
+        "users and permissions",
+        "one account per username",
+    ]
     assert all(m.applied for m in applied)
     assert showmigrations(url=url, directory=MIGRATIONS) == applied
     assert prepare(url) == []  # nothing pending, and the seed sees rows already

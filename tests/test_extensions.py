@@ -206,3 +206,22 @@ def test_a_database_server_that_is_down_only_for_now_lets_the_app_start() -> Non
     with TestClient(app) as client:
         answer = client.get("/")
     assert answer.status_code == 503 and "retry-after" in answer.headers
+
+
+def test_the_route_add_route_returns_is_the_one_served() -> None:
+    async def handler() -> str:
+        return "hi"
+
+    shared = Router(prefix="/shared")
+    mine = shared.add_route("/x", handler)
+    app, other = App(), App()
+    route = app.add_route("/hello", handler)
+    app.include(shared)
+    other.include(shared, prefix="/v2")
+    app.build()
+    other.build()
+    assert route in app.routes and route.plan is not None
+    assert mine in app.routes and mine.path == "/shared/x"
+    # Another app serves its own copy: the two never share a plan or a CSRF guard.
+    assert mine not in other.routes
+    assert [r.path for r in other.routes if r.endpoint is handler] == ["/v2/shared/x"]

@@ -11,9 +11,10 @@ import httpx
 import pydantic
 import pytest
 
-from prow._datastructures import Headers
-from prow._exceptions import HTTPError
-from prow._formdata import FormData, UploadFile, is_form_content_type, parse_form
+from prow import FormData, Request, UploadFile
+from prow.datastructures import Headers
+from prow.exceptions import HTTPError
+from prow.types import Message
 
 MULTIPART_B = Headers({"content-type": "multipart/form-data; boundary=B"})
 URLENCODED = Headers({"content-type": "application/x-www-form-urlencoded"})
@@ -24,6 +25,18 @@ def encode(data: Any = None, files: Any = None) -> tuple[Headers, bytes]:
     request = httpx.Request("POST", "http://testserver", data=data, files=files)
     body = request.read()
     return Headers(raw=[(k.lower(), v) for k, v in request.headers.raw]), body
+
+
+async def parse_form(headers: Headers, chunks: AsyncIterator[bytes], **limits: int) -> FormData:
+    """``request.form(**limits)`` of a request with ``headers`` whose body arrives as ``chunks``."""
+
+    async def receive() -> Message:
+        async for chunk in chunks:
+            return {"type": "http.request", "body": chunk, "more_body": True}
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {"type": "http", "method": "POST", "path": "/", "headers": headers.raw}
+    return await Request(scope, receive).form(**limits)
 
 
 async def chunked(body: bytes, size: int | None = None) -> AsyncIterator[bytes]:
@@ -64,13 +77,14 @@ def created_files(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 # --- content types -----------------------------------------------------------------------
 
 
-def test_is_form_content_type() -> None:
-    assert is_form_content_type("application/x-www-form-urlencoded")
-    assert is_form_content_type("application/x-www-form-urlencoded; charset=utf-8")
-    assert is_form_content_type("Multipart/Form-Data; boundary=abc")
-    assert not is_form_content_type("application/json")
-    assert not is_form_content_type("multipart/mixed; boundary=abc")
-    assert not is_form_content_type("")
+@pytest.mark.anyio
+async def test_form_media_types_in_any_case_and_with_parameters() -> None:
+    urlencoded = Headers({"content-type": "Application/X-WWW-Form-Urlencoded; charset=utf-8"})
+    assert (await parse_form(urlencoded, chunked(b"a=1")))["a"] == "1"
+    multipart_b = Headers({"content-type": "Multipart/Form-Data; boundary=B"})
+    assert (await parse_form(multipart_b, chunked(multipart(part('name="a"', b"1")))))["a"] == "1"
+    mixed = Headers({"content-type": "multipart/mixed; boundary=B"})
+    assert (await expect_error(mixed, multipart(part('name="a"', b"1")))).status == 415
 
 
 @pytest.mark.anyio

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from prow._exceptions import ConfigurationError
-from prow._types import Message, Receive, Scope, Send
+from prow.exceptions import ConfigurationError
 from prow.staticfiles import StaticFiles
+from prow.types import Message, Receive, Scope, Send
 
 PKG = "prow_test_static_pkg"
 

@@ -12,9 +12,9 @@ import anyio
 import httpx
 import pytest
 
-from prow._exceptions import WebSocketDisconnect
-from prow._types import Message, Receive, Scope, Send
+from prow.exceptions import WebSocketDisconnect
 from prow.testing import AsyncTestClient, TestClient, WebSocketDenialResponse
+from prow.types import Message, Receive, Scope, Send
 
 # --------------------------------------------------------------------------- apps
 

@@ -11,7 +11,7 @@ import anyio
 import httpx
 import pytest
 
-from prow._types import Message, Scope
+from prow.types import Message, Scope
 from prow.wsgi import WSGIMiddleware
 
 pytestmark = pytest.mark.anyio

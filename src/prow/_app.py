@@ -19,13 +19,13 @@ from prow._routing._options import RouteOptions
 from prow._routing._route import Mount, Route, WebSocketRoute
 from prow._routing._router import Router
 from prow._routing._table import RouteTable
-from prow._scope import HEADERS, with_app_headers
 from prow._security import SecurityHeaders, SigningKeys, build_header_lists, check_hosts
 from prow._types import ASGIApp, Message, Receive, Scope, Send
 from prow.extensions import Extension
 from prow.extensions._set import ExtensionSet, ExtensionT
 from prow.middleware._trustedhost import HostChecker
 from prow.responses import RedirectResponse, Response
+from prow.scope import HEADERS, with_app_headers
 
 __all__ = ["App"]
 
@@ -302,7 +302,7 @@ class App(Router):
     def _compile(self) -> list[Route | WebSocketRoute | Mount]:
         """Resolve every route, index it in the route table and plan its parameters."""
         self._table, self._names, self._mounts = RouteTable(), {}, []
-        routes = self.resolved() + self._docs_routes()
+        routes = self.resolved(owner=self) + self._docs_routes()
         try:
             self._index(routes)
             for route in routes:

@@ -25,8 +25,8 @@ from email.utils import format_datetime
 from http.cookies import SimpleCookie
 from typing import Literal
 
-from prow._scope import COOKIES
 from prow._types import Scope
+from prow.scope import COOKIES
 
 __all__ = [
     "InvalidCookie",

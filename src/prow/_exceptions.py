@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+from prow._codes import docs_link
+
 __all__ = [
     "ConfigurationError",
     "HTTPError",
@@ -106,9 +108,28 @@ class WebSocketError(Exception):
 
 
 class ConfigurationError(Exception):
-    """The application is set up wrongly. ``code`` is stable (``prow.E001``) for searching."""
+    """The application is set up wrongly. ``code`` is stable (``prow.E007``) for searching.
+
+    ``str(error)`` is ``code: message (see docs/errors.md#prow-e007)``: the reader who has
+    only a log line or a terminal learns where the code is explained. A battery of another
+    package may raise it with its own codes (``myext.E001``); those get no link.
+    """
 
     def __init__(self, code: str, message: str) -> None:
+        docs = docs_link(code)
+        # A prow code missing from the registry is prow's bug: caught by the tests (asserts
+        # are on there), while an optimised production run still reports the user's mistake.
+        assert docs is not None or not code.startswith("prow."), f"unregistered code {code}"
         self.code = code
         self.message = message
-        super().__init__(f"{code}: {message}")
+        #: Where the code is explained, ``None`` for a code prow does not register.
+        self.docs = docs
+        super().__init__(_describe(code, message, docs))
+
+
+def _describe(code: str, message: str, docs: str | None) -> str:
+    """The text of a configuration error; the link ends its first line (the one CLIs show)."""
+    if docs is None:
+        return f"{code}: {message}"
+    first, newline, rest = message.partition("\n")
+    return f"{code}: {first.rstrip('.')} (see {docs}){newline}{rest}"

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from pydantic.json_schema import JsonSchemaValue
     from pydantic_core import CoreSchema
 
-__all__ = ["FormData", "UploadFile", "is_form_content_type", "parse_form"]
+__all__ = ["FormData", "UploadFile", "parse_form"]
 
 _T = TypeVar("_T")
 
@@ -48,12 +48,6 @@ MULTIPART = "multipart/form-data"
 #: The media types a form body arrives in.
 FORM_MEDIA_TYPES = (URLENCODED, MULTIPART)
 _WRITE_BATCH = 64 * 1024
-
-
-def is_form_content_type(content_type: str) -> bool:
-    """Whether ``content_type`` (a Content-Type header value) is a form prow can parse."""
-    media, _ = parse_options_header(content_type)
-    return media.decode("latin-1") in FORM_MEDIA_TYPES
 
 
 class UploadFile:

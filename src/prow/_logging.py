@@ -174,7 +174,7 @@ def _level_number(level: str | int) -> int:
     number = logging.getLevelNamesMapping().get(level.upper())
     if number is None:
         raise ConfigurationError(
-            "prow.E602",
+            "prow.E603",
             f"log level must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {level!r}",
         )
     return number

@@ -18,7 +18,11 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["LoopClients", "redis_asyncio"]
+__all__ = ["DEFAULT_TIMEOUT", "LoopClients", "outage_errors", "redis_asyncio"]
+
+#: Seconds to connect to Redis, and for each command, unless the store says otherwise.
+#: Without a limit, a frozen Redis would hold every request that touches it forever.
+DEFAULT_TIMEOUT = 5.0
 
 
 def redis_asyncio() -> Any:
@@ -33,11 +37,19 @@ def redis_asyncio() -> Any:
     return redis.asyncio
 
 
+def outage_errors() -> tuple[type[Exception], ...]:
+    """The errors that mean "Redis cannot be reached now" (not a bug: a script or auth error)."""
+    aio = redis_asyncio()
+    return (OSError, aio.ConnectionError, aio.TimeoutError)
+
+
 class LoopClients:
     """Hands out the running loop's Redis client.
 
     ``LoopClients(url, **options)`` makes one client per loop with
-    ``redis.asyncio.from_url(url, **options)`` and ``aclose()`` closes them.
+    ``redis.asyncio.from_url(url, **options)`` and ``aclose()`` closes them; the
+    connect and command timeouts default to :data:`DEFAULT_TIMEOUT` (a URL's own
+    ``?socket_timeout=`` wins).
     ``LoopClients(client)`` hands out that client everywhere and never closes it: a client
     the user made is the user's, loop included.
     """
@@ -52,7 +64,11 @@ class LoopClients:
             self._url = url_or_client
         else:
             self._own = url_or_client
-        self._options = options
+        self._options = {
+            "socket_connect_timeout": DEFAULT_TIMEOUT,
+            "socket_timeout": DEFAULT_TIMEOUT,
+            **options,
+        }
         # Read without the lock on every request; replaced whole (never changed in place)
         # under it, so a loop in another thread never sees a half-made dict.
         self._by_loop: dict[asyncio.AbstractEventLoop, Redis] = {}

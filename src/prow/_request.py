@@ -10,8 +10,8 @@ import pydantic_core
 from prow._cookies import request_cookies
 from prow._datastructures import URL, Address, Headers, QueryParams, State
 from prow._exceptions import HTTPError
-from prow._scope import MAX_BODY_SIZE
 from prow._types import Message, Receive, Scope
+from prow.scope import MAX_BODY_SIZE
 
 if TYPE_CHECKING:
     from prow._app import App

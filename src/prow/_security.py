@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Sequence
 
 from prow._exceptions import ConfigurationError
-from prow._scope import HeaderList
+from prow.scope import HeaderList
 
 __all__ = ["SecurityHeaders", "SigningKeys", "build_header_lists", "key_weakness"]
 

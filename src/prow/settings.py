@@ -45,7 +45,16 @@ except ImportError as exc:  # pragma: no cover - exercised only without the depe
         "prow.settings needs pydantic-settings 2.7 or later: pip install 'pydantic-settings>=2.7'"
     ) from exc
 
-__all__ = ["AppKwargs", "CommaList", "Settings", "app_kwargs", "load_settings", "setup_logging"]
+__all__ = [
+    "AppKwargs",
+    "CommaList",
+    "DatabaseKwargs",
+    "Settings",
+    "app_kwargs",
+    "database_kwargs",
+    "load_settings",
+    "setup_logging",
+]
 
 SettingsT = TypeVar("SettingsT", bound="Settings")
 
@@ -73,6 +82,16 @@ def _split_list(value: object) -> object:
         return decoded
     return [item.strip() for item in text.split(",") if item.strip()]
 
+
+def _none_word(value: object) -> object:
+    """``none``, ``off`` or an empty value switch a limit off (``None``)."""
+    if isinstance(value, str) and value.strip().lower() in ("", "none", "off"):
+        return None
+    return value
+
+
+#: Seconds, or ``None`` (written ``none``/``off``) for no limit.
+Timeout = Annotated[Annotated[float, Field(gt=0)] | None, BeforeValidator(_none_word)]
 
 #: A ``list[str]`` setting written either comma-separated (``a.com,b.com``) or as a JSON list.
 #: pydantic-settings reads list fields as JSON only; use this type for your own list fields.
@@ -108,6 +127,12 @@ class Settings(BaseSettings):
     # printed in logs, tracebacks and shell sessions.
     #: Where ``prow.db`` connects, e.g. ``postgresql+asyncpg://user:pass@host/db``.
     database_url: str | None = Field(default=None, repr=False)
+    #: Seconds to open a database connection before answering 503 (``Database(connect_timeout)``).
+    database_connect_timeout: Timeout = 5.0
+    #: Seconds to wait for a free pooled connection before answering 503.
+    database_pool_timeout: Timeout = 5.0
+    #: Seconds one statement may run (SQLite: wait for a lock) before answering 503.
+    database_statement_timeout: Timeout = 30.0
     #: ``auto`` writes readable text when ``debug`` is on and JSON lines otherwise.
     log_format: LogFormat = "auto"
     #: The least severe log level written (``DEBUG`` ... ``CRITICAL``), any letter case.
@@ -225,6 +250,27 @@ def app_kwargs(settings: Settings) -> AppKwargs:
         "database_url": settings.database_url,
         "secret_key": None if secret is None else secret.get_secret_value(),
         "allowed_hosts": list(settings.allowed_hosts),
+    }
+
+
+class DatabaseKwargs(TypedDict):
+    """The ``Database``/``use_database`` arguments that come from settings."""
+
+    connect_timeout: float | None
+    pool_timeout: float | None
+    statement_timeout: float | None
+
+
+def database_kwargs(settings: Settings) -> DatabaseKwargs:
+    """Keyword arguments for ``Database(url, **database_kwargs(settings))``.
+
+    An app made by :func:`prow.apps.create_app` needs no call: its ``Database`` reads
+    these from the settings the app keeps, unless it was given timeouts of its own.
+    """
+    return {
+        "connect_timeout": settings.database_connect_timeout,
+        "pool_timeout": settings.database_pool_timeout,
+        "statement_timeout": settings.database_statement_timeout,
     }
 
 

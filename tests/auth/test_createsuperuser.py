@@ -125,6 +125,43 @@ def test_an_existing_username_is_refused(
     assert again.output == "Error: a user named 'admin' already exists\n"
 
 
+def test_the_same_name_in_another_case_or_form_is_refused(
+    project: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, url = project
+    monkeypatch.setenv("PROW_SUPERUSER_PASSWORD", PASSWORD)
+    first = ["--app", app, "--username", "Admin", "--email", "Boss@Example.COM", "--no-input"]
+    assert CliRunner().invoke(createsuperuser, first).output == "Superuser 'Admin' created.\n"
+    for name in ("admin", "ＡＤＭＩＮ"):  # another case; fullwidth letters
+        again = CliRunner().invoke(
+            createsuperuser, ["--app", app, "--username", name, "--no-input"]
+        )
+        assert again.output == "Error: a user named 'Admin' already exists\n"
+    assert [(u.username, u.email) for u in _users(url)] == [("Admin", "boss@example.com")]
+
+
+@pytest.mark.parametrize(
+    ("username", "reason"),
+    [
+        ("\u0430dmin", "must not mix characters of different scripts (Cyrillic and Latin)"),
+        ("ad\u200bmin", "must not contain invisible or control characters (U+200B ZERO WIDTH"),
+        ("admin ", "must not start or end with a space"),
+    ],
+)
+def test_a_look_alike_or_invisible_username_is_refused(
+    project: tuple[str, str], monkeypatch: pytest.MonkeyPatch, username: str, reason: str
+) -> None:
+    app, url = project
+    monkeypatch.setenv("PROW_SUPERUSER_PASSWORD", PASSWORD)
+    result = CliRunner().invoke(
+        createsuperuser, ["--app", app, "--username", username, "--no-input"]
+    )
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: the username is refused: the username " + reason)
+    assert result.output.count("\n") == 1
+    assert _users(url) == []
+
+
 def test_missing_tables_say_to_migrate(
     project: tuple[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -205,7 +205,10 @@ def _failing(exc: Exception) -> click.Command:
 @pytest.mark.parametrize(
     ("exc", "line"),
     [
-        (ConfigurationError("prow.E999", "fix it"), "Error: prow.E999: fix it"),
+        (
+            ConfigurationError("prow.E007", "fix it."),
+            "Error: prow.E007: fix it (see docs/errors.md#prow-e007)\n",
+        ),
         (PermissionError(13, "Permission denied", "/x/y"), "Error: [Errno 13] Permission denied: "),
     ],
 )

@@ -7,6 +7,7 @@ answer a request, and exit promptly on SIGTERM.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -131,6 +132,8 @@ def test_run_starts_uvicorn_with_reload(project: Path, uvicorn_calls: list[Any])
     assert options["reload"] is True
     assert options["reload_dirs"] == [str(project)]
     assert (options["host"], options["port"], options["lifespan"]) == ("127.0.0.1", port, "on")
+    assert options["server_header"] is False
+    assert options["http"].keywords == {"head_timeout": 10, "max_head_size": 65536}
     lines = result.output.splitlines()
     assert lines[0] == f"prow: running app:app at http://127.0.0.1:{port}"
     assert lines[1] == f"  API docs: http://127.0.0.1:{port}/docs"
@@ -188,9 +191,25 @@ def test_serve_runs_uvicorn_workers(project: Path, uvicorn_calls: list[Any]) -> 
     assert options["timeout_graceful_shutdown"] == 30
     assert options["lifespan"] == "on"
     assert "reload" not in options
+    assert options["server_header"] is False  # no "Server: uvicorn" to fingerprint
+    assert options["http"].keywords == {"head_timeout": 10, "max_head_size": 65536}
+    assert options["h11_max_incomplete_event_size"] == 65536
     assert result.output == (
         f"prow: serving {name}:app with uvicorn, 3 workers, on http://localhost:{port}\n"
     )
+
+
+def test_serve_header_limits(project: Path, uvicorn_calls: list[Any]) -> None:
+    name = write_app(project)
+    port = str(free_port())
+    args = ["--header-timeout", "2.5", "--max-header-size", "16384"]
+    result = invoke("serve", "--app", name, "--port", port, *args)
+    assert result.exit_code == 0, result.output
+    options = uvicorn_calls[0][1]
+    assert options["http"].keywords == {"head_timeout": 2.5, "max_head_size": 16384}
+    assert options["h11_max_incomplete_event_size"] == 16384
+    too_small = invoke("serve", "--app", name, "--port", port, "--max-header-size", "100")
+    assert too_small.exit_code == 2 and "100 is not in the range x>=8192" in too_small.output
 
 
 def test_serve_workers_from_environment(project: Path, uvicorn_calls: list[Any]) -> None:
@@ -231,6 +250,8 @@ def test_serve_with_granian(project: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert (options["address"], options["port"], options["workers"]) == ("0.0.0.0", port, 2)
     assert options["workers_kill_timeout"] == 30
     assert options["working_dir"] == project
+    limits = options["http1_settings"]
+    assert (limits.header_read_timeout, limits.max_buffer_size) == (10_000, 65536)
     assert served[0] == "served"
 
 
@@ -417,3 +438,68 @@ def test_serve_answers_and_stops_gracefully(project: Path, start: Any, server: s
     if server == "uvicorn":  # its log shows the order: shutdown began, then /slow answered
         text = log.read_text()
         assert text.index("Shutting down") < text.index('"GET /slow HTTP/1.1" 200'), text
+
+
+def _slow_head(port: int, pause: float, budget: float) -> tuple[float, bytes]:
+    """Send a request head one byte per ``pause``; how long the server bore it, what it said."""
+    head = b"GET / HTTP/1.1\r\nHost: slow\r\nX-Slow: " + b"a" * 1000
+    with socket.create_connection(("127.0.0.1", port), timeout=budget) as sock:
+        started = time.monotonic()
+        try:
+            for byte in head:
+                sock.sendall(bytes([byte]))
+                time.sleep(pause)
+        except OSError:
+            pass  # closed by the server: what is expected
+        try:
+            answer = sock.recv(200)
+        except OSError:
+            answer = b""
+        return time.monotonic() - started, answer
+
+
+def _huge_head(port: int) -> tuple[float, bytes]:
+    """Send an 8 MB header; how long until the server refused it, and what it said."""
+    request = b"GET / HTTP/1.1\r\nHost: big\r\nX-Big: " + b"a" * 8_000_000 + b"\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        started = time.monotonic()
+        with contextlib.suppress(OSError):  # reset by the server before all of it was sent
+            sock.sendall(request)
+        try:
+            answer = sock.recv(200)
+        except OSError:
+            answer = b""
+        return time.monotonic() - started, answer
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        "uvicorn",
+        pytest.param(
+            "granian",
+            marks=pytest.mark.skipif(find_spec("granian") is None, reason="granian not installed"),
+        ),
+    ],
+)
+def test_serve_refuses_slow_and_huge_request_heads(project: Path, start: Any, server: str) -> None:
+    name = write_app(project)
+    port = free_port()
+    args = f"serve --app {name} --host 127.0.0.1 --port {port} --server {server}"
+    process, log = start(*args.split(), "--header-timeout", "1")
+    wait_for(f"http://127.0.0.1:{port}/", process, log, '"one"')
+
+    # Slowloris: one byte every 50 ms would take a minute; the server cuts it after ~1 s.
+    took, answer = _slow_head(port, pause=0.05, budget=5)
+    assert took < 3, f"a slow client was kept {took:.1f} s"
+    # uvicorn (through prow's protocol) says why; granian just closes the connection.
+    assert answer.startswith(b"HTTP/1.1 408 ") if server == "uvicorn" else answer == b""
+    took, answer = _huge_head(port)
+    assert took < 2, f"an 8 MB header took {took:.1f} s to refuse"
+    assert answer.startswith(b"HTTP/1.1 431 "), answer
+
+    normal = httpx.get(f"http://127.0.0.1:{port}/", headers={"X-Fine": "a" * 4000})
+    assert normal.json() == {"version": "one"}
+    if server == "uvicorn":  # granian cannot leave it out (docs/cli.md)
+        assert "server" not in normal.headers
+    stop(process, log)

@@ -279,7 +279,7 @@ def test_driver_messages_are_read(
 
 
 def test_check_violation_is_422_naming_the_rule() -> None:
-    from prow.db._errors import integrity_error_answer
+    from prow.db import integrity_error_answer
 
     answer = integrity_error_answer(_error(Exception("CHECK constraint failed: ck_t_positive")))
     assert answer.status == 422
@@ -340,7 +340,7 @@ def test_a_value_too_long_for_its_column_answers_422_naming_it(
 def test_too_long_answer_without_a_known_column() -> None:
     from sqlalchemy.exc import DataError
 
-    from prow.db._errors import ValueTooLong, too_long_answer
+    from prow.db import ValueTooLong, too_long_answer
 
     error = ValueTooLong("INSERT ...", {}, Exception("value too long"))
     assert isinstance(error, DataError)

@@ -26,11 +26,12 @@ from prow.db import (
     NAMING_CONVENTION,
     Migration,
     MigrationError,
+    MigrationWarning,
     makemigrations,
     migrate,
+    reverting,
     showmigrations,
 )
-from prow.db._migrations import MigrationWarning, reverting
 
 
 async def _execute_autocommit(url: str, statement: str) -> None:

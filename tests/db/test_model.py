@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import CheckConstraint, ForeignKey, String, func, inspect, select
 from sqlalchemy.orm import Mapped, declared_attr, has_inherited_table, mapped_column, relationship
 
-from prow.db import NAMING_CONVENTION, Database, Model
-from prow.db._model import table_name_for
+from prow.db import NAMING_CONVENTION, Database, Model, table_name_for
 
 
 class TmAuthor(Model):

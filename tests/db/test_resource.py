@@ -17,8 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from prow import App, ConfigurationError, Depends, HTTPError, Request
-from prow.db import Database, Model
-from prow.db._resource import Resource
+from prow.db import Database, Model, Resource
 from prow.testing import AsyncTestClient
 
 pytestmark = pytest.mark.anyio

@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 
 from prow import App, ConfigurationError, HTTPError, Request, WebSocket
-from prow._logging import JSONFormatter, TextFormatter, configure_logging, resolve_format
-from prow._types import Message, Receive, Scope, Send
+from prow.logging import JSONFormatter, TextFormatter, configure_logging
 from prow.middleware import AccessLogMiddleware, Middleware
 from prow.testing import TestClient
+from prow.types import Message, Receive, Scope, Send
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -307,11 +307,14 @@ def test_disabled_logger_costs_no_record(caplog: pytest.LogCaptureFixture) -> No
     assert "x-request-id" in response.headers  # ids still work without logging
 
 
-@pytest.mark.parametrize("options", [{"format": "xml"}, {"request_id_header": "X Request\r\nId"}])
-def test_bad_options_fail_at_construction(options: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("options", "code"),
+    [({"format": "xml"}, "prow.E602"), ({"request_id_header": "X Request\r\nId"}, "prow.E604")],
+)
+def test_bad_options_fail_at_construction(options: dict[str, str], code: str) -> None:
     with pytest.raises(ConfigurationError) as info:
         AccessLogMiddleware(raising_app, **options)
-    assert info.value.code == "prow.E602"
+    assert info.value.code == code
 
 
 # -- configure_logging ------------------------------------------------------------------------
@@ -385,15 +388,19 @@ def test_configure_logging_exception_in_json(root_logger: logging.Logger) -> Non
     assert "ValueError: oops" in data["exception"]
 
 
-def test_auto_format_follows_debug() -> None:
-    assert resolve_format("auto", debug=True) == "text"
-    assert resolve_format("auto", debug=False) == "json"
+def test_auto_format_follows_debug(root_logger: logging.Logger) -> None:
+    debugging = configure_logging("auto", debug=True, stream=io.StringIO())
+    assert isinstance(debugging.formatter, TextFormatter)
+    production = configure_logging("auto", debug=False, stream=io.StringIO())
+    assert isinstance(production.formatter, JSONFormatter)
 
 
-@pytest.mark.parametrize(("format", "level"), [("xml", "INFO"), ("json", "LOUD")])
+@pytest.mark.parametrize(
+    ("format", "level", "code"), [("xml", "INFO", "prow.E602"), ("json", "LOUD", "prow.E603")]
+)
 def test_configure_logging_refuses_bad_values(
-    root_logger: logging.Logger, format: str, level: str
+    root_logger: logging.Logger, format: str, level: str, code: str
 ) -> None:
     with pytest.raises(ConfigurationError) as info:
         configure_logging(format, level)
-    assert info.value.code == "prow.E602"
+    assert info.value.code == code

@@ -3,8 +3,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from prow._types import Receive, Scope, Send
 from prow.middleware import CORSMiddleware, Middleware
+from prow.types import Receive, Scope, Send
 
 pytestmark = pytest.mark.anyio
 

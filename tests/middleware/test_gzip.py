@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import httpx
 import pytest
 
-from prow._types import ASGIApp, Message, Receive, Scope, Send
 from prow.middleware import GZipMiddleware
+from prow.types import ASGIApp, Message, Receive, Scope, Send
 
 pytestmark = pytest.mark.anyio
 

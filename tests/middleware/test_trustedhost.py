@@ -5,8 +5,8 @@ from collections.abc import Sequence
 import httpx
 import pytest
 
-from prow._types import Message, Receive, Scope, Send
 from prow.middleware import TrustedHostMiddleware
+from prow.types import Message, Receive, Scope, Send
 
 pytestmark = pytest.mark.anyio
 

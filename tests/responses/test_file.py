@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from prow._types import Message, Receive, Scope, Send
 from prow.background import BackgroundTask
 from prow.responses import FileResponse
 from prow.responses._file import MAX_RANGES, parse_range
+from prow.types import Message, Receive, Scope, Send
 
 CONTENT = b"0123456789abcdefghij"  # 20 bytes
 

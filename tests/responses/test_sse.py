@@ -8,8 +8,8 @@ import anyio
 import httpx
 import pytest
 
-from prow._types import Message, Receive, Scope, Send
 from prow.responses import EventSourceResponse, ServerSentEvent
+from prow.types import Message, Receive, Scope, Send
 
 HTTP_SCOPE: Scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
 

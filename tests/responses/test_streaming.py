@@ -8,9 +8,9 @@ import anyio.lowlevel
 import httpx
 import pytest
 
-from prow._types import Message, Receive, Scope, Send
 from prow.background import BackgroundTask
 from prow.responses import Response, StreamingResponse
+from prow.types import Message, Receive, Scope, Send
 
 HTTP_SCOPE: Scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
 

@@ -10,6 +10,7 @@ from prow import App, ConfigurationError, HTMLResponse, Response, SecurityHeader
 from prow.responses import FileResponse, StreamingResponse
 from prow.staticfiles import StaticFiles
 from prow.testing import TestClient
+from prow.types import ASGIApp, Receive, Scope, Send
 
 DEFAULTS = {
     "x-content-type-options": "nosniff",
@@ -188,3 +189,31 @@ def test_extra_headers_cannot_be_ones_responses_set(name: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
         SecurityHeaders(extra=((name, "x"),))
     assert caught.value.code == "prow.E102" and name in str(caught.value)
+
+
+def test_a_mounted_app_and_a_raw_asgi_answer_carry_the_security_headers() -> None:
+    async def raw_asgi(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-raw", b"1")]})
+        await send({"type": "http.response.body", "body": b"raw"})
+
+    class RawAnswer:
+        """Answers a path itself, without any prow response class."""
+
+        def __init__(self, inner: ASGIApp) -> None:
+            self.inner = inner
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http" and scope["path"] == "/raw-middleware":
+                await raw_asgi(scope, receive, send)
+                return
+            await self.inner(scope, receive, send)
+
+    app = App()
+    app.mount("/mounted", raw_asgi)
+    app.add_middleware(RawAnswer)
+    with TestClient(app) as client:
+        for path in ("/mounted/anything", "/raw-middleware"):
+            answer = client.get(path)
+            assert answer.text == "raw" and answer.headers["x-raw"] == "1"
+            for name, value in DEFAULTS.items():
+                assert answer.headers[name] == value, (path, name)

@@ -8,10 +8,10 @@ import pytest
 
 import prow._cookies
 from prow import App, ConfigurationError, Cookie, Request, WebSocket
-from prow._types import ASGIApp, Receive, Scope, Send
 from prow.middleware import Middleware
 from prow.sessions import MemoryStore, SessionMiddleware, SessionTooLarge
 from prow.testing import TestClient
+from prow.types import ASGIApp, Receive, Scope, Send
 from sessions._helpers import KEY, cookie, make_app
 
 

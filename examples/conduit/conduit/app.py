@@ -6,16 +6,24 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from prow import App, HTTPError, JSONResponse, Request, RequestValidationError
-from prow.auth import Auth
+from prow.auth import AbstractUser, Auth
 from prow.middleware import CORSMiddleware, Middleware
 from prow.settings import Settings, app_kwargs, load_settings
 
 from . import articles, users
 from .models import User
 
-_SPEC_WORDING = {"unique": "has already been taken", "not_null": "can't be blank"}
+#: The spec's wording (Rails') for the writes prow.db refuses.
+_WORDING = {"unique": "has already been taken", "not_null": "can't be blank"}
+
+
+def _message(error: dict[str, Any]) -> str:
+    """The spec's wording for a blank or missing value; pydantic's message for the others."""
+    blank = error["type"] == "missing" or ("input" in error and error["input"] in ("", None))
+    return "can't be blank" if blank else str(error["msg"])
 
 
 def errors(request: Request, exc: HTTPError) -> JSONResponse:
@@ -24,15 +32,23 @@ def errors(request: Request, exc: HTTPError) -> JSONResponse:
         found: dict[str, list[str]] = {}
         for error in exc.errors:
             field = [part for part in error["loc"] if isinstance(part, str)][-1]
-            blank = error["type"] in ("missing", "string_too_short")
-            found.setdefault(field, []).append("can't be blank" if blank else error["msg"])
+            found.setdefault(field, []).append(_message(error))
     elif exc.extra.get("fields"):  # prow.db names the columns of unique and not-null violations
-        message = _SPEC_WORDING.get(exc.extra["violation"], str(exc.detail))
+        message = _WORDING.get(exc.extra["violation"], str(exc.detail))
         found = {field: [message] for field in exc.extra["fields"]}
+    elif exc.status == 401 and "field" not in exc.extra:  # current_user's: no token, or a bad one
+        found = {"token": [str(exc.detail) if "authorization" in request.headers else "is missing"]}
     else:
-        field = exc.extra.get("field", "token" if exc.status == 401 else "body")
-        found = {field: [str(exc.detail)]}
+        found = {exc.extra.get("field", "body"): [str(exc.detail)]}
     return JSONResponse({"errors": found}, exc.status, headers=exc.headers)
+
+
+class SpecAuth(Auth):
+    """prow's ``Auth``, except that a password change does not end the tokens issued before
+    (prow's default does): the RealWorld suite changes a password and goes on with its token."""
+
+    def fingerprint(self, user: AbstractUser) -> str:
+        return ""  # the same whatever the password (prow's: a keyed digest of its hash)
 
 
 def create_app(settings: Settings | None = None) -> App:
@@ -54,7 +70,7 @@ def create_app(settings: Settings | None = None) -> App:
         ],
     )
     # prefix=None: no /auth routes, the spec has its own; tokens last as long as a reading session.
-    Auth(
+    SpecAuth(
         app,
         user_model=User,
         prefix=None,

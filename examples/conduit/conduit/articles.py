@@ -7,6 +7,7 @@ import secrets
 from typing import Annotated
 
 from sqlalchemy import ColumnElement, Select, exists, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload, with_expression
 
 from prow import Depends, Query, Router
@@ -45,7 +46,7 @@ async def own_article(slug: str, me: Me, session: Session) -> Article:
     """A guard for changes: the article, if ``me`` wrote it."""
     article = await find_article(session, slug, me)
     if article.author_id != me.id:
-        raise fail(403, "article", "only its author may change it")
+        raise fail(403, "article", "forbidden")  # only its author may change it
     return article
 
 
@@ -64,11 +65,21 @@ def one(article: Article) -> dict[str, ArticleOut]:
     return {"article": ArticleOut.model_validate(article)}
 
 
-async def unique_slug(session: Session, title: str) -> str:
-    """``"How to Train"`` → ``"how-to-train"``, with a random suffix when that one is taken."""
-    slug = re.sub(r"[\W_]+", "-", title.lower()).strip("-")[:200] or "article"
-    taken = await session.scalar(select(exists().where(Article.slug == slug)))
-    return f"{slug}-{secrets.token_hex(4)}" if taken else slug
+async def save_with_slug(session: Session, article: Article) -> None:
+    """Store ``article`` under its title's slug (``"How to Train"`` → ``"how-to-train"``), or,
+    when another article has that slug, under the slug and a random suffix.
+
+    Trying is the only race-free check: two requests with the same title may both see a slug
+    free, but the unique column lets one write it and makes the other retry with a suffix.
+    """
+    slug = re.sub(r"[\W_]+", "-", article.title.lower()).strip("-")[:200] or "article"
+    try:
+        async with session.begin_nested():  # a refused INSERT undoes this SAVEPOINT only
+            article.slug = slug
+            session.add(article)
+    except IntegrityError:
+        article.slug = f"{slug}-{secrets.token_hex(4)}"
+        session.add(article)
 
 
 def tags(names: list[str]) -> list[Tag]:
@@ -111,23 +122,24 @@ async def get_article(slug: str, me: MaybeMe, session: Session) -> dict[str, Art
 async def create_article(
     article: Annotated[NewArticle, Embed], me: Me, session: Session
 ) -> dict[str, ArticleOut]:
-    slug = await unique_slug(session, article.title)
     fields = article.model_dump(exclude={"tag_list"})
-    session.add(Article(**fields, slug=slug, author=me, tags=tags(article.tag_list)))
-    return one(await find_article(session, slug, me))
+    new = Article(**fields, author=me, tags=tags(article.tag_list))
+    await save_with_slug(session, new)
+    return one(await find_article(session, new.slug, me))
 
 
 @router.put("/articles/{slug}")
 async def update_article(
     article: Annotated[ArticleUpdate, Embed], old: OwnArticle, me: Me, session: Session
 ) -> dict[str, ArticleOut]:
-    changes = article.model_dump(exclude_unset=True, exclude_none=True)
+    changes = article.model_dump(exclude_unset=True)  # null is refused: only values here
     if "tag_list" in changes:
         old.tags = tags(changes.pop("tag_list"))
-    if changes.get("title", old.title) != old.title:
-        old.slug = await unique_slug(session, changes["title"])
+    retitled = changes.get("title", old.title) != old.title
     for name, value in changes.items():
         setattr(old, name, value)
+    if retitled:  # the slug follows the title
+        await save_with_slug(session, old)
     return one(await find_article(session, old.slug, me))
 
 
@@ -178,7 +190,7 @@ async def delete_comment(slug: str, comment_id: int, me: Me, session: Session) -
     if comment is None:
         raise fail(404, "comment", "not found")
     if comment.author_id != me.id:
-        raise fail(403, "comment", "only its author may delete it")
+        raise fail(403, "comment", "forbidden")  # only its author may delete it
     await session.delete(comment)
 
 

@@ -2,7 +2,7 @@
 
 import datetime
 
-from sqlalchemy import Column, DateTime, ForeignKey, Table, Text, false, func, select
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Table, Text, false, func, select
 from sqlalchemy.orm import Mapped, column_property, mapped_column, query_expression, relationship
 
 from prow.auth import AbstractUser
@@ -59,6 +59,9 @@ class Tag(Model):
 
 
 class Article(Timestamped, Model):
+    # Lists read newest first: ORDER BY created_at DESC, id DESC walks this index backwards.
+    __table_args__ = (Index(None, "created_at", "id"),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(Text, unique=True)
     title: Mapped[str] = mapped_column(Text)

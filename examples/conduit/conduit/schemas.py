@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+T = TypeVar("T")
 
 
 class Schema(BaseModel):
@@ -26,8 +28,28 @@ def _utc(value: datetime.datetime) -> datetime.datetime:
     return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
 
 
+def _not_null(value: T | None) -> T:
+    if value is None:
+        raise ValueError("can't be blank")
+    return value
+
+
+def _as_accepted(schema: dict[str, Any]) -> None:
+    # Document the value's own type: no null, no null default (pydantic writes both).
+    schema.pop("default", None)
+    schema.update(next(choice for choice in schema.pop("anyOf") if choice != {"type": "null"}))
+
+
+#: A field that an update may leave out but not set to ``null``: ``{"email": null}`` is a 422.
+Omittable = Annotated[T | None, AfterValidator(_not_null), Field(json_schema_extra=_as_accepted)]
 NonEmpty = Annotated[str, Field(min_length=1)]
+Line = Annotated[str, Field(min_length=1, max_length=1000)]  # a title, a description
+Text = Annotated[str, Field(min_length=1, max_length=100_000)]  # a body: ~15,000 words at most
 Username = Annotated[str, Field(min_length=1, max_length=150)]  # prow.auth's column
+#: At least 8 characters and no composition rules, as NIST SP 800-63B (and the RealWorld suite).
+Password = Annotated[str, Field(min_length=8, max_length=256)]
+#: An empty bio or image is no bio or image: stored and sent as ``null``.
+Blankable = Annotated[str | None, AfterValidator(lambda value: value or None)]
 Timestamp = Annotated[datetime.datetime, AfterValidator(_utc)]
 
 # -- users and profiles -------------------------------------------------------------------------
@@ -36,7 +58,7 @@ Timestamp = Annotated[datetime.datetime, AfterValidator(_utc)]
 class NewUser(Schema):
     username: Username
     email: NonEmpty
-    password: NonEmpty
+    password: Password
 
 
 class Login(Schema):
@@ -45,13 +67,13 @@ class Login(Schema):
 
 
 class UserUpdate(Schema):
-    """Only the fields sent change; ``null`` clears a bio or an image."""
+    """Only the fields sent change; ``null`` or ``""`` clears a bio or an image."""
 
-    email: NonEmpty | None = None
-    username: Username | None = None
-    password: NonEmpty | None = None
-    bio: str | None = None
-    image: str | None = None
+    email: Omittable[NonEmpty] = None
+    username: Omittable[Username] = None
+    password: Omittable[Password] = None
+    bio: Blankable = None
+    image: Blankable = None
 
 
 class UserOut(Out):
@@ -73,17 +95,19 @@ class Profile(Out):
 
 
 class NewArticle(Schema):
-    title: NonEmpty
-    description: NonEmpty
-    body: NonEmpty
+    title: Line
+    description: Line
+    body: Text
     tag_list: list[NonEmpty] = []
 
 
 class ArticleUpdate(Schema):
-    title: NonEmpty | None = None
-    description: NonEmpty | None = None
-    body: NonEmpty | None = None
-    tag_list: list[NonEmpty] | None = None
+    """Only the fields sent change; ``"tagList": []`` removes every tag."""
+
+    title: Omittable[Line] = None
+    description: Omittable[Line] = None
+    body: Omittable[Text] = None
+    tag_list: Omittable[list[NonEmpty]] = None
 
 
 class ArticleSummary(Out):
@@ -110,7 +134,7 @@ class ArticlePage(Out):
 
 
 class NewComment(Schema):
-    body: NonEmpty
+    body: Text
 
 
 class CommentOut(Out):

@@ -19,11 +19,11 @@ from prow._request import HTTPConnection, Request
 from prow._routing._options import RouteOptions
 from prow._routing._path import PathTemplate
 from prow._routing._render import UNSET, ResponsePlan
-from prow._scope import MAX_BODY_SIZE
 from prow._types import ASGIApp, Receive, Scope, Send
 from prow._websocket import WebSocket, WebSocketState
 from prow.background import BackgroundTasks
 from prow.responses import Response
+from prow.scope import MAX_BODY_SIZE
 
 if TYPE_CHECKING:
     from prow._app import App
@@ -68,11 +68,17 @@ class Route(BaseRoute):
         methods: list[str] | tuple[str, ...] | None = None,
         options: RouteOptions | None = None,
     ) -> None:
-        self.path = path
         self.endpoint = endpoint
         self.methods = frozenset(m.upper() for m in (methods or ("GET",)))
-        self.options: RouteOptions = options or {}
-        self.name = self.options.get("name") or getattr(endpoint, "__name__", None)
+        #: The path and options as registered, before prefixes and outer options apply.
+        self.declared: tuple[str, RouteOptions] = (path, options or {})
+        self._owner: object | None = None
+        self._bind(path, options or {})
+
+    def _bind(self, path: str, options: RouteOptions) -> None:
+        self.path = path
+        self.options: RouteOptions = options
+        self.name = self.options.get("name") or getattr(self.endpoint, "__name__", None)
         self.template = PathTemplate(path)
         self.plan: RoutePlan | None = None
         self.response_plan: ResponsePlan | None = None
@@ -84,6 +90,26 @@ class Route(BaseRoute):
 
     def __repr__(self) -> str:
         return f"Route({self.path!r}, methods={sorted(self.methods)}, name={self.name!r})"
+
+    def served_as(self, path: str, options: RouteOptions, owner: object) -> Route:
+        """This route with its full path and resolved options, for the app ``owner``.
+
+        For the first app that serves it, that is this very object, so the ``Route`` that
+        ``add_route`` returned is the one that runs (its ``path`` and ``plan`` are the
+        served ones). Another app, or the same router included twice, gets a copy: two
+        apps never share a route's plan or CSRF guard.
+        """
+        if self._owner is None or (
+            self._owner is owner and self.path == path and self.options == options
+        ):
+            self._owner = owner
+            if (path, options) != (self.path, self.options):
+                self._bind(path, options)
+            return self
+        copy = Route(self.declared[0], self.endpoint, methods=tuple(self.methods))
+        copy._owner = owner
+        copy._bind(path, options)
+        return copy
 
     def protect(self, guard: CsrfGuard) -> None:
         """Install the app's CSRF check, unless no method is unsafe or ``csrf=False``."""

@@ -121,16 +121,22 @@ class Router:
         """Refuse ``what`` being added when it could no longer be served (see ``App``)."""
 
     def resolved(
-        self, prefix: str = "", outer: RouteOptions | None = None
+        self, prefix: str = "", outer: RouteOptions | None = None, owner: object = None
     ) -> list[Route | WebSocketRoute | Mount]:
-        """Every route with its full path and options merged from the outside in."""
+        """Every route with its full path and options merged from the outside in.
+
+        ``owner`` is the app being built: the routes it serves first are the very objects
+        that were registered (see ``Route.served_as``).
+        """
         base = merge_options(outer or {}, self.defaults)
         prefix = prefix + self.prefix
         routes: list[Route | WebSocketRoute | Mount] = []
         for entry in self._entries:
             if isinstance(entry, tuple):
                 router, extra_prefix, options = entry
-                routes.extend(router.resolved(prefix + extra_prefix, merge_options(base, options)))
+                routes.extend(
+                    router.resolved(prefix + extra_prefix, merge_options(base, options), owner)
+                )
             elif isinstance(entry, Mount):
                 routes.append(Mount(prefix + entry.path, entry.app, name=entry.name))
             elif isinstance(entry, WebSocketRoute):
@@ -142,14 +148,9 @@ class Router:
                     )
                 )
             else:
-                routes.append(
-                    Route(
-                        _join(prefix, entry.path),
-                        entry.endpoint,
-                        methods=tuple(entry.methods),
-                        options=merge_options(base, entry.options),
-                    )
-                )
+                path, options = entry.declared
+                served = entry.served_as(_join(prefix, path), merge_options(base, options), owner)
+                routes.append(served)
         return routes
 
 

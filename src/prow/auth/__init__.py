@@ -36,6 +36,14 @@ from prow.auth._current import (
     logout,
     optional_user,
 )
+from prow.auth._identity import (
+    AccountError,
+    canonical_username,
+    normalize_email,
+    normalize_username,
+    username_problem,
+)
+from prow.auth._migrations import add_username_key, drop_username_key
 from prow.auth._models import AbstractAPIKey, AbstractUser, Group, Permission
 from prow.auth._passwords import (
     PasswordError,
@@ -75,6 +83,7 @@ __all__ = [
     "APIKey",
     "AbstractAPIKey",
     "AbstractUser",
+    "AccountError",
     "Auth",
     "CurrentUser",
     "Group",
@@ -83,8 +92,11 @@ __all__ = [
     "Permission",
     "TokenError",
     "User",
+    "add_username_key",
+    "canonical_username",
     "create_permissions",
     "current_user",
+    "drop_username_key",
     "ensure_permission",
     "get_user",
     "grant",
@@ -97,12 +109,15 @@ __all__ = [
     "logout",
     "model_permissions",
     "needs_rehash",
+    "normalize_email",
+    "normalize_username",
     "optional_user",
     "password_problems",
     "requires",
     "resource_permissions",
     "revoke_api_key",
     "user_permissions",
+    "username_problem",
     "validate_password",
     "verify_password",
 ]

@@ -21,6 +21,7 @@ from prow._exceptions import ConfigurationError, HTTPError
 from prow._request import HTTPConnection, Request
 from prow.auth import _apikeys, _tokens
 from prow.auth._current import API_KEY_SCHEME, OAUTH2_SCHEME, SESSION_HASH_KEY, SESSION_USER_KEY
+from prow.auth._identity import AccountError, canonical_username, normalize_email
 from prow.auth._models import UserT
 from prow.auth._passwords import (
     PasswordError,
@@ -246,14 +247,18 @@ class Auth(Extension, Generic[UserT]):
     ) -> UserT:
         """Add a user (``fields``: ``email``, ``is_staff``, ``is_superuser``...) and flush.
 
-        The password is checked by ``validate_password`` unless ``validate=False``
-        (:class:`PasswordError` answers 422 listing the problems); ``None`` makes a user
-        who cannot log in with a password. It is hashed in a worker thread.
+        The username is normalized and checked (:class:`AccountError`, a 422 naming the
+        field, for invisible or look-alike characters), the e-mail address lower-cased; a
+        username taken in any case or form (``Alice`` when ``alice`` exists) is a 409, as
+        is an e-mail address taken where the column is unique. The password is checked by
+        ``validate_password`` unless ``validate=False`` (:class:`PasswordError` answers
+        422 listing the problems); ``None`` makes a user who cannot log in with a password.
+        It is hashed in a worker thread.
         """
-        if password is not None and validate:
-            validate_password(password, username=username)
         model: Any = self.user_model  # a Model subclass: its constructor takes columns
-        user: UserT = model(username=username, **fields)
+        user: UserT = model(username=username, **fields)  # normalizes, or AccountError
+        if password is not None and validate:
+            validate_password(password, username=user.username)
         user.password = "" if password is None else await _hash(password)
         session.add(user)
         await session.flush()
@@ -283,9 +288,7 @@ class Auth(Extension, Generic[UserT]):
         parameters (the password is only known now). Hashing runs in a worker thread: it
         takes tens of milliseconds on purpose.
         """
-        model = self.user_model
-        query = select(model).where(getattr(model, self.login_field) == username)
-        user = (await session.scalars(query)).one_or_none()
+        user = await self._find_login(session, username)
         if user is None:
             await anyio.to_thread.run_sync(spend_verification_time, password)
             return None
@@ -295,6 +298,28 @@ class Auth(Extension, Generic[UserT]):
         if needs_rehash(user.password):
             user.password = await _hash(password)
         user.last_login = datetime.datetime.now(datetime.UTC)
+        return user
+
+    async def _find_login(self, session: AsyncSession, name: str) -> UserT | None:
+        """The user a login names, compared the way accounts are told apart (``_identity``):
+        a username in any case or Unicode form, an e-mail address in any case."""
+        model: Any = self.user_model
+        field = self.login_field
+        if field == "username":
+            condition = model.username_key == canonical_username(name)
+        elif field == "email":
+            try:
+                condition = model.email == normalize_email(name)
+            except AccountError:
+                return None  # no stored address has spaces or invisible characters
+            found = (await session.scalars(select(model).where(condition))).one_or_none()
+            if found is not None or name == normalize_email(name):
+                return found
+            # An address stored before prow lower-cased them, typed as it was stored.
+            condition = model.email == name
+        else:
+            condition = getattr(model, field) == name
+        user: UserT | None = (await session.scalars(select(model).where(condition))).one_or_none()
         return user
 
     async def resolve(self, request: HTTPConnection, session: AsyncSession) -> UserT | None:

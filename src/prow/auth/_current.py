@@ -60,15 +60,22 @@ async def optional_user(request: Request, session: DBSession) -> AbstractUser | 
     """The dependency behind ``OptionalUser``: the user, or ``None`` when anonymous."""
     if "user" in request.scope:
         cached: AbstractUser | None = request.scope["user"]
+        if cached is not None and cached not in session:
+            # Found earlier in a session of its own (a per-user rate limit, a template):
+            # attach it to the handler's session, so what the handler changes is saved.
+            cached = await session.merge(cached, load=False)
+            request.scope["user"] = cached
         return cached
     return await _resolve(request, session)
 
 
-async def user_if_installed(request: Request, session: DBSession) -> AbstractUser | None:
+async def user_if_installed(request: Request) -> AbstractUser | None:
     """The user when the app has ``Auth``, else what ``scope["user"]`` holds (or ``None``).
 
     The dependency edge of ``rate_limit(key="user")``: the limiter runs after the user is
-    known, whatever order the route lists its dependencies in.
+    known, whatever order the route lists its dependencies in. It looks the user up in a
+    session of its own; a handler's ``CurrentUser`` then gets the same user attached to the
+    handler's ``DBSession``, without asking the database again.
     """
     if "user" in request.scope:
         cached: AbstractUser | None = request.scope["user"]
@@ -77,7 +84,7 @@ async def user_if_installed(request: Request, session: DBSession) -> AbstractUse
 
     if Auth.installed_on(request.app) is None:
         return None
-    return await _resolve(request, session)
+    return await get_user(request)
 
 
 async def get_user(request: HTTPConnection) -> AbstractUser | None:

@@ -21,7 +21,7 @@ import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from sqlalchemy import Column, DateTime, ForeignKey, String, Table, func
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship, validates
 
 from prow.db import Model
 
@@ -77,10 +77,21 @@ class AbstractUser:
     privileges and the login history are read-only there. Set passwords with
     ``await auth.set_password(user, ...)`` (checks the strength) or ``await
     user.aset_password(...)``, privileges with code or ``prow createsuperuser``.
+
+    Setting ``username`` normalizes it (NFKC) and refuses look-alike and invisible
+    characters (:class:`~prow.auth.AccountError`, a 422), and fills ``username_key``, its
+    case-folded canonical form: that column is unique, so ``Alice`` and ``alice`` are one
+    account, and logins look users up by it. Setting ``email`` stores it in lower case.
+    (See ``_identity`` for the rules and why.)
     """
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(150), unique=True)
+    # Derived from username, so in no schema (never written by a client, never shown);
+    # a constraint broken on it is reported as broken on username.
+    username_key: Mapped[str] = mapped_column(
+        String(150), unique=True, info={"sensitive": True, "derived_from": "username"}
+    )
     email: Mapped[str] = mapped_column(String(254), default="")
     # info= is read by prow.db.schema_for, and so by Resource: a sensitive column is in no
     # derived schema (a hash served to a client can be cracked offline); a read-only one
@@ -111,6 +122,23 @@ class AbstractUser:
         def user_permissions(cls) -> Mapped[list[Permission]]:
             table = _link_table(cls, "user_permissions", "auth_permission")
             return relationship(Permission, secondary=table, info={"read_only": True})
+
+    @validates("username")
+    def _normalize_username(self, _key: str, name: str | None) -> str | None:
+        from prow.auth._identity import canonical_username, normalize_username
+
+        if name is None:  # left to the column, which refuses it (422 "must not be null")
+            self.username_key = None  # type: ignore[assignment]
+            return None
+        normal = normalize_username(name, max_length=_max_length(type(self)))
+        self.username_key = canonical_username(normal)
+        return normal
+
+    @validates("email")
+    def _normalize_email(self, _key: str, address: str | None) -> str | None:
+        from prow.auth._identity import normalize_email
+
+        return None if address is None else normalize_email(address)
 
     def set_password(self, password: str) -> None:
         """Store the argon2id hash of ``password`` (no strength check: ``validate_password``).
@@ -148,6 +176,14 @@ class AbstractUser:
 
     def __str__(self) -> str:
         return self.username
+
+
+def _max_length(user_class: Any) -> int | None:
+    """The longest username both columns hold (``None``: no limit, such as ``Text``)."""
+    columns = user_class.__table__.c
+    lengths = [getattr(columns[name].type, "length", None) for name in ("username", "username_key")]
+    known = [length for length in lengths if isinstance(length, int)]
+    return min(known) if known else None
 
 
 if TYPE_CHECKING:

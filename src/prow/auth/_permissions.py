@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from prow._exceptions import HTTPError
 from prow._params import Depends
 from prow._request import Request
-from prow._scope import AUTH_PERMISSIONS
 from prow.auth._current import current_user, get_user
 from prow.auth._models import ACTIONS, Group, Permission, group_permissions
 from prow.db import DBSession, database
 from prow.db._model import model_key
+from prow.scope import AUTH_PERMISSIONS
 
 if TYPE_CHECKING:
     from prow.auth._models import AbstractUser

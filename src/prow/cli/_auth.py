@@ -51,10 +51,15 @@ def createsuperuser(
       prow createsuperuser
       PROW_SUPERUSER_PASSWORD=... prow createsuperuser --username admin --email a@b.c --no-input
     """
-    from prow.auth import Auth, PasswordError, validate_password
+    from prow.auth import AccountError, Auth, PasswordError, normalize_email, validate_password
 
     auth = Auth.of(load_app(app_path))
     username, email = _identity(username, email, no_input)
+    try:  # before asking for the password: the rules of every registration (NFKC...)
+        username = auth.user_model(username=username).username
+        email = normalize_email(email)
+    except AccountError as exc:
+        raise CLIError(f"the {exc.field} is refused: {exc.reason}") from None
     password = _password(no_input)
     try:
         validate_password(password, username=username)
@@ -94,15 +99,17 @@ async def _create(auth: Any, url: str | None, username: str, email: str, passwor
     from sqlalchemy import select
     from sqlalchemy.exc import DBAPIError
 
+    from prow.auth import canonical_username
     from prow.db import Database, database
 
     db = Database(url) if url else database(auth.app)
     model = auth.user_model
+    key = canonical_username(username)
     try:
         async with db.session() as session:
-            taken = await session.scalar(select(model.id).where(model.username == username))
-            if taken is not None:
-                raise CLIError(f"a user named {username!r} already exists")
+            taken = await session.scalar(select(model.username).where(model.username_key == key))
+            if taken is not None:  # Alice when alice exists: one account, as at login
+                raise CLIError(f"a user named {taken!r} already exists")
             await auth.create_user(
                 session, username, password, email=email, is_staff=True, is_superuser=True
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import functools
 import importlib
 import socket
 from pathlib import Path
@@ -28,6 +29,10 @@ __all__ = ["Target", "find_target", "run", "serve"]
 
 #: Seconds in-flight requests get to finish after SIGTERM before workers are stopped.
 DEFAULT_GRACEFUL_TIMEOUT = 30
+#: Seconds a client has to send a request line and its headers (slowloris).
+DEFAULT_HEADER_TIMEOUT = 10
+#: Bytes a request line and its headers may take together.
+DEFAULT_MAX_HEADER_SIZE = 64 * 1024
 
 _SERVER_HINTS = {"uvicorn": "pip install 'prow[server]'", "granian": "pip install granian"}
 
@@ -96,6 +101,7 @@ def run(app_path: str | None, host: str, port: int, reload: bool) -> None:
         reload_dirs=[str(target.directory)] if reload else None,
         app_dir=str(target.directory),
         lifespan="on",
+        **_uvicorn_limits(DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_HEADER_SIZE),
     )
 
 
@@ -134,13 +140,38 @@ def run(app_path: str | None, host: str, port: int, reload: bool) -> None:
     metavar="SECONDS",
     help="After SIGTERM or Ctrl-C, how long in-flight requests get to finish.",
 )
+@click.option(
+    "--header-timeout",
+    default=DEFAULT_HEADER_TIMEOUT,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    metavar="SECONDS",
+    help="How long a client has to send a request's headers (408 and closed after).",
+)
+@click.option(
+    "--max-header-size",
+    default=DEFAULT_MAX_HEADER_SIZE,
+    show_default=True,
+    type=click.IntRange(min=8192),
+    metavar="BYTES",
+    help="The largest request line and headers accepted (431 past it).",
+)
 def serve(
-    app_path: str | None, host: str, port: int, workers: int, server: str, graceful_timeout: int
+    app_path: str | None,
+    host: str,
+    port: int,
+    workers: int,
+    server: str,
+    graceful_timeout: int,
+    header_timeout: float,
+    max_header_size: int,
 ) -> None:
     """Serve the app in production: worker processes, graceful shutdown on SIGTERM.
 
     On SIGTERM (or Ctrl-C) the server stops accepting connections, lets in-flight requests
     finish for up to --graceful-timeout seconds, runs the app's shutdown hooks and exits.
+    A client that is slower than --header-timeout to send its headers, or sends more than
+    --max-header-size bytes of them, is refused; no Server header names the server.
 
     \b
     Examples:
@@ -157,7 +188,8 @@ def serve(
         f"on {_url(host, port)}"
     )
     if server == "granian":
-        _serve_granian(target, host, port, workers, graceful_timeout)
+        limits = _granian_limits(header_timeout, max_header_size)
+        _serve_granian(target, host, port, workers, graceful_timeout, limits)
     else:
         module.run(
             target.import_string,
@@ -167,10 +199,48 @@ def serve(
             app_dir=str(target.directory),
             lifespan="on",
             timeout_graceful_shutdown=graceful_timeout,
+            **_uvicorn_limits(header_timeout, max_header_size),
         )
 
 
-def _serve_granian(target: Target, host: str, port: int, workers: int, timeout: int) -> None:
+def _uvicorn_limits(header_timeout: float, max_header_size: int) -> dict[str, Any]:
+    """uvicorn's options for bounded request heads and no ``Server`` header.
+
+    uvicorn bounds neither the time nor (with httptools) the size of a request's head:
+    prow's protocol subclasses do (see ``_protocols``). ``Server: uvicorn`` would tell an
+    attacker which server, and which version's bugs, to try.
+    """
+    from prow.cli import _protocols
+
+    protocol = _protocols.protocol()
+    return {
+        "http": functools.partial(
+            protocol, head_timeout=header_timeout, max_head_size=max_header_size
+        ),
+        "h11_max_incomplete_event_size": max_header_size,
+        "server_header": False,
+    }
+
+
+def _granian_limits(header_timeout: float, max_header_size: int) -> dict[str, Any]:
+    """granian's options for bounded request heads (it sends no ``Server`` header).
+
+    Its read buffer holds the head while it is parsed: a head that does not fit is
+    answered 431. Older granian versions lack some settings: those are left out.
+    """
+    from granian.http import HTTP1Settings
+
+    wanted: dict[str, Any] = {
+        "header_read_timeout": round(header_timeout * 1000),  # milliseconds
+        "max_buffer_size": max_header_size,
+    }
+    known = {field.name for field in dataclasses.fields(HTTP1Settings)}
+    return {"http1_settings": HTTP1Settings(**{k: v for k, v in wanted.items() if k in known})}
+
+
+def _serve_granian(
+    target: Target, host: str, port: int, workers: int, timeout: int, limits: dict[str, Any]
+) -> None:
     from granian import Granian
     from granian.constants import Interfaces
 
@@ -182,6 +252,7 @@ def _serve_granian(target: Target, host: str, port: int, workers: int, timeout: 
         workers=workers,
         working_dir=target.directory,
         workers_kill_timeout=timeout,
+        **limits,
     ).serve()
 
 

@@ -41,12 +41,15 @@ from prow._renamed import renamed_attribute
 from prow.db._database import DEFAULT_DATABASE_URL, Database, async_url, database, use_database
 from prow.db._errors import (
     DatabaseUnavailable,
+    InvalidValue,
     ValueTooLong,
     Violation,
+    integrity_error_answer,
+    invalid_value_answer,
     parse_integrity_error,
     too_long_answer,
 )
-from prow.db._model import NAMING_CONVENTION, Model
+from prow.db._model import NAMING_CONVENTION, Model, table_name_for
 from prow.db._resource import Resource, ResourceOptions
 from prow.db._schemas import schema_for
 from prow.db._session import (
@@ -63,8 +66,10 @@ if TYPE_CHECKING:
     from prow.db._migrations import (
         Migration,
         MigrationError,
+        MigrationWarning,
         makemigrations,
         migrate,
+        reverting,
         run_env,
         showmigrations,
     )
@@ -72,7 +77,16 @@ if TYPE_CHECKING:
     Session = DBSession  # deprecated: the browser session is called a session too
 
 _LAZY = frozenset(
-    ("Migration", "MigrationError", "makemigrations", "migrate", "run_env", "showmigrations")
+    (
+        "Migration",
+        "MigrationError",
+        "MigrationWarning",
+        "makemigrations",
+        "migrate",
+        "reverting",
+        "run_env",
+        "showmigrations",
+    )
 )
 
 
@@ -95,8 +109,10 @@ __all__ = [
     "DBSession",
     "Database",
     "DatabaseUnavailable",
+    "InvalidValue",
     "Migration",
     "MigrationError",
+    "MigrationWarning",
     "Model",
     "Resource",
     "ResourceOptions",
@@ -107,12 +123,16 @@ __all__ = [
     "get_connection",
     "get_or_404",
     "get_session",
+    "integrity_error_answer",
+    "invalid_value_answer",
     "makemigrations",
     "migrate",
     "parse_integrity_error",
+    "reverting",
     "run_env",
     "schema_for",
     "showmigrations",
+    "table_name_for",
     "too_long_answer",
     "use_database",
 ]

@@ -26,6 +26,14 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from prow._exceptions import ConfigurationError
 from prow.db._errors import guard_engine, install_error_handlers
 from prow.db._model import Model
+from prow.db._timeouts import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_POOL_TIMEOUT,
+    DEFAULT_STATEMENT_TIMEOUT,
+    bound_statements,
+    checked_timeouts,
+    timeout_options,
+)
 from prow.extensions import Extension
 
 if TYPE_CHECKING:
@@ -107,6 +115,12 @@ class Database(Extension):
     For a database server the pool checks a connection before lending it
     (``pool_pre_ping``), so after the server restarts the next request gets a fresh
     connection instead of an error. SQLite skips the check: a file cannot restart.
+
+    Nothing waits forever on a database that is down or frozen: opening a connection
+    (``connect_timeout``), waiting for a pooled one (``pool_timeout``) and running one
+    statement (``statement_timeout``) each give up after their seconds, and the request
+    is answered 503 with ``Retry-After``. ``None`` switches a limit off. How each reaches
+    the driver is in :func:`timeout_options`.
     """
 
     def __init__(
@@ -116,21 +130,33 @@ class Database(Extension):
         echo: bool = False,
         pool_size: int | None = None,
         max_overflow: int | None = None,
-        pool_timeout: float | None = None,
+        pool_timeout: float | None = DEFAULT_POOL_TIMEOUT,
         pool_recycle: int | None = None,
         connect_args: dict[str, Any] | None = None,
+        connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
+        statement_timeout: float | None = DEFAULT_STATEMENT_TIMEOUT,
     ) -> None:
         self._explicit = url is not None
+        self._default_timeouts = (connect_timeout, pool_timeout, statement_timeout) == (
+            DEFAULT_CONNECT_TIMEOUT,
+            DEFAULT_POOL_TIMEOUT,
+            DEFAULT_STATEMENT_TIMEOUT,
+        )
         self._url = resolve_url(url)
+        self._timeouts = checked_timeouts(
+            connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout,
+            statement_timeout=statement_timeout,
+        )
+        self._connect_args = connect_args
         options: dict[str, Any] = {
             "pool_size": pool_size,
             "max_overflow": max_overflow,
-            "pool_timeout": pool_timeout,
             "pool_recycle": pool_recycle,
-            "connect_args": connect_args,
         }
-        self._options = {key: value for key, value in options.items() if value is not None}
-        self._options["echo"] = echo
+        self._pool_options = {key: value for key, value in options.items() if value is not None}
+        self._pool_options["echo"] = echo
+        self._statement_timeout = statement_timeout
         self._engine: AsyncEngine | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
@@ -153,10 +179,19 @@ class Database(Extension):
     # -- the extension ---------------------------------------------------------------------
 
     def setup(self, app: App) -> None:
-        """Take the app's ``database_url`` (when no URL was given) and its error answers."""
+        """Take the app's ``database_url`` (when no URL was given), the timeouts of the
+        project's settings (when none were given) and install the error answers."""
         setting = getattr(app, "database_url", None)
         if not self._explicit and setting:
             self._url = resolve_url(setting)
+        settings: Any = app.state.settings if "settings" in app.state else None
+        if self._default_timeouts and hasattr(settings, "database_statement_timeout"):
+            # A project made by prow.apps.create_app: its settings name the timeouts.
+            from prow.settings import database_kwargs
+
+            timeouts: dict[str, Any] = dict(database_kwargs(settings))
+            self._timeouts = checked_timeouts(**timeouts)
+            self._statement_timeout = self._timeouts["statement_timeout"]
         install_error_handlers(app)
 
     async def startup(self, app: App) -> None:
@@ -284,12 +319,18 @@ class Database(Extension):
         async with self.engine.begin() as connection:
             await connection.run_sync(meta.drop_all, tables=tables)
 
+    def _engine_options(self) -> dict[str, Any]:
+        # Worked out from the URL in use (the app's setting may have replaced the default).
+        timeouts = timeout_options(self._url, connect_args=self._connect_args, **self._timeouts)
+        return {**self._pool_options, **timeouts}
+
     def _create_engine(self) -> AsyncEngine:
         try:
             # The ping is a round trip per request: worth it where a server can restart
             # behind the pool's back, wasted on a SQLite file, whose connection cannot go stale.
             ping = self.backend != "sqlite"
-            engine = _create_async_engine(self._url, pool_pre_ping=ping, **self._options)
+            options = self._engine_options()
+            engine = _create_async_engine(self._url, pool_pre_ping=ping, **options)
         except ModuleNotFoundError as exc:
             extra = _EXTRAS.get(self.backend, "db")
             raise ConfigurationError(
@@ -302,6 +343,7 @@ class Database(Extension):
                 "prow.E504", f"the {self.backend} database does not accept these options: {exc}"
             ) from exc
         guard_engine(engine)
+        bound_statements(engine, self._statement_timeout)
         if self.backend == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         return engine

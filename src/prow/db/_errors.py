@@ -5,14 +5,19 @@
     sqlalchemy.exc.NoResultFound        -> 404
     sqlalchemy.exc.IntegrityError       -> 409 (unique, foreign key), 422 (not null, check)
     ValueTooLong                        -> 422 naming the column
+    InvalidValue                        -> 422 (a number out of range, a NUL character)
     DatabaseUnavailable                 -> 503 with Retry-After
     sqlalchemy.exc.TimeoutError (pool)  -> 503 with Retry-After
 
 ``DatabaseUnavailable`` is an ``OperationalError`` that prow's engines raise in place
 of the driver's error when the database cannot be reached or refuses work for a
-while (connection refused or lost, too many connections, deadlock, locked file), and
-``ValueTooLong`` a ``DataError`` they raise when a string does not fit its ``String(n)``
-column (PostgreSQL and MariaDB/MySQL refuse it; SQLite stores it whole).
+while (connection refused or lost, too many connections, the server starting up or
+shutting down, a statement or lock timeout, deadlock, locked file), whichever class
+the driver gave it: asyncpg reports most of these as a plain ``DBAPIError``, so the
+SQLSTATE decides, not the class. ``ValueTooLong`` is a ``DataError`` they raise when a
+string does not fit its ``String(n)`` column (PostgreSQL and MariaDB/MySQL refuse it;
+SQLite stores it whole), and ``InvalidValue`` one they raise for other input the
+database refuses to store or compare (SQLSTATE class 22, SQLite's ``OverflowError``).
 Other database errors are bugs, and stay 500s that the server logs.
 
 The answers name the field and constraint but never echo the values found in the
@@ -44,11 +49,13 @@ if TYPE_CHECKING:
 __all__ = [
     "RETRY_AFTER_SECONDS",
     "DatabaseUnavailable",
+    "InvalidValue",
     "ValueTooLong",
     "Violation",
     "guard_engine",
     "install_error_handlers",
     "integrity_error_answer",
+    "invalid_value_answer",
     "parse_integrity_error",
     "too_long_answer",
 ]
@@ -91,29 +98,74 @@ class ValueTooLong(sa_exc.DataError):
         return rebuilt, args, {**state, "fields": self.fields, "lengths": self.lengths}
 
 
+class InvalidValue(sa_exc.DataError):
+    """A value the database refuses to store or compare; answered 422.
+
+    ``problem`` says what is wrong: ``"out_of_range"`` (a number its column cannot hold,
+    such as an id beyond 64 bits), ``"invalid_character"`` (a NUL character, which
+    PostgreSQL cannot store in text) or ``"invalid"``; ``fields`` names the columns when
+    the database said which.
+    """
+
+    def __init__(
+        self,
+        statement: str | None,
+        params: Any,
+        orig: BaseException,
+        *args: Any,
+        problem: str = "invalid",
+        fields: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(statement, params, orig, *args, **kwargs)
+        self.problem = problem
+        self.fields: list[str] = list(fields)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        rebuilt, args, state = cast("tuple[Any, Any, dict[str, Any]]", super().__reduce__())
+        return rebuilt, args, {**state, "problem": self.problem, "fields": self.fields}
+
+
 # -- recognising an unavailable database ------------------------------------------------
 
-# PostgreSQL SQLSTATE classes: 08 connection exception, 53 insufficient resources,
-# 57P operator intervention (shutdown, starting up); 40001/40P01 serialization failure
-# and deadlock, which a retry resolves.
-_PG_UNAVAILABLE = ("08", "53", "57P", "40001", "40P01")
-# MySQL/MariaDB: too many connections, lock wait timeout, deadlock, and the client's
+# PostgreSQL SQLSTATEs: class 08 connection exception, 53 insufficient resources (too
+# many clients), 57P operator intervention (admin shutdown 57P01, crash 57P02, cannot
+# connect now 57P03), 57014 a statement cancelled (statement_timeout), 55P03 a lock
+# not granted in time (lock_timeout), 25P03 an idle transaction timed out; 40001/40P01
+# serialization failure and deadlock, which a retry resolves. MySQL/MariaDB report
+# some of them too (40001 deadlock, 08S01 lost connection).
+_SQLSTATE_UNAVAILABLE = ("08", "53", "57P", "57014", "55P03", "25P03", "40001", "40P01")
+# MySQL/MariaDB: too many connections, shutdown in progress, lock wait timeout, deadlock,
+# connection killed, statement timeouts (MariaDB 1969, MySQL 3024), and the client's
 # "cannot connect / server gone away / lost connection" family.
-_MYSQL_UNAVAILABLE = {1040, 1053, 1205, 1213, 2002, 2003, 2005, 2006, 2013, 2055}
+_MYSQL_UNAVAILABLE = {
+    1040, 1053, 1205, 1213, 1927, 1969, 2002, 2003, 2005, 2006, 2013, 2055, 3024, 4031
+}  # fmt: skip
 _SQLITE_UNAVAILABLE = ("database is locked", "unable to open database file", "disk i/o error")
 
 
+def _sqlstate(orig: BaseException) -> str | None:
+    """The SQLSTATE the driver gave, on its error or (asyncpg, translated) on the cause."""
+    for error in (orig, orig.__cause__):
+        sqlstate = getattr(error, "sqlstate", None)
+        if isinstance(sqlstate, str):
+            return sqlstate
+    return None
+
+
 def _is_unavailable(context: ExceptionContext) -> bool:
-    if not isinstance(
-        context.sqlalchemy_exception, sa_exc.OperationalError | sa_exc.InterfaceError
-    ):
+    orig = context.original_exception
+    if isinstance(orig, OSError):
+        # Raised by the driver itself, not as a DB-API error: asyncpg's command_timeout
+        # (TimeoutError) and a socket that broke mid-statement.
+        return True
+    if not isinstance(context.sqlalchemy_exception, sa_exc.DBAPIError):
         return False
     # Failing to connect at all (no connection yet) or losing the connection.
     if context.connection is None or context.is_disconnect:
         return True
-    orig = context.original_exception
-    sqlstate = getattr(orig, "sqlstate", None)
-    if isinstance(sqlstate, str) and sqlstate.startswith(_PG_UNAVAILABLE):
+    sqlstate = _sqlstate(orig)
+    if sqlstate is not None and sqlstate.startswith(_SQLSTATE_UNAVAILABLE):
         return True
     code = orig.args[0] if orig.args else None
     if code in _MYSQL_UNAVAILABLE:
@@ -124,8 +176,22 @@ def _is_unavailable(context: ExceptionContext) -> bool:
 def _on_error(context: ExceptionContext) -> BaseException | None:
     if _is_too_long(context.original_exception):
         return _too_long(context)
-    if not _is_unavailable(context):
-        return None
+    if _is_unavailable(context):
+        return _unavailable(context)
+    problem = _data_problem(context)
+    if problem is not None:
+        return _invalid_value(context, problem)
+    return None
+
+
+def _unavailable(context: ExceptionContext) -> DatabaseUnavailable:
+    if context.sqlalchemy_exception is None or context.is_pre_ping:
+        # A statement that timed out (or broke) on the client side leaves the connection
+        # in an unknown state: a query may still run, a cancel may be pending. It is
+        # closed rather than reused, so nothing more, above all no COMMIT, is ever sent
+        # on it; a failed pre-ping makes the pool open a fresh connection instead.
+        context.is_disconnect = True
+        context.invalidate_pool_on_disconnect = False
     return DatabaseUnavailable(
         context.statement,
         context.parameters,
@@ -196,19 +262,83 @@ def _overlong_columns(table: Any, rows: list[dict[str, Any]]) -> list[str]:
     return names
 
 
+# -- recognising other values the database refuses ---------------------------------------
+
+# SQLSTATE class 22 is "data exception"; these are the ones worth naming to the client.
+# asyncpg refuses an int beyond its parameter's type before sending it, as 22000 with
+# "out of int32 range" (or int16/int64) in its message.
+_DATA_KINDS = {
+    "22003": "out_of_range",  # numeric_value_out_of_range
+    "22008": "out_of_range",  # datetime_field_overflow
+    "22021": "invalid_character",  # character_not_in_repertoire (a NUL in a string)
+    "22P05": "invalid_character",  # untranslatable_character
+}
+_MYSQL_DATA_KINDS = {1264: "out_of_range", 1366: "invalid_character"}
+_MYSQL_COLUMN = re.compile(r"for column [`']?([^`'\s]+)[`']?")
+
+
+def _data_problem(context: ExceptionContext) -> str | None:
+    """``"out_of_range"``, ``"invalid_character"`` or ``"invalid"`` for a data error."""
+    orig = context.original_exception
+    if isinstance(orig, OverflowError):
+        return "out_of_range"  # sqlite3: an int beyond 64 bits cannot even be bound
+    code = orig.args[0] if orig.args else None
+    if isinstance(code, int) and code in _MYSQL_DATA_KINDS:
+        return _MYSQL_DATA_KINDS[code]
+    sqlstate = _sqlstate(orig)
+    if sqlstate is not None and sqlstate.startswith("22"):
+        if sqlstate == "22000" and "range" in str(orig):
+            return "out_of_range"
+        return _DATA_KINDS.get(sqlstate, "invalid")
+    if isinstance(context.sqlalchemy_exception, sa_exc.DataError):
+        return "invalid"
+    return None
+
+
+def _invalid_value(context: ExceptionContext, problem: str) -> InvalidValue:
+    orig = context.original_exception
+    found = _MYSQL_COLUMN.search(str(orig.args[-1])) if orig.args else None
+    fields = [found.group(1)] if found is not None else []
+    return InvalidValue(context.statement, context.parameters, orig, problem=problem, fields=fields)
+
+
 def _on_connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
     try:
         return dialect.connect(*cargs, **cparams)
     except OSError as exc:
         # asyncpg lets socket errors (refused, unknown host, timeout) escape untranslated;
         # as the driver's own error they reach SQLAlchemy's handling like any other.
-        raise dialect.loaded_dbapi.OperationalError(str(exc)) from exc
+        raise _driver_error(dialect, exc) from exc
+
+
+def _driver_error(dialect: Dialect, exc: OSError) -> Exception:
+    error: Exception = dialect.loaded_dbapi.OperationalError(str(exc) or type(exc).__name__)
+    return error
+
+
+def _guard_ping(dialect: Dialect) -> None:
+    # The pool's pre-ping handles only DB-API errors: asyncpg's command_timeout on a
+    # frozen server raises TimeoutError, which would escape the pool as a 500. As the
+    # driver's OperationalError it reaches handle_error, and the pool reconnects.
+    ping = dialect.do_ping
+
+    def do_ping(dbapi_connection: Any) -> bool:
+        try:
+            return ping(dbapi_connection)
+        except OSError as exc:
+            raise _driver_error(dialect, exc) from exc
+
+    dialect.do_ping = do_ping  # type: ignore[method-assign]
 
 
 def guard_engine(engine: AsyncEngine) -> None:
-    """Make ``engine`` raise :class:`DatabaseUnavailable` when the database is unreachable."""
+    """Make ``engine`` raise :class:`DatabaseUnavailable` when the database is unavailable.
+
+    Also :class:`ValueTooLong` and :class:`InvalidValue` for input the database refuses.
+    """
     event.listen(engine.sync_engine, "do_connect", _on_connect)
     event.listen(engine.sync_engine, "handle_error", _on_error)
+    _guard_ping(engine.dialect)
 
 
 # -- reading an integrity error ----------------------------------------------------------
@@ -235,6 +365,7 @@ def parse_integrity_error(error: sa_exc.IntegrityError) -> Violation:
         violation = _parse_sqlite(str(orig), error.statement or "")
     if violation.constraint and not violation.fields:
         violation.fields = _columns_of(violation.constraint)
+    violation.fields = list(dict.fromkeys(_reported_field(name) for name in violation.fields))
     return violation
 
 
@@ -297,6 +428,16 @@ def _parse_sqlite(message: str, statement: str) -> Violation:
     if kind == "check":
         return Violation(kind, constraint=on)
     return Violation(kind, [part.strip().rsplit(".", 1)[-1] for part in on.split(",")])
+
+
+def _reported_field(column: str) -> str:
+    """The field a client knows ``column`` by: a column computed from another one, marked
+    ``info={"derived_from": "username"}`` (such as ``username_key``), is reported as it."""
+    for table in Model.metadata.tables.values():
+        found = table.c.get(column)
+        if found is not None and "derived_from" in found.info:
+            return str(found.info["derived_from"])
+    return column
 
 
 def _columns_of(constraint: str) -> list[str]:
@@ -363,6 +504,24 @@ def too_long_answer(error: ValueTooLong) -> HTTPError:
     return HTTPError(422, detail, title="Value too long", extra=extra)
 
 
+_INVALID_MESSAGES = {
+    "out_of_range": "A number is outside the range the database can store{on}.",
+    "invalid_character": (
+        "A text value contains a character the database cannot store{on} "
+        "(such as the NUL character)."
+    ),
+    "invalid": "A value cannot be stored or compared by the database{on}.",
+}
+
+
+def invalid_value_answer(error: InvalidValue) -> HTTPError:
+    """The 422 that says what the database refused (never echoing the value)."""
+    on = f" (in {', '.join(error.fields)})" if error.fields else ""
+    template = _INVALID_MESSAGES.get(error.problem, _INVALID_MESSAGES["invalid"])
+    extra = {"violation": error.problem, "fields": error.fields}
+    return HTTPError(422, template.format(on=on), title="Invalid value", extra=extra)
+
+
 def _unavailable_answer() -> HTTPError:
     return HTTPError(
         503,
@@ -383,7 +542,11 @@ async def _too_long_handler(request: Request, exc: ValueTooLong) -> Response:
     return await _respond(request, too_long_answer(exc))
 
 
-async def _unavailable(request: Request, exc: Exception) -> Response:
+async def _invalid_value_handler(request: Request, exc: InvalidValue) -> Response:
+    return await _respond(request, invalid_value_answer(exc))
+
+
+async def _unavailable_handler(request: Request, exc: Exception) -> Response:
     # The operator needs to know; the client only needs to know when to retry.
     logger.warning("database unavailable: %s", exc)
     return await _respond(request, _unavailable_answer())
@@ -402,6 +565,7 @@ def install_error_handlers(app: App) -> None:
     handlers.setdefault(sa_exc.NoResultFound, _not_found)
     handlers.setdefault(sa_exc.IntegrityError, _integrity)
     handlers.setdefault(ValueTooLong, _too_long_handler)
-    handlers.setdefault(DatabaseUnavailable, _unavailable)
-    handlers.setdefault(sa_exc.TimeoutError, _unavailable)
-    handlers.setdefault(sa_exc.DisconnectionError, _unavailable)
+    handlers.setdefault(InvalidValue, _invalid_value_handler)
+    handlers.setdefault(DatabaseUnavailable, _unavailable_handler)
+    handlers.setdefault(sa_exc.TimeoutError, _unavailable_handler)
+    handlers.setdefault(sa_exc.DisconnectionError, _unavailable_handler)

@@ -85,7 +85,7 @@ class AccessLogMiddleware:
         resolve_format(format, debug=False)  # refuse a wrong name now, not per request
         if not _HEADER_NAME.fullmatch(request_id_header):
             raise ConfigurationError(
-                "prow.E602", f"request_id_header must be a header name, not {request_id_header!r}"
+                "prow.E604", f"request_id_header must be a header name, not {request_id_header!r}"
             )
         self.app = app
         self.logger = logging.getLogger(logger_name)

@@ -28,7 +28,7 @@ from prow._renamed import renamed_attribute
 from prow.sessions._extension import Sessions
 from prow.sessions._middleware import DEFAULT_MAX_AGE, SessionMiddleware, SessionTooLarge
 from prow.sessions._session import SessionData
-from prow.sessions._store import MemorySessionStore, SessionStore
+from prow.sessions._store import MemorySessionStore, SessionStore, SessionStoreUnavailable
 
 if TYPE_CHECKING:
     from prow.sessions._database import DatabaseSessionStore, SessionRecord
@@ -71,6 +71,7 @@ __all__ = [
     "SessionMiddleware",
     "SessionRecord",
     "SessionStore",
+    "SessionStoreUnavailable",
     "SessionTooLarge",
     "Sessions",
 ]

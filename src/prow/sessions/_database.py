@@ -6,19 +6,32 @@ makemigrations`` picks it up in projects that use the store (and only in those).
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from sqlalchemy import BigInteger, String, Text, delete
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Mapped, mapped_column
 
-from prow.db import Database, Model, database
-from prow.sessions._store import SessionStore
+from prow.db import Database, DatabaseUnavailable, Model, database
+from prow.sessions._store import SessionStore, SessionStoreUnavailable
 
 if TYPE_CHECKING:
     from prow._app import App
 
 __all__ = ["DatabaseSessionStore", "SessionRecord"]
+
+
+@contextlib.contextmanager
+def _outage_is_unavailable() -> Iterator[None]:
+    # An unreachable database or an exhausted pool is an outage of the store (503);
+    # any other database error is a bug and stays one.
+    try:
+        yield
+    except (DatabaseUnavailable, sa_exc.TimeoutError) as exc:
+        raise SessionStoreUnavailable(f"the session database is unavailable: {exc}") from exc
 
 
 class SessionRecord(Model):
@@ -57,22 +70,26 @@ class DatabaseSessionStore(SessionStore):
             app.on_shutdown(self._database.dispose)
 
     async def load(self, session_id: str) -> str | None:
-        async with self.database.session() as session:
-            record = await session.get(SessionRecord, session_id)
-            if record is None or record.expires_at <= time.time():
-                return None
-            return record.data
+        with _outage_is_unavailable():
+            async with self.database.session() as session:
+                record = await session.get(SessionRecord, session_id)
+        if record is None or record.expires_at <= time.time():
+            return None
+        return record.data
 
     async def save(self, session_id: str, payload: str, max_age: int) -> None:
         expires_at = int(time.time()) + max_age
-        async with self.database.session() as session:
-            await session.merge(SessionRecord(id=session_id, data=payload, expires_at=expires_at))
-            await session.commit()
+        record = SessionRecord(id=session_id, data=payload, expires_at=expires_at)
+        with _outage_is_unavailable():
+            async with self.database.session() as session:
+                await session.merge(record)
+                await session.commit()
 
     async def delete(self, session_id: str) -> None:
-        async with self.database.session() as session:
-            await session.execute(delete(SessionRecord).where(SessionRecord.id == session_id))
-            await session.commit()
+        with _outage_is_unavailable():
+            async with self.database.session() as session:
+                await session.execute(delete(SessionRecord).where(SessionRecord.id == session_id))
+                await session.commit()
 
     async def purge_expired(self) -> int:
         """Delete the rows of expired sessions; returns how many were deleted."""

@@ -17,17 +17,20 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any
 
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
-from prow._exceptions import ConfigurationError
+from prow._errors import problem_response
+from prow._exceptions import ConfigurationError, HTTPError
+from prow._request import Request
 from prow._types import ASGIApp, Message, Receive, Scope, Send
 from prow.middleware._headers import add_vary, copy_headers
 from prow.sessions._cookie import MAX_COOKIE_SIZE, CookieSpec, SameSite
 from prow.sessions._session import SessionData
-from prow.sessions._store import SessionStore
+from prow.sessions._store import SessionStore, SessionStoreUnavailable
 
 if TYPE_CHECKING:
     from prow._app import App
@@ -43,6 +46,11 @@ DEFAULT_MAX_AGE = 14 * 24 * 60 * 60
 # passed off as signed session data, or the other way round.
 _DATA_SALT = "prow.sessions.data"
 _ID_SALT = "prow.sessions.id"
+
+#: The ``Retry-After`` (seconds) of the 503 answered while the session store is down.
+RETRY_AFTER_SECONDS = 5
+#: At most one warning per this many seconds while the store stays unreachable.
+_WARN_EVERY = 60.0
 
 
 class SessionTooLarge(RuntimeError):
@@ -89,6 +97,7 @@ class SessionMiddleware:
         )
         self._serializer: URLSafeTimedSerializer | None = None
         self._signer: TimestampSigner | None = None
+        self._warned_at = -_WARN_EVERY
 
     def setup_app(self, app: App) -> None:
         """Read the signing key (a missing key stops start-up) and set the store up."""
@@ -167,7 +176,13 @@ class SessionMiddleware:
         # Only a request that carries a validly signed id costs a store read: anonymous
         # requests, and forged ids, never reach the store.
         session_id = self._unsign(self.cookie.read(scope))
-        data = await self._load(store, session_id) if session_id is not None else None
+        try:
+            data = await self._load(store, session_id) if session_id is not None else None
+        except SessionStoreUnavailable as exc:
+            # Not anonymous: the handler would act as if the user were logged out (and a
+            # login form would write a new session the store cannot keep either).
+            await self._unavailable(scope, receive, send, exc)
+            return
         if data is None:
             session_id = None
         session = SessionData(data if data is not None else {})
@@ -175,16 +190,51 @@ class SessionMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        replaced = False
 
         async def send_with_cookie(message: Message) -> None:
+            nonlocal replaced
+            if replaced:
+                return  # the 503 went out in place of this response
             if message["type"] == "http.response.start" and (session.accessed or session.modified):
                 header = None
                 if session.modified:
-                    header = await self._save(store, session, session_id, scope)
+                    try:
+                        header = await self._save(store, session, session_id, scope)
+                    except SessionStoreUnavailable as exc:
+                        # The client must not believe its session changed (a logout
+                        # that did not happen): the answer becomes the 503.
+                        replaced = True
+                        await self._unavailable(scope, receive, send, exc)
+                        return
                 message = _with_headers(message, header)
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+    async def _unavailable(
+        self, scope: Scope, receive: Receive, send: Send, exc: SessionStoreUnavailable
+    ) -> None:
+        """Answer 503 with ``Retry-After`` (a websocket: close 1013, "try again later")."""
+        now = time.monotonic()
+        if now - self._warned_at >= _WARN_EVERY:
+            self._warned_at = now  # an outage hits every request: one line a minute
+            logger.warning("session store unavailable, answering 503: %s", exc)
+        if scope["type"] != "http":
+            await send({"type": "websocket.close", "code": 1013, "reason": "try again later"})
+            return
+        error = HTTPError(
+            503,
+            "The session store is unavailable; try again shortly.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+        app: Any = scope.get("app")
+        if hasattr(app, "exception_response"):
+            # Through the app, so a handler the user registered for 503 still applies.
+            response, _ = await app.exception_response(Request(scope, receive), error)
+        else:
+            response = problem_response(error)
+        await response(scope, receive, send)
 
     def _unsign(self, raw: str | None) -> str | None:
         assert self._signer is not None

@@ -9,14 +9,23 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from prow._app import App
 
-__all__ = ["MemorySessionStore", "SessionStore"]
+__all__ = ["MemorySessionStore", "SessionStore", "SessionStoreUnavailable"]
+
+
+class SessionStoreUnavailable(Exception):
+    """The store cannot be reached (down, frozen, timed out): the request is answered 503.
+
+    A store raises it from :meth:`SessionStore.load`, ``save`` or ``delete`` for an outage,
+    never for a bug; ``SessionMiddleware`` answers 503 with ``Retry-After`` instead of 500.
+    """
 
 
 class SessionStore(ABC):
     """Where server-side sessions live; the cookie then holds only a signed random id.
 
     A store keeps a JSON text per session id for ``max_age`` seconds. Subclass it to keep
-    sessions somewhere else: implement :meth:`load`, :meth:`save` and :meth:`delete`.
+    sessions somewhere else: implement :meth:`load`, :meth:`save` and :meth:`delete`, and
+    raise :class:`SessionStoreUnavailable` from them when the storage cannot be reached.
     """
 
     def setup_app(self, app: App) -> None:  # noqa: B027 - an optional hook, empty by default

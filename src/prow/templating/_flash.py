@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from prow._scope import FLASHES
+from prow.scope import FLASHES
 
 if TYPE_CHECKING:
     from prow._request import HTTPConnection

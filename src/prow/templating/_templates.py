@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 
 from prow._exceptions import ConfigurationError
+from prow.extensions import Extension
 from prow.responses import HTMLResponse
 from prow.templating._globals import template_globals
 from prow.templating._helpers import is_htmx
@@ -38,7 +39,7 @@ _ESCAPED = ("html", "htm", "xml", "svg")
 _APP_FOLDER = "templates"
 
 
-class Templates:
+class Templates(Extension):
     """Jinja2 templates from ``directory`` (one or several) and from each app's ``templates/``.
 
     ``apps`` lists app modules (``"myproject.blog"``) whose package folder ``templates/``
@@ -53,7 +54,13 @@ class Templates:
     rendering with these templates gets its own overlay of ``env``, made at its first
     render: it shares ``env``'s filters, globals and tests, so configure ``env`` before
     serving.
+
+    Installed as an extension (``App(extensions=[templates])``), it prepares the app's
+    environment when the app is built instead of at the first render; apps may install
+    several ``Templates``.
     """
+
+    unique = False
 
     def __init__(
         self,
@@ -92,6 +99,10 @@ class Templates:
             **env_options,
         )
         self.env.globals.update(template_globals(static_name))
+
+    def setup(self, app: App) -> None:
+        """Make the app's environment now (search path, reloading) rather than on first use."""
+        self._env_for(app)
 
     def get_template(self, name: str, request: HTTPConnection | None = None) -> jinja2.Template:
         """The compiled template ``name`` (cached); errors name the folders searched."""

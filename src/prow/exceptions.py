@@ -1,0 +1,125 @@
+"""Every exception and warning prow raises that you may catch, handle or raise yourself.
+
+::
+
+    Exception
+    ├── HTTPError                       an HTTP error answer (4xx/5xx) a handler or prow raises
+    │   └── RequestValidationError      the request did not match the handler's parameters (422)
+    │       └── AccountError            prow.auth: a username or e-mail address is refused (422)
+    ├── ConfigurationError              the app is set up wrongly; ``.code`` is a stable prow.E...
+    ├── WebSocketDisconnect             the client closed the websocket (``.code``, ``.reason``)
+    ├── WebSocketError                  raise it to close a websocket with a code and a reason
+    ├── ClientDisconnect                the client went away before the request body was read
+    ├── ResponseValidationError         a handler returned data its response type refuses (500)
+    ├── TokenError                      prow.auth: a token was refused (expired, tampered...)
+    ├── MigrationError                  prow.db: a migration command could not run
+    ├── RateLimitStoreError             prow.ratelimit: the store failed and fails closed (503)
+    ├── SessionStoreUnavailable         prow.sessions: the session store is down for now (503)
+    ├── ValueError
+    │   ├── InvalidCookie               a cookie name, value or attribute browsers would refuse
+    │   └── PasswordError               prow.auth: a password breaks the strength rules (422)
+    ├── RuntimeError
+    │   └── SessionTooLarge             prow.sessions: a cookie session grew past 4 KB
+    ├── sqlalchemy.exc.OperationalError
+    │   └── DatabaseUnavailable         prow.db: the database cannot be reached for now (503)
+    ├── sqlalchemy.exc.DataError
+    │   ├── ValueTooLong                prow.db: a string does not fit its String(n) column (422)
+    │   └── InvalidValue                prow.db: a value the database refuses (out of range...; 422)
+    ├── click.ClickException
+    │   └── CLIError                    prow.cli: a mistake a command reports as one line
+    └── httpx.Response
+        └── WebSocketDenialResponse     prow.testing: the app refused a websocket handshake
+
+    Warning
+    └── UserWarning
+        └── MigrationWarning            prow.db: a written migration is likely to fail
+
+The classes marked with a battery (``prow.auth``, ``prow.db``...) live in that battery and are
+imported from it on first use here, so ``import prow.exceptions`` stays as cheap as
+``import prow``: naming ``prow.exceptions.DatabaseUnavailable`` imports SQLAlchemy, importing
+this module does not.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from prow._cookies import InvalidCookie
+from prow._exceptions import (
+    ConfigurationError,
+    HTTPError,
+    RequestValidationError,
+    WebSocketDisconnect,
+    WebSocketError,
+)
+from prow._request import ClientDisconnect
+from prow._routing._render import ResponseValidationError
+
+if TYPE_CHECKING:
+    from prow.auth import AccountError, PasswordError, TokenError
+    from prow.cli import CLIError
+    from prow.db import (
+        DatabaseUnavailable,
+        InvalidValue,
+        MigrationError,
+        MigrationWarning,
+        ValueTooLong,
+    )
+    from prow.ratelimit import RateLimitStoreError
+    from prow.sessions import SessionStoreUnavailable, SessionTooLarge
+    from prow.testing import WebSocketDenialResponse
+
+__all__ = [
+    "AccountError",
+    "CLIError",
+    "ClientDisconnect",
+    "ConfigurationError",
+    "DatabaseUnavailable",
+    "HTTPError",
+    "InvalidCookie",
+    "InvalidValue",
+    "MigrationError",
+    "MigrationWarning",
+    "PasswordError",
+    "RateLimitStoreError",
+    "RequestValidationError",
+    "ResponseValidationError",
+    "SessionStoreUnavailable",
+    "SessionTooLarge",
+    "TokenError",
+    "ValueTooLong",
+    "WebSocketDenialResponse",
+    "WebSocketDisconnect",
+    "WebSocketError",
+]
+
+# The batteries' classes: name -> the public package that defines it, imported on first use.
+_LAZY = {
+    "AccountError": "prow.auth",
+    "CLIError": "prow.cli",
+    "DatabaseUnavailable": "prow.db",
+    "InvalidValue": "prow.db",
+    "MigrationError": "prow.db",
+    "MigrationWarning": "prow.db",
+    "PasswordError": "prow.auth",
+    "RateLimitStoreError": "prow.ratelimit",
+    "SessionStoreUnavailable": "prow.sessions",
+    "SessionTooLarge": "prow.sessions",
+    "TokenError": "prow.auth",
+    "ValueTooLong": "prow.db",
+    "WebSocketDenialResponse": "prow.testing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    package = _LAZY.get(name)
+    if package is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(package), name)
+    globals()[name] = value  # the next lookup skips this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
