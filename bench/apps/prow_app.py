@@ -1,7 +1,7 @@
 """prow with its defaults (OpenAPI and docs routes on, as a user gets them).
 
 ``GET /db/{row_id}`` runs the shared core statement on the ``Connection`` dependency;
-``GET /db/orm/{row_id}`` is a handler with the ``Session`` dependency and ``get_or_404``;
+``GET /db/orm/{row_id}`` is a handler with the ``DBSession`` dependency and ``get_or_404``;
 ``GET /db/list`` is the list action of a ``Resource`` (filters, ordering and pagination as a user
 gets them).
 """
@@ -17,7 +17,7 @@ from bench._db import async_url
 from bench.apps._models import Item
 from bench.apps._rows import ONE_ROW, PAGE, TABLE
 from prow import App, HTTPError, PlainTextResponse
-from prow.db import Connection, Database, Model, Resource, Session, get_or_404, schema_for
+from prow.db import Connection, Database, DBSession, Model, Resource, get_or_404, schema_for
 
 
 class BenchRow(Model):
@@ -65,7 +65,7 @@ async def row(row_id: int, connection: Connection) -> dict[str, Any]:
 
 
 @app.get("/db/orm/{row_id}")
-async def orm_row(row_id: int, session: Session) -> BenchRowRead:  # type: ignore[valid-type]
+async def orm_row(row_id: int, session: DBSession) -> BenchRowRead:  # type: ignore[valid-type]
     return BenchRowRead.model_validate(await get_or_404(session, BenchRow, row_id))
 
 

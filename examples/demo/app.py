@@ -32,7 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from prow import App, HTTPError, Query, Router
 from prow.auth import Auth, grant, requires, resource_permissions
-from prow.db import Database, Migration, Model, Resource, Session, database, get_or_404, migrate
+from prow.db import Database, DBSession, Migration, Model, Resource, database, get_or_404, migrate
 from prow.ratelimit import RateLimits
 from prow.sessions import Sessions
 
@@ -159,7 +159,7 @@ async def index() -> dict[str, str]:
 
 
 @api.get("/stats")
-async def stats(session: Session) -> Stats:
+async def stats(session: DBSession) -> Stats:
     """How many items each category holds, and their average price."""
     query = (
         select(Category.name, func.count(Item.id), func.avg(Item.price))
@@ -177,9 +177,7 @@ async def stats(session: Session) -> Stats:
 
 @api.post("/items/{item_id}/discount", dependencies=[requires("item.change")])
 async def discount(
-    item_id: int,
-    session: Session,
-    percent: Annotated[int, Query(ge=1, le=90)] = 10,
+    item_id: int, session: DBSession, percent: Annotated[int, Query(ge=1, le=90)] = 10
 ) -> PriceChange:
     """Lower an item's price by ``percent`` (committed when the handler returns).
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 from examples.demo.app import Category, Item
 from prow import RedirectResponse, Request, Router
 from prow.auth import Auth, OptionalUser, has_perm, is_safe_redirect, login, logout
-from prow.db import Session
+from prow.db import DBSession
 from prow.forms import bind_form, blank_form
 from prow.responses import HTMLResponse, Response
 from prow.templating import Templates, flash, redirect_to
@@ -34,7 +34,7 @@ class NewItem(BaseModel):
 
 
 @router.get("/items")
-async def items_page(request: Request, session: Session) -> HTMLResponse:
+async def items_page(request: Request, session: DBSession) -> HTMLResponse:
     """Every item, newest first."""
     query = select(Item).options(selectinload(Item.category)).order_by(Item.id.desc())
     items = (await session.scalars(query)).all()
@@ -42,7 +42,7 @@ async def items_page(request: Request, session: Session) -> HTMLResponse:
 
 
 @router.get("/items/new")
-async def new_item_page(request: Request, session: Session, user: OptionalUser) -> Response:
+async def new_item_page(request: Request, session: DBSession, user: OptionalUser) -> Response:
     """The empty form (for users who may add items)."""
     refused = await _refuse_unless_may_add(request, session, user)
     if refused is not None:
@@ -53,7 +53,7 @@ async def new_item_page(request: Request, session: Session, user: OptionalUser) 
 
 
 @router.post("/items/new")
-async def create_item_page(request: Request, session: Session, user: OptionalUser) -> Response:
+async def create_item_page(request: Request, session: DBSession, user: OptionalUser) -> Response:
     """Add the item, or show the form again with its errors (422)."""
     refused = await _refuse_unless_may_add(request, session, user)
     if refused is not None:
@@ -71,7 +71,7 @@ async def create_item_page(request: Request, session: Session, user: OptionalUse
 
 
 async def _refuse_unless_may_add(
-    request: Request, session: Session, user: OptionalUser
+    request: Request, session: DBSession, user: OptionalUser
 ) -> Response | None:
     """Anonymous visitors go to the login page; users without ``item.add`` get a 403 page."""
     if user is None:
@@ -82,7 +82,7 @@ async def _refuse_unless_may_add(
     return None
 
 
-async def _categories(session: Session) -> list[tuple[int, str]]:
+async def _categories(session: DBSession) -> list[tuple[int, str]]:
     rows = await session.execute(select(Category.id, Category.name).order_by(Category.name))
     return [(pk, name) for pk, name in rows.all()]
 
@@ -105,13 +105,13 @@ async def login_page(request: Request, next: str = "/account") -> HTMLResponse:
 
 
 @router.post("/login", csrf="strict")  # checked without cookies too: no login CSRF
-async def login_submit(request: Request, session: Session) -> Response:
+async def login_submit(request: Request, auth: Auth, session: DBSession) -> Response:
     """Log in and go to ``next``, or show the form again saying what was wrong."""
     form = await bind_form(LoginForm, request)
     target = _safe((await request.form()).get("next"))
     if form.is_valid:
         password = form.data.password.get_secret_value()
-        user = await Auth.of(request.app).authenticate(session, form.data.username, password)
+        user = await auth.authenticate(session, form.data.username, password)
         if user is not None:
             login(request, user)
             flash(request, f"Welcome, {user.username}.", "success")
@@ -130,7 +130,7 @@ async def logout_submit(request: Request) -> Response:
 
 
 @router.get("/account")
-async def account_page(request: Request, user: OptionalUser, session: Session) -> Response:
+async def account_page(request: Request, user: OptionalUser, session: DBSession) -> Response:
     """Only for users who are logged in: the others are sent to the login page."""
     if user is None:
         return RedirectResponse(f"{request.app.url_for('login_page')}?next=/account", 303)

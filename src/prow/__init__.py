@@ -20,7 +20,7 @@ from prow._exceptions import (
     WebSocketDisconnect,
     WebSocketError,
 )
-from prow._forms import FormData, UploadFile
+from prow._formdata import FormData, UploadFile
 from prow._params import Body, Cookie, Depends, File, Form, Header, Path, Query
 from prow._request import HTTPConnection, Request
 from prow._routing._options import RouteOptions

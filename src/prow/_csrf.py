@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Literal
 
 from prow._cookies import SetCookie
 from prow._exceptions import HTTPError
-from prow._forms import FORM_MEDIA_TYPES, URLENCODED
+from prow._formdata import FORM_MEDIA_TYPES, URLENCODED
 from prow.scope import CSRF_SECRET, HEADERS
 
 if TYPE_CHECKING:

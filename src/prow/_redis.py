@@ -31,7 +31,7 @@ def redis_asyncio() -> Any:
         import redis.asyncio
     except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
         raise ModuleNotFoundError(
-            "RedisStore needs redis-py; install it with: pip install 'prow[redis]'",
+            "Redis stores need redis-py; install it with: pip install 'prow[redis]'",
             name=exc.name,
         ) from exc
     return redis.asyncio

@@ -15,7 +15,7 @@ from prow.scope import MAX_BODY_SIZE
 
 if TYPE_CHECKING:
     from prow._app import App
-    from prow._forms import FormData
+    from prow._formdata import FormData
 
 __all__ = ["HTTPConnection", "Request"]
 
@@ -219,7 +219,7 @@ class Request(HTTPConnection):
     async def form(self, **limits: int) -> FormData:
         """The body parsed as a urlencoded or multipart form (files spool to disk)."""
         if self._form is None:
-            from prow._forms import parse_form
+            from prow._formdata import parse_form
 
             self._form = await parse_form(self.headers, self.stream(), **limits)
         return self._form

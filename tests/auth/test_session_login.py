@@ -31,7 +31,7 @@ def _routes(app: App) -> App:
 
     @app.post("/change-password")
     async def change(user: CurrentUser, session: Session, request: Request) -> None:
-        user.set_password("a brand new phrase")
+        await user.aset_password("a brand new phrase")
         keep_login(request, user)
 
     return app

@@ -185,7 +185,7 @@ def test_malformed_tokens_are_401_not_500(client: TestClient, garbage: str) -> N
 def test_a_password_change_revokes_earlier_tokens(app: App) -> None:
     @app.post("/change-password")
     async def change(user: CurrentUser, session: Session) -> None:
-        user.set_password("a brand new phrase")
+        await user.aset_password("a brand new phrase")
 
     with TestClient(app) as client:
         pair = client.post("/auth/token", data={"username": "ann", "password": PASSWORD}).json()

@@ -84,7 +84,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from prow import App, HTTPError
-from prow.db import Connection, Model, Session, get_or_404
+from prow.db import Connection, DBSession, Model, get_or_404
 
 
 class PlAuthor(Model):
@@ -101,12 +101,12 @@ authors = App(database_url=os.environ["PLUGIN_TEST_URL"])
 
 
 @authors.get("/authors")
-async def names(session: Session) -> list[str]:
+async def names(session: DBSession) -> list[str]:
     return list(await session.scalars(select(PlAuthor.name).order_by(PlAuthor.name)))
 
 
 @authors.post("/authors", status_code=201)
-async def add(data: AuthorIn, session: Session) -> dict[str, object]:
+async def add(data: AuthorIn, session: DBSession) -> dict[str, object]:
     author = PlAuthor(name=data.name)
     session.add(author)
     await session.flush()
@@ -114,7 +114,7 @@ async def add(data: AuthorIn, session: Session) -> dict[str, object]:
 
 
 @authors.patch("/authors/{author_id}")
-async def rename(author_id: int, data: AuthorIn, session: Session) -> str:
+async def rename(author_id: int, data: AuthorIn, session: DBSession) -> str:
     author = await get_or_404(session, PlAuthor, author_id)
     author.name = data.name
     return author.name

@@ -350,8 +350,8 @@ def test_openapi_documents_429_through_responses_option() -> None:
     [
         (lambda: rate_limit("5 a minute"), "prow.E140", "'5/minute'"),
         (lambda: rate_limit("5/minute", key="address"), "prow.E141", "'ip', 'user'"),
-        (lambda: rate_limit("5/minute", store=object()), "prow.E142", "RedisStore(url)"),
-        (lambda: use_rate_limit_store(App(), object()), "prow.E142", "MemoryStore()"),  # type: ignore[arg-type]
+        (lambda: rate_limit("5/minute", store=object()), "prow.E142", "RedisRateLimitStore(url)"),
+        (lambda: use_rate_limit_store(App(), object()), "prow.E142", "MemoryRateLimitStore()"),  # type: ignore[arg-type]
     ],
 )
 def test_configuration_mistakes_fail_at_definition(call: object, code: str, words: str) -> None:

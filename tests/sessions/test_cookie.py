@@ -152,7 +152,7 @@ def test_oversized_cookie_session_fails_with_advice() -> None:
         with pytest.raises(SessionTooLarge, match="over the 4096 bytes") as caught:
             # Random-looking data: compression cannot shrink it under the limit.
             client.post("/set", json={"blob": [str(n * 7919 % 100003) for n in range(1500)]})
-        assert "RedisStore" in str(caught.value)
+        assert "RedisSessionStore" in str(caught.value)
 
 
 def test_oversized_cookie_session_is_a_500_without_cookie() -> None:

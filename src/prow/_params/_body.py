@@ -9,7 +9,7 @@ from pydantic_core import ValidationError
 
 from prow._csrf import CSRF_FIELD
 from prow._exceptions import HTTPError
-from prow._forms import FORM_MEDIA_TYPES
+from prow._formdata import FORM_MEDIA_TYPES
 from prow._params._errors import error_entries, missing
 from prow._params._markers import REQUIRED, Body
 from prow._params._plan import ParamPlan
@@ -19,7 +19,7 @@ from prow._request import json_error_detail
 if TYPE_CHECKING:
     from pydantic import BaseModel, TypeAdapter
 
-    from prow._forms import FormData
+    from prow._formdata import FormData
     from prow._request import Request
 
 __all__ = ["BodyPlan", "build_body_plan"]
@@ -123,7 +123,7 @@ def _raise_if_malformed(exc: ValidationError) -> None:
 
 
 async def _read(value: Any) -> Any:
-    from prow._forms import UploadFile
+    from prow._formdata import UploadFile
 
     return await value.read() if isinstance(value, UploadFile) else value
 

@@ -146,7 +146,7 @@ def _plan_parameter(
     if special is not None:
         plan.specials.append((parameter.name, special))
         return
-    depends = _find(metadata, parameter.default, Depends)
+    depends = _find(metadata, parameter.default, Depends) or _extension_depends(base)
     if depends is not None:
         target = depends.dependency or base
         sub = compile_call(target, path_names, special_types, stack)
@@ -169,6 +169,14 @@ def _special_kind(base: Any, special_types: dict[type, str]) -> str | None:
         if kind is not None:
             return kind
     return None
+
+
+def _extension_depends(base: Any) -> Depends | None:
+    """``auth: Auth`` (any extension class): a dependency on the app's installed one."""
+    from prow.extensions._inject import extension_dependency, extension_kind
+
+    kind = extension_kind(base)
+    return None if kind is None else Depends(extension_dependency(kind))
 
 
 def _find(metadata: list[Any], default: Any, kind: type[Any]) -> Any:
@@ -222,7 +230,7 @@ def _default_marker(base: Any, parameter: inspect.Parameter, path_names: frozens
 
 
 def _is_upload(base: Any) -> bool:
-    from prow._forms import UploadFile
+    from prow._formdata import UploadFile
 
     target = unwrap_optional(base)
     if is_sequence(target):

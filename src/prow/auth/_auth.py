@@ -10,7 +10,7 @@ import datetime
 import hmac
 import logging
 from collections.abc import Awaitable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic
 
 import anyio.to_thread
 from sqlalchemy import Table, select
@@ -22,6 +22,7 @@ from prow._request import HTTPConnection, Request
 from prow.auth import _apikeys, _tokens
 from prow.auth._current import API_KEY_SCHEME, OAUTH2_SCHEME, SESSION_HASH_KEY, SESSION_USER_KEY
 from prow.auth._identity import AccountError, canonical_username, normalize_email
+from prow.auth._models import UserT
 from prow.auth._passwords import (
     PasswordError,
     hash_password,
@@ -44,13 +45,17 @@ logger = logging.getLogger("prow.auth")
 _DEFAULT: Any = object()
 
 
-class Auth(Extension):
+class Auth(Extension, Generic[UserT]):
     """Users, login, tokens and API keys: the auth battery.
 
     ::
 
         app = App(extensions=[Auth()])           # prow.auth.User, routes under /auth
         auth = Auth(app, user_model=Member)      # the same, Flask style; your own user model
+
+    ``Auth(user_model=Member)`` is an ``Auth[Member]``: ``create_user``, ``authenticate``
+    and the others give ``Member`` objects to a type checker. A handler or dependency gets
+    the app's ``Auth`` by asking for it (``auth: Auth[Member]``), like any extension.
 
     Options (keyword-only): ``user_model``, ``api_key_model`` (default: ``APIKey`` with the
     default user model, none with a custom one), ``prefix`` (``"/auth"``; ``None`` adds no
@@ -72,7 +77,7 @@ class Auth(Extension):
         self,
         app: App | None = None,
         *,
-        user_model: type[Any] | None = None,
+        user_model: type[UserT] | None = None,
         api_key_model: type[Any] | None = _DEFAULT,
         prefix: str | None = "/auth",
         access_token_lifetime: datetime.timedelta = datetime.timedelta(minutes=15),
@@ -84,6 +89,7 @@ class Auth(Extension):
         token_schemes: Sequence[str] = ("Bearer",),
         login_field: str = "username",
     ) -> None:
+        self.user_model: type[UserT]
         self.user_model, self.api_key_model = _models(user_model, api_key_model)
         self.prefix = prefix
         self.access_token_lifetime = access_token_lifetime
@@ -139,13 +145,13 @@ class Auth(Extension):
         self._key = app.signing_key("jwt")
 
     @classmethod
-    def installed_on(cls, app: Any) -> Auth | None:
+    def installed_on(cls, app: Any) -> Auth[Any] | None:
         """The ``Auth`` installed on ``app``, or ``None``."""
         extensions = getattr(app, "_extensions", None)
         return None if extensions is None else extensions.find(Auth)
 
     @classmethod
-    def of(cls, app: Any) -> Auth:
+    def of(cls, app: Any) -> Auth[Any]:
         """The ``Auth`` installed on ``app``; ``prow.E162`` when there is none."""
         found = cls.installed_on(app)
         if found is None:
@@ -197,7 +203,7 @@ class Auth(Extension):
 
     async def user_from_token(
         self, session: AsyncSession, token: str, typ: _tokens.TokenType = "access"
-    ) -> AbstractUser:
+    ) -> UserT:
         """The active user a valid token of ``typ`` names; raises ``TokenError`` otherwise."""
         claims = _tokens.decode_token(self.key, token, typ=typ, leeway=self.leeway)
         subject = claims["sub"]
@@ -215,7 +221,7 @@ class Auth(Extension):
         """
         from prow.auth._models import Group, Permission, group_permissions
 
-        user = self.user_model
+        user: Any = self.user_model
         tables = [
             Permission.__table__,
             Group.__table__,
@@ -238,7 +244,7 @@ class Auth(Extension):
         *,
         validate: bool = True,
         **fields: Any,
-    ) -> Any:
+    ) -> UserT:
         """Add a user (``fields``: ``email``, ``is_staff``, ``is_superuser``...) and flush.
 
         The username is normalized and checked (:class:`AccountError`, a 422 naming the
@@ -249,7 +255,8 @@ class Auth(Extension):
         422 listing the problems); ``None`` makes a user who cannot log in with a password.
         It is hashed in a worker thread.
         """
-        user = self.user_model(username=username, **fields)  # normalizes, or AccountError
+        model: Any = self.user_model  # a Model subclass: its constructor takes columns
+        user: UserT = model(username=username, **fields)  # normalizes, or AccountError
         if password is not None and validate:
             validate_password(password, username=user.username)
         user.password = "" if password is None else await _hash(password)
@@ -273,7 +280,7 @@ class Auth(Extension):
 
     async def authenticate(
         self, session: AsyncSession, username: str, password: str
-    ) -> AbstractUser | None:
+    ) -> UserT | None:
         """The active user with these credentials, or ``None``; records the login time.
 
         ``username`` is matched against the ``login_field`` column (the username unless
@@ -293,10 +300,11 @@ class Auth(Extension):
         user.last_login = datetime.datetime.now(datetime.UTC)
         return user
 
-    async def _find_login(self, session: AsyncSession, name: str) -> AbstractUser | None:
+    async def _find_login(self, session: AsyncSession, name: str) -> UserT | None:
         """The user a login names, compared the way accounts are told apart (``_identity``):
         a username in any case or Unicode form, an e-mail address in any case."""
-        model, field = self.user_model, self.login_field
+        model: Any = self.user_model
+        field = self.login_field
         if field == "username":
             condition = model.username_key == canonical_username(name)
         elif field == "email":
@@ -311,12 +319,10 @@ class Auth(Extension):
             condition = model.email == name
         else:
             condition = getattr(model, field) == name
-        user: AbstractUser | None = (
-            await session.scalars(select(model).where(condition))
-        ).one_or_none()
+        user: UserT | None = (await session.scalars(select(model).where(condition))).one_or_none()
         return user
 
-    async def resolve(self, request: HTTPConnection, session: AsyncSession) -> AbstractUser | None:
+    async def resolve(self, request: HTTPConnection, session: AsyncSession) -> UserT | None:
         """The request's user: JWT, then API key, then session (see ``_current``)."""
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
         scheme = scheme.lower()
@@ -337,13 +343,13 @@ class Auth(Extension):
             return await self._api_key_user(session, key.strip())
         return await self._session_user(request, session)
 
-    async def _bearer_user(self, session: AsyncSession, token: str) -> AbstractUser:
+    async def _bearer_user(self, session: AsyncSession, token: str) -> UserT:
         try:
             return await self.user_from_token(session, token, "access")
         except _tokens.TokenError as exc:
             raise _unauthorized(self.token_schemes[0], f"invalid token: {exc}") from None
 
-    async def _api_key_user(self, session: AsyncSession, key: str) -> AbstractUser:
+    async def _api_key_user(self, session: AsyncSession, key: str) -> UserT:
         if self.api_key_model is None:
             raise _unauthorized("Api-Key", "API keys are not enabled on this app")
         row = await _apikeys.find_api_key(session, self.api_key_model, key)
@@ -352,9 +358,7 @@ class Auth(Extension):
             raise _unauthorized("Api-Key", "invalid API key (unknown, revoked or expired)")
         return user
 
-    async def _session_user(
-        self, request: HTTPConnection, session: AsyncSession
-    ) -> AbstractUser | None:
+    async def _session_user(self, request: HTTPConnection, session: AsyncSession) -> UserT | None:
         data = request.scope.get("session")
         if data is None:
             return None
@@ -366,12 +370,12 @@ class Auth(Extension):
             return None  # the password changed since this login: log the session out
         return user
 
-    async def _get_user(self, session: AsyncSession, raw_id: Any) -> AbstractUser | None:
+    async def _get_user(self, session: AsyncSession, raw_id: Any) -> UserT | None:
         try:
             user_id = int(raw_id)
         except (TypeError, ValueError):
             return None
-        user: AbstractUser | None = await session.get(self.user_model, user_id)
+        user = await session.get(self.user_model, user_id)
         return user if user is not None and user.is_active else None
 
     def challenge(self) -> str:

@@ -21,13 +21,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 from prow._exceptions import ConfigurationError, HTTPError
 from prow._params import Depends
 from prow._request import HTTPConnection, Request
-from prow.auth._models import AbstractUser
-from prow.db import Session, database
+from prow.auth._models import AbstractUser, UserT
+from prow.db import DBSession, database
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
-
-    from prow.auth._default import User
 
 __all__ = [
     "CurrentUser",
@@ -40,7 +38,7 @@ __all__ = [
     "optional_user",
 ]
 
-#: Session keys: the user's id, and a fingerprint of their password hash at login.
+#: Browser-session keys: the user's id, and a fingerprint of their password hash at login.
 SESSION_USER_KEY = "_auth_user_id"
 SESSION_HASH_KEY = "_auth_hash"
 
@@ -58,7 +56,7 @@ _SECURITY: list[tuple[str, dict[str, Any], list[str]]] = [
 ]
 
 
-async def optional_user(request: Request, session: Session) -> AbstractUser | None:
+async def optional_user(request: Request, session: DBSession) -> AbstractUser | None:
     """The dependency behind ``OptionalUser``: the user, or ``None`` when anonymous."""
     if "user" in request.scope:
         cached: AbstractUser | None = request.scope["user"]
@@ -77,7 +75,7 @@ async def user_if_installed(request: Request) -> AbstractUser | None:
     The dependency edge of ``rate_limit(key="user")``: the limiter runs after the user is
     known, whatever order the route lists its dependencies in. It looks the user up in a
     session of its own; a handler's ``CurrentUser`` then gets the same user attached to the
-    handler's ``Session``, without asking the database again.
+    handler's ``DBSession``, without asking the database again.
     """
     if "user" in request.scope:
         cached: AbstractUser | None = request.scope["user"]
@@ -95,7 +93,7 @@ async def get_user(request: HTTPConnection) -> AbstractUser | None:
     The same lookup as ``OptionalUser``, cached in ``scope["user"]`` the same way, but in a
     database session of its own, closed before it returns: the user it gives is detached,
     for reading (templates, exception handlers). A handler that changes the user asks for
-    ``CurrentUser``, whose user belongs to the handler's ``Session``.
+    ``CurrentUser``, whose user belongs to the handler's ``DBSession``.
     """
     if "user" in request.scope:
         cached: AbstractUser | None = request.scope["user"]
@@ -139,14 +137,14 @@ current_user.__openapi_responses__ = {  # type: ignore[attr-defined]
     }
 }
 
-if TYPE_CHECKING:
-    CurrentUser = Annotated[User, Depends(current_user)]
-    OptionalUser = Annotated[User | None, Depends(optional_user)]
-else:
-    #: A handler parameter annotated ``CurrentUser`` receives the user; anonymous → 401.
-    CurrentUser = Annotated[Any, Depends(current_user)]
-    #: A handler parameter annotated ``OptionalUser`` receives the user or ``None``.
-    OptionalUser = Annotated[Any, Depends(optional_user)]
+#: A handler parameter annotated ``CurrentUser`` receives the user; anonymous → 401.
+#: ``CurrentUser[Member]`` types it as the project's own user model (``prow.auth.User``
+#: when none is named): a generic alias, because a type checker accepts no attribute of an
+#: object (such as ``auth.CurrentUser``) as a parameter's type.
+CurrentUser = Annotated[UserT, Depends(current_user)]
+#: A handler parameter annotated ``OptionalUser`` receives the user or ``None``;
+#: ``OptionalUser[Member]`` types it as ``Member | None``.
+OptionalUser = Annotated[UserT | None, Depends(optional_user)]
 
 
 def login(request: Request, user: AbstractUser) -> None:

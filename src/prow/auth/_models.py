@@ -18,14 +18,21 @@ used, so a project with its own user model gets no unused ``auth_user`` table.
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from sqlalchemy import Column, DateTime, ForeignKey, String, Table, func
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship, validates
 
 from prow.db import Model
 
-__all__ = ["AbstractAPIKey", "AbstractUser", "Group", "Permission", "group_permissions"]
+__all__ = [
+    "AbstractAPIKey",
+    "AbstractUser",
+    "Group",
+    "Permission",
+    "UserT",
+    "group_permissions",
+]
 
 ACTIONS = ("view", "add", "change", "delete")
 
@@ -68,7 +75,8 @@ class AbstractUser:
     with a password" (a user made for API keys only). It is marked sensitive, so derived
     schemas (``schema_for``, ``Resource``) never show or write it; the flags that grant
     privileges and the login history are read-only there. Set passwords with
-    ``Auth.set_password``, privileges with code or ``prow createsuperuser``.
+    ``await auth.set_password(user, ...)`` (checks the strength) or ``await
+    user.aset_password(...)``, privileges with code or ``prow createsuperuser``.
 
     Setting ``username`` normalizes it (NFKC) and refuses look-alike and invisible
     characters (:class:`~prow.auth.AccountError`, a 422), and fills ``username_key``, its
@@ -133,16 +141,38 @@ class AbstractUser:
         return None if address is None else normalize_email(address)
 
     def set_password(self, password: str) -> None:
-        """Store the argon2id hash of ``password`` (no strength check: ``validate_password``)."""
-        from prow.auth._passwords import hash_password
+        """Store the argon2id hash of ``password`` (no strength check: ``validate_password``).
 
+        For scripts, the shell and ``def`` handlers: on a running event loop it raises
+        ``RuntimeError`` (hashing would stall every request); await :meth:`aset_password`.
+        """
+        from prow.auth._passwords import hash_password, refuse_on_event_loop
+
+        refuse_on_event_loop("user.set_password()")
         self.password = hash_password(password)
 
+    async def aset_password(self, password: str) -> None:
+        """:meth:`set_password` in a worker thread, for async code (flush to store it)."""
+        import anyio.to_thread
+
+        from prow.auth._passwords import hash_password
+
+        self.password = await anyio.to_thread.run_sync(hash_password, password)
+
     def check_password(self, password: str) -> bool:
-        """Whether ``password`` matches the stored hash."""
+        """Whether ``password`` matches the stored hash (refused on an event loop, as above)."""
+        from prow.auth._passwords import refuse_on_event_loop, verify_password
+
+        refuse_on_event_loop("user.check_password()")
+        return verify_password(password, self.password)
+
+    async def acheck_password(self, password: str) -> bool:
+        """:meth:`check_password` in a worker thread, for async code."""
+        import anyio.to_thread
+
         from prow.auth._passwords import verify_password
 
-        return verify_password(password, self.password)
+        return await anyio.to_thread.run_sync(verify_password, password, self.password)
 
     def __str__(self) -> str:
         return self.username
@@ -154,6 +184,19 @@ def _max_length(user_class: Any) -> int | None:
     lengths = [getattr(columns[name].type, "length", None) for name in ("username", "username_key")]
     known = [length for length in lengths if isinstance(length, int)]
     return min(known) if known else None
+
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar as DefaultTypeVar  # PEP 696: Python 3.13's TypeVar
+
+    from prow.auth._default import User
+
+    #: The project's user model: ``Auth[UserT]``, ``CurrentUser[UserT]``. Type checkers take
+    #: ``prow.auth.User`` when none is named, so a bare ``CurrentUser`` is a ``User``.
+    UserT = DefaultTypeVar("UserT", bound=AbstractUser, default=User)
+else:
+    # The default is for type checkers only: ``User`` is defined on first use, never here.
+    UserT = TypeVar("UserT", bound=AbstractUser)
 
 
 def _link_table(user_class: Any, name: str, target: str) -> Table:

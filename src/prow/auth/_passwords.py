@@ -5,12 +5,19 @@ guessing them on GPUs is slow), each with its own salt. When prow's hashing para
 raised, a hash made with the old ones is replaced at the user's next login
 (``needs_rehash``), as only then is the password known.
 
+Threat: a stalled server. argon2id takes a large fraction of a second on purpose; run on the
+event loop it would hold up every other request meanwhile (and a flood of logins would stop
+the server). So hashing and verifying refuse to run in a thread whose event loop is running:
+async code awaits ``auth.set_password``, ``user.aset_password`` or ``user.acheck_password``,
+which hash in a worker thread. Scripts, the shell and plain ``def`` handlers call them as is.
+
 Threat: guessable passwords. ``validate_password`` refuses short, all-digit and common
 passwords and those close to the username, listing every problem at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 from collections.abc import Sequence
 
@@ -142,13 +149,35 @@ class PasswordError(ValueError):
         )
 
 
+def refuse_on_event_loop(what: str) -> None:
+    """Raise ``RuntimeError`` when called on a running event loop's thread (see above)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return  # a script, a worker thread or a sync handler: blocking is fine here
+    raise RuntimeError(
+        f"{what} runs argon2id, which takes a large fraction of a second on purpose, and "
+        "would stall every request of this event loop: await auth.set_password(user, ...), "
+        "user.aset_password(...) or user.acheck_password(...) instead, or run it in a worker "
+        "thread with anyio.to_thread.run_sync"
+    )
+
+
 def hash_password(password: str) -> str:
-    """The argon2id hash of ``password`` (salted; a different string every call)."""
+    """The argon2id hash of ``password`` (salted; a different string every call).
+
+    Blocking: refused on a running event loop (see the module's docstring).
+    """
+    refuse_on_event_loop("hash_password()")
     return _HASHER.hash(password)
 
 
 def verify_password(password: str, hashed: str | None) -> bool:
-    """Whether ``password`` matches ``hashed``; ``False`` for an empty or malformed hash."""
+    """Whether ``password`` matches ``hashed``; ``False`` for an empty or malformed hash.
+
+    Blocking: refused on a running event loop (see the module's docstring).
+    """
+    refuse_on_event_loop("verify_password()")
     if not hashed:
         # Still do the work, so a user without a password answers as slowly as others.
         _verify_quietly(_dummy_hash(), password)
@@ -158,6 +187,7 @@ def verify_password(password: str, hashed: str | None) -> bool:
 
 def spend_verification_time(password: str) -> None:
     """Verify against a dummy hash: for "no such user", to take as long as a real check."""
+    refuse_on_event_loop("spend_verification_time()")
     _verify_quietly(_dummy_hash(), password)
 
 

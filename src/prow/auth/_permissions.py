@@ -19,7 +19,7 @@ from prow._params import Depends
 from prow._request import Request
 from prow.auth._current import current_user, get_user
 from prow.auth._models import ACTIONS, Group, Permission, group_permissions
-from prow.db import Session, database
+from prow.db import DBSession, database
 from prow.db._model import model_key
 from prow.scope import AUTH_PERMISSIONS
 
@@ -136,7 +136,7 @@ def requires(*perms: str) -> Any:
 
     async def guard(
         request: Request,
-        session: Session,
+        session: DBSession,
         user: Annotated[Any, Depends(current_user)],
     ) -> None:
         if user.is_superuser or not perms:
@@ -189,7 +189,7 @@ async def _held_by(request: Request, user: Any) -> frozenset[str]:
 
 
 async def _load_permissions(
-    request: Request, session: Session, user: Annotated[Any, Depends(current_user)]
+    request: Request, session: DBSession, user: Annotated[Any, Depends(current_user)]
 ) -> None:
     await _held(request, session, user)
 

@@ -21,12 +21,12 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field
 
 from prow._exceptions import HTTPError
-from prow._forms import FORM_MEDIA_TYPES
+from prow._formdata import FORM_MEDIA_TYPES
 from prow._request import Request
 from prow._routing._router import Router
 from prow.auth._current import CurrentUser, login, logout
 from prow.auth._tokens import TokenError
-from prow.db import Session
+from prow.db import DBSession
 from prow.responses import JSONResponse, RedirectResponse, Response
 
 if TYPE_CHECKING:
@@ -186,7 +186,7 @@ def _next(request: Request, fields: dict[str, Any], default: str) -> str:
     return target
 
 
-def _guards(auth: Auth) -> list[Any]:
+def _guards(auth: Auth[Any]) -> list[Any]:
     if auth.login_rate_limit is None:
         return []
     from prow.ratelimit import rate_limit
@@ -194,13 +194,13 @@ def _guards(auth: Auth) -> list[Any]:
     return [rate_limit(auth.login_rate_limit, key="ip", name="prow.auth.login")]
 
 
-def auth_router(auth: Auth) -> Router:
+def auth_router(auth: Auth[Any]) -> Router:
     """The login, logout, token, refresh and "me" routes of ``auth``."""
     assert auth.prefix is not None
     router = Router(auth.prefix, tags=["auth"])
     limited: dict[Any, Any] = {"dependencies": _guards(auth)}
 
-    async def login_view(request: Request, session: Session) -> Response:
+    async def login_view(request: Request, session: DBSession) -> Response:
         """Log in with a username and password (form or JSON); sets the session cookie."""
         fields, is_form = await _read_fields(request)
         target = _next(request, fields, auth.login_redirect) if is_form else None
@@ -220,7 +220,7 @@ def auth_router(auth: Auth) -> Router:
             return RedirectResponse(auth.logout_redirect, status_code=303)
         return Response(status_code=204)
 
-    async def token_view(request: Request, session: Session) -> Response:
+    async def token_view(request: Request, session: DBSession) -> Response:
         """OAuth2 token endpoint: ``grant_type=password`` or ``grant_type=refresh_token``."""
         fields, _ = await _read_fields(request)
         grant = fields.get("grant_type") or "password"
@@ -238,7 +238,7 @@ def auth_router(auth: Auth) -> Router:
             )
         return JSONResponse(auth.create_tokens(user), headers=_NO_STORE)
 
-    async def refresh_view(request: Request, session: Session) -> Response:
+    async def refresh_view(request: Request, session: DBSession) -> Response:
         """Trade a refresh token for a new access and refresh token."""
         fields, _ = await _read_fields(request)
         user = await _refreshed(auth, session, fields)
@@ -296,11 +296,12 @@ def auth_router(auth: Auth) -> Router:
     return router
 
 
-async def _refreshed(auth: Auth, session: Any, fields: dict[str, Any]) -> AbstractUser:
+async def _refreshed(auth: Auth[Any], session: Any, fields: dict[str, Any]) -> AbstractUser:
     token = fields.get("refresh_token")
     if not isinstance(token, str) or not token:
         raise HTTPError(422, "missing or empty field(s): refresh_token")
     try:
-        return await auth.user_from_token(session, token, "refresh")
+        user: AbstractUser = await auth.user_from_token(session, token, "refresh")
     except TokenError as exc:
         raise _invalid_grant(f"invalid refresh token: {exc}") from None
+    return user

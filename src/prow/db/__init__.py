@@ -6,7 +6,7 @@
     from sqlalchemy.orm import Mapped, mapped_column
 
     from prow import App
-    from prow.db import Model, Session, get_or_404
+    from prow.db import DBSession, Model, get_or_404
 
     class Author(Model):                     # table "author"
         id: Mapped[int] = mapped_column(primary_key=True)
@@ -15,12 +15,15 @@
     app = App(database_url="sqlite:///./app.sqlite3")
 
     @app.get("/authors/{author_id}")
-    async def read_author(author_id: int, session: Session) -> dict[str, object]:
+    async def read_author(author_id: int, session: DBSession) -> dict[str, object]:
         author = await get_or_404(session, Author, author_id)
         return {"id": author.id, "name": author.name}
 
 Needs the ``db`` extra (``pip install 'prow[db]'``; ``prow[postgres]``/``prow[mysql]``
 add those drivers). ``import prow`` never imports this package.
+
+``DBSession`` was called ``Session``: that name still works, with a ``DeprecationWarning``,
+but it read like the browser session (``request.session``, ``prow.sessions``).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ except ModuleNotFoundError as _missing:  # pragma: no cover - depends on the env
         "prow.db needs SQLAlchemy; install it with: pip install 'prow[db]'", name=_missing.name
     ) from _missing
 
+from prow._renamed import renamed_attribute
 from prow.db._database import DEFAULT_DATABASE_URL, Database, async_url, database, use_database
 from prow.db._errors import (
     DatabaseUnavailable,
@@ -48,7 +52,13 @@ from prow.db._errors import (
 from prow.db._model import NAMING_CONVENTION, Model, table_name_for
 from prow.db._resource import Resource, ResourceOptions
 from prow.db._schemas import schema_for
-from prow.db._session import Connection, Session, get_connection, get_or_404, get_session
+from prow.db._session import (
+    Connection,
+    DBSession,
+    get_connection,
+    get_or_404,
+    get_session,
+)
 
 del _sqlalchemy
 
@@ -64,6 +74,8 @@ if TYPE_CHECKING:
         showmigrations,
     )
 
+    Session = DBSession  # deprecated: the browser session is called a session too
+
 _LAZY = frozenset(
     (
         "Migration",
@@ -78,19 +90,23 @@ _LAZY = frozenset(
 )
 
 
+_RENAMED = {"Session": "prow.db.DBSession"}
+
+
 def __getattr__(name: str) -> Any:
     # Alembic is loaded only by code that migrates, not by every app that serves requests.
     if name in _LAZY:
         from prow.db import _migrations
 
         return getattr(_migrations, name)
-    raise AttributeError(f"module 'prow.db' has no attribute {name!r}")
+    return renamed_attribute(__name__, name, _RENAMED)
 
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
     "NAMING_CONVENTION",
     "Connection",
+    "DBSession",
     "Database",
     "DatabaseUnavailable",
     "InvalidValue",
@@ -100,7 +116,6 @@ __all__ = [
     "Model",
     "Resource",
     "ResourceOptions",
-    "Session",
     "ValueTooLong",
     "Violation",
     "async_url",

@@ -55,7 +55,7 @@ from prow.db._schemas import (
     schema_for,
     value_constraints,
 )
-from prow.db._session import Session
+from prow.db._session import DBSession
 
 __all__ = ["ACTIONS", "Action", "Permission", "Resource", "ResourceOptions"]
 
@@ -323,7 +323,7 @@ class Resource(Router, ResourceHooks):
             if action in self._guards:
                 options["dependencies"] = list(self._guards[action])
             impl = getattr(self, f"_{action}")
-            params = [keyword_param("request", Request), keyword_param("session", Session)]
+            params = [keyword_param("request", Request), keyword_param("session", DBSession)]
             endpoint = _endpoint(f"{table}_{action}", impl, params + self._params(action))
             self.add_route(path, endpoint, [method], **options)
 
@@ -497,7 +497,7 @@ def _single_primary_key(model: type[Any], mapper: Any) -> Any:
         raise ConfigurationError(
             "prow.E513",
             f"Resource needs a single-column primary key; {model.__name__} has {len(keys)}. "
-            "Write its endpoints by hand with Session.",
+            "Write its endpoints by hand with DBSession.",
         )
     return keys[0]
 

@@ -1,9 +1,9 @@
-"""``Session`` and ``Connection``: per-request database access, committed before the response.
+"""``DBSession`` and ``Connection``: per-request database access, committed before the response.
 
 ::
 
     @app.post("/posts", status_code=201)
-    async def create_post(data: PostIn, session: Session) -> PostOut:
+    async def create_post(data: PostIn, session: DBSession) -> PostOut:
         post = Post(**data.model_dump())
         session.add(post)
         await session.flush()          # the id is known from here on
@@ -42,7 +42,7 @@ from prow._request import Request
 from prow.db._database import Database, database
 from prow.extensions import requires_extension
 
-__all__ = ["Connection", "Session", "get_connection", "get_or_404", "get_session"]
+__all__ = ["Connection", "DBSession", "get_connection", "get_or_404", "get_session"]
 
 T = TypeVar("T")
 logger = logging.getLogger("prow.db")
@@ -50,7 +50,7 @@ logger = logging.getLogger("prow.db")
 
 @requires_extension(Database)
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The ``Session`` dependency: a session of the app's database for this request.
+    """The ``DBSession`` dependency: a session of the app's database for this request.
 
     Commits when the handler returns, rolls back when it raises; always closes.
     """
@@ -144,8 +144,8 @@ def _database_answers(method: str, path: str) -> dict[int, dict[str, Any]]:
 get_session.__openapi_responses__ = _database_answers  # type: ignore[attr-defined]
 get_connection.__openapi_responses__ = _database_answers  # type: ignore[attr-defined]
 
-#: A handler parameter annotated ``Session`` receives the request's ``AsyncSession``.
-Session = Annotated[AsyncSession, Depends(get_session, scope="function")]
+#: A handler parameter annotated ``DBSession`` receives the request's ``AsyncSession``.
+DBSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 #: A handler parameter annotated ``Connection`` receives the request's ``AsyncConnection``.
 Connection = Annotated[AsyncConnection, Depends(get_connection, scope="function")]

@@ -18,9 +18,25 @@ select, ``UploadFile`` → file. ``Widget("radio")`` (in ``Annotated`` or ``widg
 changes how a field is drawn.
 """
 
-from prow.forms._csrf import csrf_input, csrf_token
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from prow._renamed import renamed_attribute
+from prow.forms._csrf import csrf_input
 from prow.forms._form import BoundField, ModelForm, bind_form, blank_form
 from prow.forms._spec import WIDGETS, FieldSpec, Widget
+
+if TYPE_CHECKING:
+    from prow._csrf import csrf_token as csrf_token  # deprecated here: prow.csrf_token
+
+# ``csrf_token`` has one home, ``prow`` (the core makes and checks the tokens).
+_RENAMED = {"csrf_token": "prow.csrf_token"}
+
+
+def __getattr__(name: str) -> Any:
+    return renamed_attribute(__name__, name, _RENAMED)
+
 
 __all__ = [
     "WIDGETS",
@@ -31,5 +47,4 @@ __all__ = [
     "bind_form",
     "blank_form",
     "csrf_input",
-    "csrf_token",
 ]

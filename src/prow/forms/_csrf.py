@@ -17,7 +17,7 @@ from prow._csrf import CSRF_FIELD, csrf_token
 if TYPE_CHECKING:
     from prow._request import HTTPConnection
 
-__all__ = ["csrf_input", "csrf_token"]
+__all__ = ["csrf_input"]
 
 
 def csrf_input(request: HTTPConnection) -> Markup:

@@ -14,7 +14,7 @@ from markupsafe import Markup
 from pydantic import BaseModel, ValidationError
 
 from prow._exceptions import ConfigurationError, RequestValidationError
-from prow._forms import UploadFile
+from prow._formdata import UploadFile
 from prow._params._errors import error_entries
 from prow.forms._csrf import csrf_input
 from prow.forms._spec import FieldSpec, Widget, field_specs

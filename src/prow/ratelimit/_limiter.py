@@ -150,7 +150,7 @@ def rate_limit(
     /64), ``"user"`` (``scope["user"]``'s ``id``/``pk``, else the address) or a function
     of the request returning a string (sync or async; ``None`` falls back to the
     address). ``store`` defaults to the app's (``use_rate_limit_store``), else an
-    in-process ``MemoryStore`` per app. ``name`` identifies the limit's counters
+    in-process ``MemoryRateLimitStore`` per app. ``name`` identifies the limit's counters
     (default: where ``rate_limit`` was called): one ``rate_limit(...)`` is one budget,
     shared by every route it is attached to. ``headers=True`` adds ``RateLimit-*``
     headers to successful responses too.
@@ -159,8 +159,8 @@ def rate_limit(
     if store is not None and not isinstance(store, RateLimitStore):
         raise ConfigurationError(
             "prow.E142",
-            f"rate_limit(store={store!r}) is not a rate-limit store; pass MemoryStore(), "
-            "RedisStore(url) or an object with an async hit(key, rate) method.",
+            f"rate_limit(store={store!r}) is not a rate-limit store; pass MemoryRateLimitStore(), "
+            "RedisRateLimitStore(url) or an object with an async hit(key, rate) method.",
         )
     if name is None:
         caller = sys._getframe(1)

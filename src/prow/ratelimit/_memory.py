@@ -8,17 +8,17 @@ from collections.abc import Callable
 
 from prow.ratelimit._rate import MICRO, Rate, RateLimitResult, gcra, result_at
 
-__all__ = ["MemoryStore"]
+__all__ = ["MemoryRateLimitStore"]
 
 #: Seconds between sweeps of expired keys (a sweep looks at every key once).
 _SWEEP_EVERY = 10 * MICRO
 
 
-class MemoryStore:
+class MemoryRateLimitStore:
     """Counters in this process's memory: right for one worker, tests and development.
 
     Each worker of a multi-process server keeps its own counts, so a client may get
-    ``limit`` requests per worker; use ``RedisStore`` to share them.
+    ``limit`` requests per worker; use ``RedisRateLimitStore`` to share them.
 
     Memory stays bounded: keys whose state has fully refilled are forgotten (they are
     the same as a new client), and past ``max_keys`` the least recently seen keys are
@@ -31,7 +31,7 @@ class MemoryStore:
         self, *, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic
     ) -> None:
         if max_keys < 1:
-            raise ValueError("MemoryStore(max_keys=...) must be at least 1")
+            raise ValueError("MemoryRateLimitStore(max_keys=...) must be at least 1")
         self.max_keys = max_keys
         self._clock = clock
         #: key -> theoretical arrival time (µs); insertion order is recency of use.

@@ -15,7 +15,7 @@ from prow.ratelimit._store import RateLimitStoreError
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["RedisStore"]
+__all__ = ["RedisRateLimitStore"]
 
 logger = logging.getLogger("prow.ratelimit")
 
@@ -54,7 +54,7 @@ _BACKOFF = 1.0
 _WARN_EVERY = 60.0
 
 
-class RedisStore:
+class RedisRateLimitStore:
     """Counters in Redis (``redis.asyncio``), so all workers share one limit per client.
 
     ``url_or_client`` is a URL (``redis://host:6379/0``; the store then makes its own
@@ -100,7 +100,7 @@ class RedisStore:
         self._warned_at = -_WARN_EVERY
 
     def __repr__(self) -> str:
-        return f"RedisStore(prefix={self.prefix!r}, fail_open={self.fail_open})"
+        return f"RedisRateLimitStore(prefix={self.prefix!r}, fail_open={self.fail_open})"
 
     async def hit(self, key: str, rate: Rate) -> RateLimitResult:
         """Count one request of ``key`` in one atomic script call."""

@@ -46,26 +46,26 @@ class RateLimits(Extension):
 
     ::
 
-        app = App(extensions=[RateLimits(RedisStore("redis://cache:6379/0"))])
+        app = App(extensions=[RateLimits(RedisRateLimitStore("redis://cache:6379/0"))])
 
-    Without a store, counts stay in this process (``MemoryStore``): right for one worker,
+    Without a store, counts stay in this process (``MemoryRateLimitStore``): right for one worker,
     wrong for several (each would allow the full rate). An app that uses ``rate_limit``
     and installs nothing gets ``RateLimits()`` when it is built. A store that owns a
-    connection (``RedisStore`` built from a URL) is closed when the app shuts down.
+    connection (``RedisRateLimitStore`` built from a URL) is closed when the app shuts down.
     """
 
     def __init__(self, store: RateLimitStore | None = None) -> None:
         if store is None:
-            from prow.ratelimit._memory import MemoryStore
+            from prow.ratelimit._memory import MemoryRateLimitStore
 
-            store = MemoryStore()
+            store = MemoryRateLimitStore()
         if not isinstance(store, RateLimitStore):
             from prow._exceptions import ConfigurationError
 
             raise ConfigurationError(
                 "prow.E142",
-                f"{store!r} is not a rate-limit store; pass MemoryStore(), RedisStore(url) or "
-                "an object with an async hit(key, rate) method.",
+                f"{store!r} is not a rate-limit store; pass MemoryRateLimitStore(), "
+                "RedisRateLimitStore(url) or an object with an async hit(key, rate) method.",
             )
         self.store: RateLimitStore = store
 
@@ -102,8 +102,8 @@ def store_for(app: Any) -> RateLimitStore:
         return store
     # Only an app that serves no rate-limited route gets here (a custom dependency
     # calling RateLimiter.check itself): keep its counts on the app, never in a global.
-    from prow.ratelimit._memory import MemoryStore
+    from prow.ratelimit._memory import MemoryRateLimitStore
 
-    store = MemoryStore()
+    store = MemoryRateLimitStore()
     setattr(state, STATE_NAME, store)
     return store

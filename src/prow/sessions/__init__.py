@@ -13,28 +13,42 @@
         request.session["cart"] = cart
         return cart
 
-Server-side stores: ``MemoryStore()`` (one process), ``RedisStore(url)`` (needs the
-``redis`` extra) and ``DatabaseStore()`` (the app's prow.db database). ``RedisStore`` and
-``DatabaseStore`` load their libraries only when first used.
+Server-side stores: ``MemorySessionStore()`` (one process), ``RedisSessionStore(url)``
+(needs the ``redis`` extra) and ``DatabaseSessionStore()`` (the app's prow.db database).
+``RedisSessionStore`` and ``DatabaseSessionStore`` load their libraries only when first used.
+Their names say "session" because ``prow.ratelimit`` has stores of its own (the old names
+``MemoryStore``, ``RedisStore`` and ``DatabaseStore`` still work, with a warning).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from prow._renamed import renamed_attribute
 from prow.sessions._extension import Sessions
 from prow.sessions._middleware import DEFAULT_MAX_AGE, SessionMiddleware, SessionTooLarge
 from prow.sessions._session import SessionData
-from prow.sessions._store import MemoryStore, SessionStore, SessionStoreUnavailable
+from prow.sessions._store import MemorySessionStore, SessionStore, SessionStoreUnavailable
 
 if TYPE_CHECKING:
-    from prow.sessions._database import DatabaseStore, SessionRecord
-    from prow.sessions._redis import RedisStore
+    from prow.sessions._database import DatabaseSessionStore, SessionRecord
+    from prow.sessions._redis import RedisSessionStore
+
+    # Deprecated names (prow.ratelimit has stores called the same).
+    MemoryStore = MemorySessionStore
+    RedisStore = RedisSessionStore
+    DatabaseStore = DatabaseSessionStore
 
 _LAZY = {
-    "DatabaseStore": "prow.sessions._database",
+    "DatabaseSessionStore": "prow.sessions._database",
     "SessionRecord": "prow.sessions._database",
-    "RedisStore": "prow.sessions._redis",
+    "RedisSessionStore": "prow.sessions._redis",
+}
+
+_RENAMED = {
+    "MemoryStore": "prow.sessions.MemorySessionStore",
+    "RedisStore": "prow.sessions.RedisSessionStore",
+    "DatabaseStore": "prow.sessions.DatabaseSessionStore",
 }
 
 
@@ -42,7 +56,7 @@ def __getattr__(name: str) -> Any:
     # redis-py and SQLAlchemy load only for apps that use those stores.
     module = _LAZY.get(name)
     if module is None:
-        raise AttributeError(f"module 'prow.sessions' has no attribute {name!r}")
+        return renamed_attribute(__name__, name, _RENAMED)
     import importlib
 
     return getattr(importlib.import_module(module), name)
@@ -50,9 +64,9 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEFAULT_MAX_AGE",
-    "DatabaseStore",
-    "MemoryStore",
-    "RedisStore",
+    "DatabaseSessionStore",
+    "MemorySessionStore",
+    "RedisSessionStore",
     "SessionData",
     "SessionMiddleware",
     "SessionRecord",

@@ -1,4 +1,4 @@
-"""``DatabaseStore``: sessions as rows of the ``prow_session`` table of a prow.db database.
+"""``DatabaseSessionStore``: sessions as rows of the ``prow_session`` table of a prow.db database.
 
 Importing this module adds the table to ``prow.db.Model.metadata``, so ``prow
 makemigrations`` picks it up in projects that use the store (and only in those).
@@ -21,7 +21,7 @@ from prow.sessions._store import SessionStore, SessionStoreUnavailable
 if TYPE_CHECKING:
     from prow._app import App
 
-__all__ = ["DatabaseStore", "SessionRecord"]
+__all__ = ["DatabaseSessionStore", "SessionRecord"]
 
 
 @contextlib.contextmanager
@@ -44,7 +44,7 @@ class SessionRecord(Model):
     expires_at: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
-class DatabaseStore(SessionStore):
+class DatabaseSessionStore(SessionStore):
     """Sessions in the app's database (``prow.db.database(app)``) or in ``database``.
 
     The ``prow_session`` table comes with your migrations, or for a quick start
@@ -59,7 +59,7 @@ class DatabaseStore(SessionStore):
     def database(self) -> Database:
         """The database the sessions live in (known once the app has started)."""
         if self._database is None:
-            raise RuntimeError("DatabaseStore has no database yet: the app has not started")
+            raise RuntimeError("DatabaseSessionStore has no database yet: the app has not started")
         return self._database
 
     def setup_app(self, app: App) -> None:

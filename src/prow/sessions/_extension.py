@@ -20,7 +20,7 @@ class Sessions(Extension):
     ::
 
         app = App(secret_key="...", extensions=[Sessions()])              # data in the cookie
-        app = App(secret_key="...", extensions=[Sessions(RedisStore(url))])  # data in Redis
+        app = App(secret_key="...", extensions=[Sessions(RedisSessionStore(url))])  # data in Redis
 
     The options (``cookie_name``, ``max_age``, ``path``, ``domain``, ``same_site``,
     ``https_only``) are :class:`SessionMiddleware`'s; the signing key is the app's

@@ -72,9 +72,9 @@ class SessionMiddleware:
     """Give each request a session (``request.session``), kept between requests by a cookie.
 
     With ``store=None`` the data itself travels in the cookie, signed (readable by the
-    client, not changeable). With a :class:`SessionStore` (``MemoryStore()``,
-    ``RedisStore(url)``, ``DatabaseStore()``) the data stays on the server and the cookie
-    holds a signed random id. The signing key is the app's ``signing_key("sessions")``,
+    client, not changeable). With a :class:`SessionStore` (``MemorySessionStore()``,
+    ``RedisSessionStore(url)``, ``DatabaseSessionStore()``) the data stays on the server and
+    the cookie holds a signed random id. The signing key is the app's ``signing_key("sessions")``,
     read at start-up.
     """
 
@@ -93,8 +93,8 @@ class SessionMiddleware:
         if store is not None and not isinstance(store, SessionStore):
             raise ConfigurationError(
                 "prow.E123",
-                f"SessionMiddleware(store=...) needs a SessionStore such as MemoryStore(), "
-                f"RedisStore(url) or DatabaseStore(), got {store!r}",
+                f"SessionMiddleware(store=...) needs a SessionStore such as MemorySessionStore(), "
+                f"RedisSessionStore(url) or DatabaseSessionStore(), got {store!r}",
             )
         self.app = app
         self.store = store
@@ -175,7 +175,7 @@ class SessionMiddleware:
             raise SessionTooLarge(
                 f"the session cookie would be {len(header)} bytes, over the {MAX_COOKIE_SIZE} "
                 "bytes browsers keep; store less in request.session, or use a server-side store: "
-                "SessionMiddleware(store=RedisStore(url)) or DatabaseStore()"
+                "Sessions(RedisSessionStore(url)) or Sessions(DatabaseSessionStore())"
             )
         return header
 

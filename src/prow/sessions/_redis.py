@@ -1,4 +1,4 @@
-"""``RedisStore``: sessions shared by every worker and machine through Redis."""
+"""``RedisSessionStore``: sessions shared by every worker and machine through Redis."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from prow._app import App
 
-__all__ = ["RedisStore"]
+__all__ = ["RedisSessionStore"]
 
 T = TypeVar("T")
 
@@ -23,12 +23,12 @@ T = TypeVar("T")
 _BACKOFF = 1.0
 
 
-class RedisStore(SessionStore):
+class RedisSessionStore(SessionStore):
     """Sessions in Redis, one key per session (``prefix`` + id) expiring with the session.
 
-    ``RedisStore("redis://localhost:6379/0")`` makes its own clients, one per event loop
+    ``RedisSessionStore("redis://localhost:6379/0")`` makes its own clients, one per event loop
     that serves the app, and closes each when its loop shuts the app down;
-    ``RedisStore(client)`` uses a ``redis.asyncio.Redis`` you own (and close).
+    ``RedisSessionStore(client)`` uses a ``redis.asyncio.Redis`` you own (and close).
 
     ``timeout`` bounds connecting to Redis and each command (seconds; it becomes the
     clients' ``socket_connect_timeout`` and ``socket_timeout``; ``None``: no limit).
@@ -52,7 +52,7 @@ class RedisStore(SessionStore):
         self._down_until = 0.0
 
     def __repr__(self) -> str:
-        return f"RedisStore({self._clients!r}, prefix={self.prefix!r})"
+        return f"RedisSessionStore({self._clients!r}, prefix={self.prefix!r})"
 
     @property
     def client(self) -> Redis:

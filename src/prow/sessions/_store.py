@@ -1,4 +1,4 @@
-"""Server-side session stores: the interface and the in-process ``MemoryStore``."""
+"""Server-side session stores: the interface and the in-process ``MemorySessionStore``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from prow._app import App
 
-__all__ = ["MemoryStore", "SessionStore", "SessionStoreUnavailable"]
+__all__ = ["MemorySessionStore", "SessionStore", "SessionStoreUnavailable"]
 
 
 class SessionStoreUnavailable(Exception):
@@ -44,11 +44,11 @@ class SessionStore(ABC):
         """Forget ``session_id``; no error when it is unknown."""
 
 
-class MemoryStore(SessionStore):
+class MemorySessionStore(SessionStore):
     """Sessions in this process's memory: for development, tests and single-process apps.
 
     Every worker process has its own sessions and a restart forgets them all; with several
-    workers use :class:`RedisStore` or :class:`DatabaseStore`.
+    workers use :class:`RedisSessionStore` or :class:`DatabaseSessionStore`.
     """
 
     #: Expired sessions are swept out once every this many saves.

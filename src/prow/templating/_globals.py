@@ -13,10 +13,10 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
+from prow._csrf import csrf_token as _csrf_token
 from prow._exceptions import ConfigurationError
 from prow._request import HTTPConnection
 from prow.forms._csrf import csrf_input as _csrf_input
-from prow.forms._csrf import csrf_token as _csrf_token
 from prow.templating._flash import get_flashed_messages as _flashed
 
 __all__ = ["template_globals"]
