@@ -18,7 +18,7 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from _conduit import BACKENDS, conduit_app, conduit_database, empty
-from prow.ratelimit import MemoryStore, use_rate_limit_store
+from prow.ratelimit import MemoryRateLimitStore, RateLimits
 from prow.testing import TestClient
 
 # -- databases and clients ------------------------------------------------------------------------
@@ -115,13 +115,16 @@ def test_login_checks_email_and_password(client: TestClient) -> None:
     assert errors(missing) == {"password": ["can't be blank"]}
 
 
-def test_login_is_rate_limited(client: TestClient) -> None:
+def test_login_is_rate_limited(database_url: str) -> None:
+    asyncio.run(empty(database_url))
+    app = conduit_app(database_url)
     # A clock that stands still: no attempt is given back while slow hashing runs.
-    use_rate_limit_store(client.app, MemoryStore(clock=lambda: 0.0))  # type: ignore[arg-type]
+    app.install(RateLimits(MemoryRateLimitStore(clock=lambda: 0.0)))
     wrong = {"user": {"email": "nobody@example.com", "password": "guess"}}
-    answers = [client.post("/api/users/login", json=wrong).status_code for _ in range(11)]
-    assert answers == [401] * 10 + [429]  # ten guesses a minute per client address
-    assert list(errors(client.post("/api/users/login", json=wrong))) == ["body"]
+    with TestClient(app) as client:
+        answers = [client.post("/api/users/login", json=wrong).status_code for _ in range(11)]
+        assert answers == [401] * 10 + [429]  # ten guesses a minute per client address
+        assert list(errors(client.post("/api/users/login", json=wrong))) == ["body"]
 
 
 def test_current_user_needs_a_valid_token(client: TestClient) -> None:

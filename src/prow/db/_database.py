@@ -216,9 +216,10 @@ class Database(Extension):
             # connection, no driver thread) in an app that has not served a request yet.
             await self.dispose()
         except (sa_exc.DBAPIError, OSError) as exc:
-            root = _root_cause(exc)
-            if _is_transient(root):
-                logger.warning("the database %r cannot be reached yet: %s", self, root)
+            causes = _causes(exc)
+            root = causes[-1]
+            if any(_is_transient(cause) for cause in causes):
+                logger.warning("the database %r cannot be reached yet: %r", self, root)
                 return
             reason = (str(root).strip().splitlines() or [type(root).__name__])[0]
             raise ConfigurationError(
@@ -369,19 +370,19 @@ _TRANSIENT_SQLSTATES = ("08", "53", "57P03")  # connection, resources, cannot co
 _TRANSIENT_TEXT = ("is starting up", "too many", "connection refused", "timed out", "timeout")
 
 
-def _root_cause(exc: BaseException) -> BaseException:
-    seen: set[int] = set()
-    while id(exc) not in seen:
-        seen.add(id(exc))
-        inner = getattr(exc, "orig", None) or exc.__cause__
-        if not isinstance(inner, BaseException):
-            break
-        exc = inner
-    return exc
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps (``orig``, ``__cause__``, ``__context__``), outermost first."""
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in found):
+        found.append(current)
+        inner = getattr(current, "orig", None) or current.__cause__ or current.__context__
+        current = inner if isinstance(inner, BaseException) else None
+    return found
 
 
 def _is_transient(error: BaseException) -> bool:
-    if isinstance(error, TimeoutError | ConnectionRefusedError):
+    if isinstance(error, TimeoutError | ConnectionRefusedError | asyncio.CancelledError):
         return True
     if isinstance(error, OSError) and error.errno in _TRANSIENT_ERRNOS:
         return True
