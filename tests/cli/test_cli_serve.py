@@ -419,8 +419,10 @@ def test_run_serves_and_reloads(project: Path, start: Any) -> None:
     ],
 )
 def test_serve_answers_and_stops_gracefully(project: Path, start: Any, server: str) -> None:
+    mark = project / "slow-started"
     source = APP + (
-        "\nimport anyio\n\n@app.get('/slow')\nasync def slow() -> str:\n"
+        "\nimport pathlib\n\nimport anyio\n\n@app.get('/slow')\nasync def slow() -> str:\n"
+        f"    pathlib.Path({str(mark)!r}).touch()\n"
         "    await anyio.sleep(1)\n    return 'finished'\n"
     )
     name = write_app(project, source)
@@ -430,7 +432,9 @@ def test_serve_answers_and_stops_gracefully(project: Path, start: Any, server: s
     wait_for(f"http://127.0.0.1:{port}/", process, log, '"one"')
     with ThreadPoolExecutor(1) as pool:
         in_flight = pool.submit(httpx.get, f"http://127.0.0.1:{port}/slow", timeout=10)
-        time.sleep(0.2)  # the request has reached a worker
+        deadline = time.monotonic() + 10
+        while not mark.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)  # until the handler runs in a worker (a busy machine is slow)
         stop(process, log)
         # SIGTERM let the request in progress finish before the workers stopped.
         assert in_flight.result().text == '"finished"'
