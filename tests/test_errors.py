@@ -1,12 +1,18 @@
 """Error answers: HTTPError, exception handlers, 500s with and without debug."""
 
 import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
 
+import httpx
 import pytest
 from pydantic import BaseModel, Field
 
-from prow import App, HTMLResponse, HTTPError, JSONResponse, PlainTextResponse, Request
-from prow.testing import TestClient
+from _browser import serve_app
+from prow import App, Depends, HTMLResponse, HTTPError, JSONResponse, PlainTextResponse, Request
+from prow.middleware import Middleware
+from prow.testing import AsyncTestClient, TestClient
 
 PROBLEM = "application/problem+json"
 
@@ -255,3 +261,99 @@ def test_non_finite_numbers_never_make_invalid_json() -> None:
     assert error["input"] == "Infinity"  # echoed as text, not a bare Infinity
     assert _strict_json(client.get("/plain").text) == {"nan": None, "inf": None}
     assert _strict_json(client.get("/response").text) == {"inf": None}
+
+
+# -- an unhandled error is answered once, logged once, and keeps the connection -------------
+
+
+class FailingMiddleware:
+    """Raises on two paths: before the response starts, and after it is complete."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/middleware-crash":
+            raise RuntimeError("middleware failed before answering")
+        await self.app(scope, receive, send)
+        if scope["type"] == "http" and scope["path"] == "/middleware-after":
+            raise RuntimeError("middleware failed after answering")
+
+
+def keep_alive_app(*, middleware: bool) -> App:
+    app = App(middleware=[Middleware(FailingMiddleware)] if middleware else [])
+
+    async def breaks_on_cleanup() -> AsyncIterator[None]:
+        yield
+        raise RuntimeError("cleanup failed")
+
+    @app.get("/port")
+    async def port(request: Request) -> int:
+        assert request.client is not None
+        return request.client.port
+
+    @app.get("/crash")
+    async def crash() -> None:
+        raise RuntimeError("handler failed")
+
+    @app.get("/cleanup", dependencies=[Depends(breaks_on_cleanup)])
+    async def cleanup() -> str:
+        return "answered"
+
+    @app.get("/middleware-crash")
+    @app.get("/middleware-after")
+    async def plain() -> str:
+        return "answered"
+
+    return app
+
+
+def tracebacks(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    return [(r.name, str(r.exc_info[1])) for r in caplog.records if r.exc_info]
+
+
+@pytest.mark.parametrize("middleware", [False, True], ids=["bare", "with-middleware"])
+def test_a_500_keeps_the_keep_alive_connection_on_a_real_server(
+    middleware: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    app = keep_alive_app(middleware=middleware)
+    failing = {"/crash": "handler failed", "/cleanup": "cleanup failed"}
+    answered_before_failing = {"/cleanup", "/middleware-after"}
+    if middleware:
+        failing["/middleware-crash"] = "middleware failed before answering"
+        failing["/middleware-after"] = "middleware failed after answering"
+    # log_config=None: uvicorn's records reach caplog, so a second traceback would show.
+    with serve_app(app, log_config=None) as base_url, httpx.Client(base_url=base_url) as client:
+        port = client.get("/port").json()
+        for path, message in failing.items():
+            caplog.clear()
+            response = client.get(path)
+            assert response.headers.get("connection") != "close"
+            assert response.status_code == (200 if path in answered_before_failing else 500)
+            # The next request travels on the same connection: the server did not drop it.
+            assert client.get("/port").json() == port
+            assert tracebacks(caplog) == [("prow.error", message)], path
+
+
+def test_the_test_client_still_raises_errors_prow_answered() -> None:
+    app = keep_alive_app(middleware=True)
+    client = TestClient(app)
+    for path, message in [
+        ("/crash", "handler failed"),
+        ("/cleanup", "cleanup failed"),
+        ("/middleware-crash", "failed before answering"),
+        ("/middleware-after", "failed after answering"),
+    ]:
+        with pytest.raises(RuntimeError, match=message):
+            client.get(path)
+    quiet = TestClient(app, raise_server_exceptions=False)
+    assert quiet.get("/crash").status_code == 500
+    assert quiet.get("/cleanup").text == '"answered"'
+
+
+@pytest.mark.anyio
+async def test_the_async_test_client_still_raises_errors_prow_answered() -> None:
+    async with AsyncTestClient(keep_alive_app(middleware=False)) as client:
+        with pytest.raises(RuntimeError, match="handler failed"):
+            await client.get("/crash")
