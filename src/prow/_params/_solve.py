@@ -58,7 +58,7 @@ _EMPTY: dict[Any, Any] = {}
 class RoutePlan:
     """A handler's plan joined with route-level dependencies, flattened for one request."""
 
-    __slots__ = ("body", "checks", "early", "first", "gens", "pre", "root", "simple", "trivial")
+    __slots__ = ("body", "early", "first", "gens", "pre", "root", "simple", "trivial")
 
     def __init__(self, root: CallPlan, pre: list[DependencyRef], owner: str) -> None:
         self.root = root
@@ -74,14 +74,13 @@ class RoutePlan:
         self.trivial = not pre and not root.dependencies and not root.specials
         #: The dependencies run before the body is read, each with the parameters it needs.
         self.first = _body_free([*pre, *root.dependencies])
-        self.checks = bool(self.simple) or self.body is not None
 
     def all_plans(self) -> list[CallPlan]:
         return [plan for ref in self.pre for plan in ref.plan.walk()] + list(self.root.walk())
 
     async def run(self, ctx: Context) -> Any:
         """Validate the request against the plan, then call the handler; returns its result."""
-        if self.checks:
+        if self.simple or self.body is not None:
             await self._validate(ctx)
         if self.trivial:
             params = self.root.params
