@@ -4,9 +4,14 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
 import pytest
+from pydantic import BaseModel
 
 from prow import App, Depends, Header, HTTPError, JSONResponse, Query, Request, Response, Router
 from prow.testing import TestClient
+
+
+class Item(BaseModel):
+    name: str
 
 
 def test_sync_and_async_dependencies() -> None:
@@ -246,6 +251,50 @@ def test_dependency_params_are_extracted_and_validated() -> None:
     ]
     # Validation happens before any user code runs.
     assert ran == []
+
+
+def test_dependencies_without_the_body_run_before_it_is_validated() -> None:
+    ran: list[str] = []
+    app = App()
+
+    def api_key(x_key: Annotated[str | None, Header()] = None) -> str:
+        ran.append("api_key")
+        if x_key != "k":
+            raise HTTPError(401, "an API key is required")
+        return x_key
+
+    def tenant(x_tenant: Annotated[int, Header()]) -> int:
+        ran.append("tenant")
+        return x_tenant
+
+    def audit(item: Item, key: Annotated[str, Depends(api_key)]) -> str:
+        ran.append("audit")  # reads the body, so it runs only once the body is valid
+        return f"{key}:{item.name}"
+
+    def stamp() -> str:
+        ran.append("stamp")  # not cached: it runs once, in its usual turn
+        return "stamped"
+
+    @app.post("/items", dependencies=[Depends(api_key)])
+    async def create(
+        t: Annotated[int, Depends(tenant)],
+        seen: Annotated[str, Depends(audit)],
+        s: Annotated[str, Depends(stamp, use_cache=False)],
+    ) -> list[object]:
+        return [t, seen, s]
+
+    client = TestClient(app)
+    key, tenant_1 = {"x-key": "k"}, {"x-tenant": "1"}
+    assert client.post("/items", json={"name": 3}).status_code == 401
+    assert ran == ["api_key"]  # the failing guard answered before the body was looked at
+    ran.clear()
+    bad = client.post("/items", headers={**key, "x-tenant": "one"}, json={"name": 3})
+    assert [e["loc"] for e in bad.json()["errors"]] == [["header", "x-tenant"], ["body", "name"]]
+    assert ran == ["api_key"]  # tenant's header is invalid: tenant is skipped, not called
+    ran.clear()
+    answer = client.post("/items", headers={**key, **tenant_1}, json={"name": "pen"})
+    assert answer.json() == [1, "k:pen", "stamped"]
+    assert ran == ["api_key", "tenant", "audit", "stamp"]  # each once
 
 
 def test_dependency_overrides_and_clearing() -> None:

@@ -1,12 +1,29 @@
 """Error answers: HTTPError, exception handlers, 500s with and without debug."""
 
 import json
+import logging
+import socket
+import time
+from collections.abc import AsyncIterator
+from typing import Any
 
+import httpx
 import pytest
 from pydantic import BaseModel, Field
 
-from prow import App, HTMLResponse, HTTPError, JSONResponse, PlainTextResponse, Request
-from prow.testing import TestClient
+from _browser import serve_app
+from prow import (
+    App,
+    Depends,
+    HTMLResponse,
+    HTTPError,
+    JSONResponse,
+    PlainTextResponse,
+    Request,
+    UploadFile,
+)
+from prow.middleware import Middleware
+from prow.testing import AsyncTestClient, TestClient
 
 PROBLEM = "application/problem+json"
 
@@ -255,3 +272,205 @@ def test_non_finite_numbers_never_make_invalid_json() -> None:
     assert error["input"] == "Infinity"  # echoed as text, not a bare Infinity
     assert _strict_json(client.get("/plain").text) == {"nan": None, "inf": None}
     assert _strict_json(client.get("/response").text) == {"inf": None}
+
+
+# -- an unhandled error is answered once, logged once, and keeps the connection -------------
+
+
+class FailingMiddleware:
+    """Raises on two paths: before the response starts, and after it is complete."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/middleware-crash":
+            raise RuntimeError("middleware failed before answering")
+        await self.app(scope, receive, send)
+        if scope["type"] == "http" and scope["path"] == "/middleware-after":
+            raise RuntimeError("middleware failed after answering")
+
+
+def keep_alive_app(*, middleware: bool) -> App:
+    app = App(middleware=[Middleware(FailingMiddleware)] if middleware else [])
+
+    async def breaks_on_cleanup() -> AsyncIterator[None]:
+        yield
+        raise RuntimeError("cleanup failed")
+
+    @app.get("/port")
+    async def port(request: Request) -> int:
+        assert request.client is not None
+        return request.client.port
+
+    @app.get("/crash")
+    async def crash() -> None:
+        raise RuntimeError("handler failed")
+
+    @app.get("/cleanup", dependencies=[Depends(breaks_on_cleanup)])
+    async def cleanup() -> str:
+        return "answered"
+
+    @app.get("/middleware-crash")
+    @app.get("/middleware-after")
+    async def plain() -> str:
+        return "answered"
+
+    return app
+
+
+def tracebacks(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    return [(r.name, str(r.exc_info[1])) for r in caplog.records if r.exc_info]
+
+
+@pytest.mark.parametrize("middleware", [False, True], ids=["bare", "with-middleware"])
+def test_a_500_keeps_the_keep_alive_connection_on_a_real_server(
+    middleware: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    app = keep_alive_app(middleware=middleware)
+    failing = {"/crash": "handler failed", "/cleanup": "cleanup failed"}
+    answered_before_failing = {"/cleanup", "/middleware-after"}
+    if middleware:
+        failing["/middleware-crash"] = "middleware failed before answering"
+        failing["/middleware-after"] = "middleware failed after answering"
+    # log_config=None: uvicorn's records reach caplog, so a second traceback would show.
+    with serve_app(app, log_config=None) as base_url, httpx.Client(base_url=base_url) as client:
+        port = client.get("/port").json()
+        for path, message in failing.items():
+            caplog.clear()
+            response = client.get(path)
+            assert response.headers.get("connection") != "close"
+            assert response.status_code == (200 if path in answered_before_failing else 500)
+            # The next request travels on the same connection: the server did not drop it.
+            assert client.get("/port").json() == port
+            assert tracebacks(caplog) == [("prow.error", message)], path
+
+
+def test_the_test_client_still_raises_errors_prow_answered() -> None:
+    app = keep_alive_app(middleware=True)
+    client = TestClient(app)
+    for path, message in [
+        ("/crash", "handler failed"),
+        ("/cleanup", "cleanup failed"),
+        ("/middleware-crash", "failed before answering"),
+        ("/middleware-after", "failed after answering"),
+    ]:
+        with pytest.raises(RuntimeError, match=message):
+            client.get(path)
+    quiet = TestClient(app, raise_server_exceptions=False)
+    assert quiet.get("/crash").status_code == 500
+    assert quiet.get("/cleanup").text == '"answered"'
+
+
+@pytest.mark.anyio
+async def test_the_async_test_client_still_raises_errors_prow_answered() -> None:
+    async with AsyncTestClient(keep_alive_app(middleware=False)) as client:
+        with pytest.raises(RuntimeError, match="handler failed"):
+            await client.get("/crash")
+
+
+# -- a client that goes away while sending its body ----------------------------------------
+
+
+def upload_app(teardowns: list[str], *, middleware: bool = False) -> App:
+    app = App(middleware=[Middleware(FailingMiddleware)] if middleware else [])
+
+    async def transaction() -> AsyncIterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            teardowns.append(type(exc).__name__)  # a rollback would happen here
+            raise
+
+    class Item(BaseModel):
+        name: str
+
+    @app.post("/json", dependencies=[Depends(transaction)])
+    async def json_body(item: Item) -> str:
+        return item.name
+
+    @app.post("/upload", dependencies=[Depends(transaction)])
+    async def upload(file: UploadFile) -> int:
+        return len(await file.read())
+
+    return app
+
+
+MULTIPART_START = (
+    b"--xyz\r\n"
+    b'Content-Disposition: form-data; name="file"; filename="big.bin"\r\n'
+    b"Content-Type: application/octet-stream\r\n\r\n" + b"x" * 1000
+)
+
+
+def disconnect_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if "client disconnected" in r.getMessage()]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("middleware", [False, True], ids=["bare", "with-middleware"])
+@pytest.mark.parametrize(
+    ("path", "content_type", "first_chunk"),
+    [
+        ("/json", b"application/json", b'{"name": "half'),
+        ("/upload", b"multipart/form-data; boundary=xyz", MULTIPART_START),
+    ],
+    ids=["json", "multipart"],
+)
+async def test_a_client_gone_mid_body_is_one_log_line_and_no_answer(
+    path: str,
+    content_type: bytes,
+    first_chunk: bytes,
+    middleware: bool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    teardowns: list[str] = []
+    app = upload_app(teardowns, middleware=middleware)
+    incoming = [
+        {"type": "http.request", "body": first_chunk, "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0)
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "query_string": b"",
+        "headers": [(b"content-type", content_type), (b"content-length", b"100000")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    await app(scope, receive, send)  # nothing raised at the server
+    assert sent == []  # nobody is left to answer: no 500 attempted
+    [record] = disconnect_records(caplog)
+    assert record.name == "prow.error"
+    assert record.levelno == logging.INFO
+    assert record.getMessage() == f"client disconnected during the request body: POST {path}"
+    assert [r for r in caplog.records if r.exc_info] == []
+    assert teardowns == ["ClientDisconnect"]  # dependencies opened before the body see why it ended
+
+
+def test_a_client_gone_mid_upload_on_a_real_server(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    with serve_app(upload_app([]), log_config=None) as base_url:
+        host, port = base_url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as sock:
+            sock.sendall(
+                b"POST /upload HTTP/1.1\r\nHost: test\r\nContent-Length: 100000\r\n"
+                b"Content-Type: multipart/form-data; boundary=xyz\r\n\r\n" + MULTIPART_START
+            )
+            time.sleep(0.2)  # let the server start reading the body before the client leaves
+        deadline = time.monotonic() + 5
+        while not disconnect_records(caplog) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert len(disconnect_records(caplog)) == 1
+    assert tracebacks(caplog) == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, Unpack
 
@@ -12,9 +11,9 @@ import anyio.to_thread
 
 from prow._csrf import CsrfGuard
 from prow._datastructures import State
-from prow._errors import problem_response, server_error_response
+from prow._errors import log_disconnect, log_unhandled, problem_response, server_error_response
 from prow._exceptions import ConfigurationError, HTTPError
-from prow._request import DEFAULT_MAX_BODY_SIZE, Request
+from prow._request import DEFAULT_MAX_BODY_SIZE, ClientDisconnect, Request
 from prow._routing._options import RouteOptions
 from prow._routing._route import Mount, Route, WebSocketRoute
 from prow._routing._router import Router
@@ -34,8 +33,6 @@ from prow.responses import RedirectResponse, Response
 from prow.scope import HEADERS
 
 __all__ = ["App"]
-
-logger = logging.getLogger("prow.error")
 
 ExceptionHandler = Callable[[Request, Any], Any]
 Lifespan = Callable[["App"], contextlib.AbstractAsyncContextManager[Mapping[str, Any] | None]]
@@ -398,21 +395,32 @@ class App(Router):
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer 500 when a middleware raises before a response has started."""
-        started = False
+        started = finished = False
 
         async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = True
+            nonlocal started, finished
+            kind = message["type"]
+            if kind == "http.response.start":
+                started = True
+            elif kind == "http.response.body" and not message.get("more_body", False):
+                finished = True
             await send(message)
 
         assert self._stack is not None
         try:
             await self._stack(scope, receive, tracking_send)
         except Exception as exc:
-            if not started:
-                response, _ = await self.exception_response(Request(scope, receive), exc)
+            request = Request(scope, receive)
+            if isinstance(exc, ClientDisconnect):
+                log_disconnect(request)
+            elif started and not finished:
+                # Half a response: only the server can end it, by closing the connection.
+                raise
+            elif finished:
+                log_unhandled(request, exc, answered=False)
+            else:
+                response, _ = await self.exception_response(request, exc)
                 await response(scope, receive, send)
-            raise
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
@@ -479,10 +487,11 @@ class App(Router):
     async def exception_response(
         self, request: Request, exc: Exception
     ) -> tuple[Response, Exception | None]:
-        """The response for ``exc``, and the exception to re-raise when nobody handled it.
+        """The response for ``exc``, and ``exc`` again when nobody handled it.
 
-        Unhandled exceptions are answered 500 and then re-raised so that the server
-        logs them (and the test client shows them).
+        An unhandled exception is answered 500, logged once on ``prow.error`` and reported
+        on the scope (the test client raises it in the test); it is not re-raised to the
+        server, which would drop the client's keep-alive connection.
         """
         handler = self._handler_for(exc)
         if handler is not None:
@@ -494,7 +503,7 @@ class App(Router):
             return result, None
         if isinstance(exc, HTTPError):
             return problem_response(exc), None
-        logger.error("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
+        log_unhandled(request, exc)
         return server_error_response(request, exc, self.debug), exc
 
     def _handler_for(self, exc: Exception) -> ExceptionHandler | None:

@@ -1,8 +1,10 @@
-"""Error answers: RFC 9457 problem documents, and the debug page when ``debug=True``."""
+"""Error answers: RFC 9457 problem documents, the debug page when ``debug=True``, and the
+log records of errors nobody handled."""
 
 from __future__ import annotations
 
 import html
+import logging
 import traceback
 from typing import Any
 
@@ -13,9 +15,54 @@ from prow._request import HTTPConnection
 from prow._security import ERROR_CSP, error_page_csp
 from prow.responses import HTMLResponse, Response
 
-__all__ = ["debug_response", "problem_response", "server_error_response"]
+__all__ = [
+    "UNHANDLED",
+    "debug_response",
+    "log_disconnect",
+    "log_unhandled",
+    "problem_response",
+    "server_error_response",
+]
 
 PROBLEM_JSON = "application/problem+json"
+
+logger = logging.getLogger("prow.error")
+
+#: Scope key: a list of the exceptions of this request that nobody handled. Whoever wants to
+#: see them puts an empty list there before calling the app (the test clients, to raise the
+#: first one in the test; the access log, to name it); ``log_unhandled`` appends to it.
+#: Shared by reference, so a mounted app's copy of the scope reports to the same list.
+UNHANDLED = "prow.unhandled"
+
+
+def log_unhandled(connection: HTTPConnection, exc: BaseException, *, answered: bool = True) -> None:
+    """Log an error nobody handled (once, with its traceback) and report it on the scope.
+
+    It is not re-raised to the server: prow has answered it (``500``), or the response was
+    already complete (``answered=False``: an error in a cleanup after it). A server that sees
+    an exception closes the connection without ``Connection: close``, so the client's next
+    request on that keep-alive connection fails as well, and it logs the traceback again.
+    """
+    scope = connection.scope
+    when = "in" if answered else "after the response to"
+    method, path = scope.get("method", "WEBSOCKET"), scope.get("path", "")
+    logger.error("unhandled error %s %s %s", when, method, path, exc_info=exc)
+    errors: list[BaseException] | None = scope.get(UNHANDLED)
+    if errors is not None:
+        errors.append(exc)
+
+
+def log_disconnect(connection: HTTPConnection) -> None:
+    """One line, no traceback: a client that goes away mid-upload is routine, not a fault.
+
+    There is nobody left to answer, so no response is attempted either.
+    """
+    scope = connection.scope
+    logger.info(
+        "client disconnected during the request body: %s %s",
+        scope.get("method", ""),
+        scope.get("path", ""),
+    )
 
 
 def problem_response(exc: HTTPError) -> Response:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
+from unittest.mock import ANY
 
 import pytest
+from pydantic import BaseModel, Field
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from auth.conftest import bearer, build_app, token_for
-from prow import App, Router
+from prow import App, Depends, Form, Router
 from prow.auth import (
     Auth,
     CurrentUser,
@@ -156,3 +158,73 @@ def test_object_level_checks_let_authors_edit_their_own(sqlite_url: str) -> None
         assert client.delete("/res/1", headers=ann).status_code == 204
         boss = bearer(token_for(client, "boss"))
         assert client.patch("/res/2", json={"title": "ok"}, headers=boss).status_code == 200
+
+
+class NoteIn(BaseModel):
+    title: str = Field(max_length=20)
+
+
+async def owned_note(note: NoteIn, user: CurrentUser) -> str:
+    """Reads the body and the user: the user is still resolved before the body."""
+    return f"{user.username}'s {note.title}"
+
+
+def _notes_app(url: str) -> App:
+    app = build_app(url)
+
+    @app.post("/notes", dependencies=[requires("note.add")])
+    async def add_note(note: NoteIn, copies: int = 1) -> str:
+        return note.title * copies
+
+    @app.post("/notes/form", dependencies=[requires("note.add")])
+    async def add_note_form(title: Annotated[str, Form(max_length=20)]) -> str:
+        return title
+
+    @app.post("/my-notes")
+    async def my_note(note: NoteIn, user: CurrentUser) -> str:
+        return f"{user.username}: {note.title}"
+
+    @app.post("/owned-notes")
+    async def owned(note: Annotated[str, Depends(owned_note, use_cache=False)]) -> str:
+        return note
+
+    return app
+
+
+SECRET_INPUT = "x" * 30 + "-do-not-echo"
+
+
+def test_credentials_and_permissions_are_checked_before_validation(sqlite_url: str) -> None:
+    with TestClient(_notes_app(sqlite_url)) as client:
+        ann, boss = bearer(token_for(client, "ann")), bearer(token_for(client, "boss"))
+        bad_json = {"json": {"title": SECRET_INPUT}}
+        bad_form = {"data": {"title": SECRET_INPUT}}
+        for path, bad, good in [
+            ("/notes", bad_json, {"json": {"title": "hi"}}),
+            ("/notes/form", bad_form, {"data": {"title": "hi"}}),
+        ]:
+            anonymous = client.post(path, **bad)  # type: ignore[arg-type]
+            assert (anonymous.status_code, SECRET_INPUT in anonymous.text) == (401, False)
+            assert anonymous.headers["www-authenticate"]
+            refused = client.post(path, headers=ann, **bad)  # type: ignore[arg-type]
+            assert (refused.status_code, SECRET_INPUT in refused.text) == (403, False)
+            assert client.post(path, headers=boss, **bad).status_code == 422  # type: ignore[arg-type]
+            assert client.post(path, headers=boss, **good).text == '"hi"'  # type: ignore[arg-type]
+        # Neither a malformed body nor a bad query parameter is looked at before the 401.
+        assert client.post("/notes", content=b"{not json").status_code == 401
+        assert client.post("/notes?copies=many", json={"title": "hi"}).status_code == 401
+        assert client.post("/notes?copies=many", headers=boss, json={}).json()["errors"] == [
+            {"loc": ["query", "copies"], "msg": ANY, "type": "int_parsing", "input": "many"},
+            {"loc": ["body", "title"], "msg": "Field required", "type": "missing"},
+        ]
+
+
+def test_current_user_is_resolved_before_the_body_is_validated(sqlite_url: str) -> None:
+    with TestClient(_notes_app(sqlite_url)) as client:
+        ann = bearer(token_for(client, "ann"))
+        for path in ("/my-notes", "/owned-notes"):  # the user in the handler, or in a dependency
+            anonymous = client.post(path, json={"title": SECRET_INPUT})
+            assert (anonymous.status_code, SECRET_INPUT in anonymous.text) == (401, False)
+            assert client.post(path, headers=ann, json={"title": SECRET_INPUT}).status_code == 422
+        assert client.post("/my-notes", headers=ann, json={"title": "hi"}).text == '"ann: hi"'
+        assert client.post("/owned-notes", headers=ann, json={"title": "a"}).text == '"ann\'s a"'

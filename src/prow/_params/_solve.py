@@ -1,7 +1,11 @@
 """Running a route's plan for one request: extract, validate, resolve dependencies, call.
 
-Every parameter of the whole dependency tree is extracted and validated first,
-so a bad request is answered 422 before any user code (dependency or handler) runs.
+The path, query, header and cookie parameters of the whole dependency tree are extracted
+first. Before the body is read, or a 422 is answered, the dependencies that do not need the
+body run (those whose own parameters are valid): authentication and permission checks answer
+401/403 before validation can echo a stranger's input back, and before an anonymous client
+makes the server parse its upload. Then the body is read and validated, every error of the
+request is answered in one 422, and only then do the other dependencies and the handler run.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ _EMPTY: dict[Any, Any] = {}
 class RoutePlan:
     """A handler's plan joined with route-level dependencies, flattened for one request."""
 
-    __slots__ = ("body", "early", "gens", "pre", "root", "simple", "trivial")
+    __slots__ = ("body", "early", "first", "gens", "pre", "root", "simple", "trivial")
 
     def __init__(self, root: CallPlan, pre: list[DependencyRef], owner: str) -> None:
         self.root = root
@@ -68,6 +72,8 @@ class RoutePlan:
         refs = [*pre, *(ref for plan in plans for ref in plan.dependencies)]
         self.early = any(ref.scope == "function" for ref in refs)
         self.trivial = not pre and not root.dependencies and not root.specials
+        #: The dependencies run before the body is read, each with the parameters it needs.
+        self.first = _body_free([*pre, *root.dependencies])
 
     def all_plans(self) -> list[CallPlan]:
         return [plan for ref in self.pre for plan in ref.plan.walk()] + list(self.root.walk())
@@ -101,11 +107,48 @@ class RoutePlan:
         errors: list[dict[str, Any]] = []
         if self.simple:
             extract_simple(self.simple, ctx, errors)
+        if self.first and (errors or self.body is not None):
+            # Credentials and permissions before validation (see the module docstring);
+            # without a body and without errors they simply run in their usual turn.
+            await self._resolve_first(ctx, errors)
         if self.body is not None:
             assert isinstance(ctx.connection, Request)
             ctx.body = await self.body.extract(ctx.connection, errors)
         if errors:
             raise RequestValidationError(errors)
+
+    async def _resolve_first(self, ctx: Context, errors: list[dict[str, Any]]) -> None:
+        """Run the body-free dependencies whose parameters are valid; their results are
+        cached, so the handler's turn later reuses them."""
+        values = ctx.values
+        for ref, needs in self.first:
+            if not errors or all(param in values for param in needs):
+                await resolve(ref, ctx)
+
+
+def _body_free(refs: list[DependencyRef]) -> list[tuple[DependencyRef, list[ParamPlan]]]:
+    """The dependencies that can run before the body is read, outermost first.
+
+    A dependency qualifies when nothing in its tree reads the body, and when its result is
+    cached for the request (``use_cache``), so that running it early does not run it twice.
+    Inside one that does not qualify, its own dependencies are looked at the same way.
+    Each comes with the simple parameters of its tree: it is skipped when one is invalid.
+    """
+    found: list[tuple[DependencyRef, list[ParamPlan]]] = []
+    seen: set[Callable[..., Any]] = set()
+
+    def visit(refs: list[DependencyRef]) -> None:
+        for ref in refs:
+            plans = list(ref.plan.walk())
+            if ref.use_cache and not any(plan.body_params for plan in plans):
+                if ref.call not in seen:
+                    seen.add(ref.call)
+                    found.append((ref, [param for plan in plans for param in plan.params]))
+            else:
+                visit(ref.plan.dependencies)
+
+    visit(refs)
+    return found
 
 
 def extract_simple(params: list[ParamPlan], ctx: Context, errors: list[dict[str, Any]]) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from prow._csrf import UNSAFE_METHODS, CsrfGuard
+from prow._errors import log_disconnect, log_unhandled
 from prow._exceptions import (
     HTTPError,
     RequestValidationError,
@@ -15,7 +16,7 @@ from prow._exceptions import (
 )
 from prow._params._plan import describe
 from prow._params._solve import Context, RoutePlan, close_exits, plan_route
-from prow._request import HTTPConnection, Request
+from prow._request import ClientDisconnect, HTTPConnection, Request
 from prow._routing._options import RouteOptions
 from prow._routing._path import PathTemplate
 from prow._routing._render import UNSET, ResponsePlan
@@ -140,23 +141,22 @@ class Route(BaseRoute):
             scope[MAX_BODY_SIZE] = self.max_body_size
         request = Request(scope, receive)
         ctx = Context(request)
-        unhandled: Exception | None = None
+        response: Response | None
         try:
             guard = self.csrf_guard
             if guard is not None and guard.applies(scope, self.csrf_strict):
                 await guard.check(request, self.csrf_strict)
             response = await self._respond(ctx)
         except Exception as exc:
-            response, unhandled = await _error_response(ctx, request, exc)
+            response = await _error_response(ctx, request, exc)
         try:
-            await response(scope, receive, send)
+            if response is not None:  # None: the client has gone, there is nobody to answer
+                await response(scope, receive, send)
         finally:
             if ctx.exits:
-                await _close_after_response(ctx)
+                await _close_after_response(ctx, request)
             if request._form is not None:
                 await request.close()
-        if unhandled is not None:
-            raise unhandled
 
     async def _respond(self, ctx: Context) -> Response:
         assert self.plan is not None and self.response_plan is not None
@@ -169,25 +169,35 @@ class Route(BaseRoute):
         return response
 
 
-async def _error_response(
-    ctx: Context, request: Request, exc: Exception
-) -> tuple[Response, Exception | None]:
-    """Let generator dependencies see ``exc`` first, then ask the app for an answer."""
+async def _error_response(ctx: Context, request: Request, exc: Exception) -> Response | None:
+    """Let generator dependencies see ``exc`` first, then ask the app for an answer.
+
+    None when the client disconnected while sending its body: nobody is left to answer.
+    An unhandled error is answered 500 and logged by the app, not re-raised (see
+    ``App.exception_response``).
+    """
     error = exc
     exits = ctx.exits + ctx.early_exits  # closed newest first: function-scoped ones first
     if exits:
         closed = await close_exits(exits, exc)
         error = closed if isinstance(closed, Exception) else exc
         ctx.exits = ctx.early_exits = []
+    if isinstance(error, ClientDisconnect):
+        log_disconnect(request)
+        return None
     app: App = request.scope["app"]
-    return await app.exception_response(request, error)
+    response, _ = await app.exception_response(request, error)
+    return response
 
 
-async def _close_after_response(ctx: Context) -> None:
+async def _close_after_response(ctx: Context, request: Request) -> None:
     error = await close_exits(ctx.exits, None)
     ctx.exits = []
-    if error is not None:
-        raise error
+    if isinstance(error, Exception):
+        # The answer is already out: re-raising would only make the server drop the connection.
+        log_unhandled(request, error, answered=False)
+    elif error is not None:
+        raise error  # cancellation and the like keep propagating
 
 
 def _merge_into(response: Response, extra: Response) -> None:

@@ -17,6 +17,7 @@ import time
 import uuid
 from typing import Any
 
+from prow._errors import UNHANDLED
 from prow._exceptions import ConfigurationError
 from prow._logging import escape_controls, resolve_format
 from prow._types import ASGIApp, Message, Receive, Scope, Send
@@ -101,12 +102,16 @@ class AccessLogMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         exchange = _Exchange(send, self.header, request_id)
         error: str | None = None
+        # prow answers an unhandled error itself and reports it here instead of raising it.
+        unhandled: list[BaseException] = scope.setdefault(UNHANDLED, [])
         try:
             await self.app(scope, receive, exchange.forward)
         except BaseException as exc:
             error = type(exc).__name__
             raise
         finally:
+            if error is None and unhandled:
+                error = type(unhandled[-1]).__name__
             ended = exchange.finished or time.perf_counter()
             self.log(scope, exchange, (ended - started) * 1000, error)
 

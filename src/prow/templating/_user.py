@@ -163,10 +163,6 @@ class UserPage(HTMLResponse):
     async def _answer_error(
         self, scope: Scope, receive: Receive, send: Send, exc: Exception
     ) -> None:
-        """Answer as prow answers a handler's error, and re-raise it if nobody handled it."""
-        response, unhandled = await self._request.app.exception_response(
-            Request(scope, receive), exc
-        )
+        """Answer as prow answers a handler's error (an unhandled one is logged, not raised)."""
+        response, _ = await self._request.app.exception_response(Request(scope, receive), exc)
         await response(scope, receive, send)
-        if unhandled is not None:
-            raise unhandled

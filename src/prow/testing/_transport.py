@@ -8,6 +8,7 @@ from typing import Any, Self
 import anyio
 import httpx
 
+from prow._errors import UNHANDLED
 from prow._types import ASGIApp, Message, Scope
 from prow.testing._plumbing import PortalFactory
 from prow.testing._scope import Connection, http_scope
@@ -140,6 +141,10 @@ async def _call_http_app(
     async def send(message: Message) -> None:
         collector.accept(message)
 
+    # prow answers an unhandled error 500 and reports it here rather than raising it at the
+    # server (which would drop the connection); foreign ASGI apps still raise.
+    unhandled: list[BaseException] = []
+    scope[UNHANDLED] = unhandled
     try:
         await app(scope, receive, send)
     except Exception:
@@ -147,6 +152,8 @@ async def _call_http_app(
             raise
         if not collector.started:
             return httpx.Response(500, text="Internal Server Error", request=request)
+    if unhandled and raise_server_exceptions:
+        raise unhandled[0]
     if not collector.started:
         if raise_server_exceptions:
             raise RuntimeError("the app returned without sending http.response.start")
