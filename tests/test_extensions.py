@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from prow import App, ConfigurationError, Request, Router
-from prow.db import Database, Session
+from prow.db import Database, DBSession
 from prow.extensions import Extension, requires_extension
 from prow.testing import TestClient
 
@@ -150,7 +150,7 @@ def test_nothing_is_added_once_the_app_is_built() -> None:
             attempt()
         codes.append(caught.value.code)
     assert codes == ["prow.E021", "prow.E022", "prow.E022", "prow.E022", "prow.E022", "prow.E020"]
-    assert "added after the app started serving" in str(caught_message(app))
+    assert "added after the app was built" in str(caught_message(app))
 
 
 def caught_message(app: App) -> str:
@@ -199,7 +199,7 @@ def test_a_database_server_that_is_down_only_for_now_lets_the_app_start() -> Non
     app = App(extensions=[Database("postgresql://postgres@127.0.0.1:1/test")])
 
     @app.get("/")
-    async def home(session: Session) -> int:
+    async def home(session: DBSession) -> int:
         value: int = (await session.execute(text("SELECT 1"))).scalar_one()
         return value
 
@@ -225,3 +225,21 @@ def test_the_route_add_route_returns_is_the_one_served() -> None:
     # Another app serves its own copy: the two never share a plan or a CSRF guard.
     assert mine not in other.routes
     assert [r.path for r in other.routes if r.endpoint is handler] == ["/v2/shared/x"]
+
+
+def test_mistakes_with_classes_and_instances_say_what_to_write() -> None:
+    with pytest.raises(ConfigurationError, match=r"install an instance, Database\(\.\.\.\)"):
+        App(extensions=[Database])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="takes an Extension class"):
+        App().extension(Database("sqlite://"))  # type: ignore[arg-type]
+    single = Database("sqlite://")
+    assert App(extensions=single).extensions == (single,)  # type: ignore[arg-type]
+
+
+def test_use_database_never_replaces_a_database_the_project_installed() -> None:
+    from prow.db import use_database
+
+    app = App(extensions=[Database("sqlite:///./a.sqlite3")])
+    with pytest.deprecated_call(), pytest.raises(ConfigurationError) as caught:
+        use_database(app, "sqlite:///./b.sqlite3")
+    assert caught.value.code == "prow.E023"

@@ -98,6 +98,8 @@ class App(Router):
         extensions: Sequence[Extension] = (),
         **options: Unpack[RouteOptions],
     ) -> None:
+        if isinstance(extensions, Extension):
+            extensions = [extensions]  # App(extensions=Database(...)): one is a list of one
         # The app-wide body limit applies to every request (also outside routes); a route's
         # own ``max_body_size`` option overrides it for that route.
         max_body_size = options.pop("max_body_size", DEFAULT_MAX_BODY_SIZE)
@@ -164,6 +166,10 @@ class App(Router):
 
     def extension(self, kind: type[ExtensionT]) -> ExtensionT:
         """The installed extension of class ``kind`` (or a subclass); ``prow.E025`` if none."""
+        if not (isinstance(kind, type) and issubclass(kind, Extension)):
+            raise TypeError(
+                f"app.extension() takes an Extension class such as Database, not {kind!r}"
+            )
         found = self._extensions.find(kind)
         if found is None:
             raise ConfigurationError(
@@ -188,9 +194,8 @@ class App(Router):
         if self._routes is not None and not self._extensions.setting_up:
             raise ConfigurationError(
                 "prow.E022",
-                f"the {what} was added after the app started serving; add routes while "
-                "setting the app up (before app.build(), the server's start-up or the "
-                "first request)",
+                f"the {what} was added after the app was built (app.build(), the server's "
+                "start-up or the first request); add routes while setting the app up",
             )
 
     def add_middleware(self, cls: Any, *args: Any, **kwargs: Any) -> None:
@@ -198,7 +203,12 @@ class App(Router):
         if self._stack is not None or (
             self._routes is not None and not self._extensions.setting_up
         ):
-            raise ConfigurationError("prow.E020", "middleware must be added before the app starts")
+            raise ConfigurationError(
+                "prow.E020",
+                "middleware was added after the app started; add it while setting the app up "
+                "(App(middleware=[...]) or app.add_middleware at import time, or in an "
+                "extension's setup)",
+            )
         from prow.middleware import Middleware
 
         self.user_middleware.insert(0, Middleware(cls, *args, **kwargs))

@@ -125,6 +125,7 @@ REGISTRY: Final = (
     ErrorCode("prow.E807", "prow check: migrations not applied"),
     ErrorCode("prow.E808", "prow check: the migration state cannot be read"),
     ErrorCode("prow.E809", "prow check --deploy: allowed hosts are only this machine's"),
+    ErrorCode("prow.E810", "prow check: the database server cannot be reached now"),
 )
 
 #: Every registered code by its name.

@@ -14,6 +14,7 @@ from prow._exceptions import HTTPError
 from prow._request import HTTPConnection
 from prow._security import ERROR_CSP, error_page_csp
 from prow.responses import HTMLResponse, Response
+from prow.scope import UNHANDLED
 
 __all__ = [
     "UNHANDLED",
@@ -27,12 +28,6 @@ __all__ = [
 PROBLEM_JSON = "application/problem+json"
 
 logger = logging.getLogger("prow.error")
-
-#: Scope key: a list of the exceptions of this request that nobody handled. Whoever wants to
-#: see them puts an empty list there before calling the app (the test clients, to raise the
-#: first one in the test; the access log, to name it); ``log_unhandled`` appends to it.
-#: Shared by reference, so a mounted app's copy of the scope reports to the same list.
-UNHANDLED = "prow.unhandled"
 
 
 def log_unhandled(connection: HTTPConnection, exc: BaseException, *, answered: bool = True) -> None:

@@ -33,6 +33,11 @@ Each key, then who writes it and who reads it:
     ``ObjectPermission``, which loads them itself when no guard did.
 ``prow.flashes``
     ``flash()``; ``get_flashed_messages()``.
+``prow.unhandled``
+    whoever wants to see the request's unhandled exceptions puts an empty list there before
+    calling the app (the test clients, to raise the first one in the test; the access log,
+    to name it); prow appends each error it answered 500 (and logged once). Shared by
+    reference, so a mounted app's copy of the scope reports to the same list.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ __all__ = [
     "HEADERS",
     "MAX_BODY_SIZE",
     "SESSION",
+    "UNHANDLED",
     "UNRESOLVED",
     "USER",
     "HeaderList",
@@ -65,6 +71,7 @@ SESSION = "session"
 USER = "user"
 AUTH_PERMISSIONS = "prow.auth.permissions"
 FLASHES = "prow.flashes"
+UNHANDLED = "prow.unhandled"
 
 #: What :func:`cached_user` returns when no one has looked the user up yet.
 UNRESOLVED: Any = object()

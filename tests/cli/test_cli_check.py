@@ -266,3 +266,24 @@ def test_deploy_refuses_the_local_only_default_hosts(project: Path) -> None:
     result = check("--deploy", "--app", module(project, PLAIN_APP), env=local)
     assert result.exit_code == 1
     assert "prow.E809 allowed hosts name only this machine" in result.output
+
+
+def test_a_database_server_that_is_down_is_reported(project: Path) -> None:
+    down = "postgresql://app@127.0.0.1:1/app"  # nothing listens on port 1
+    source = (
+        "from prow import App\nfrom prow.db import Database\n"
+        f"app = App(extensions=[Database({down!r})])\n"
+    )
+    result = check("--app", module(project, source))
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("prow.E810 the database Database(")
+    assert "cannot be reached now" in result.output and "answered 503" in result.output
+
+
+def test_a_database_that_can_never_work_stops_the_check(project: Path) -> None:
+    missing = f"sqlite:///{project / 'no' / 'such' / 'folder' / 'app.sqlite3'}"
+    source = (
+        "from prow import App\nfrom prow.db import Database\n"
+        f"app = App(extensions=[Database({missing!r})])\n"
+    )
+    one_line_error(check("--app", module(project, source)), "prow.E505", "unable to open")

@@ -14,6 +14,7 @@ prow.E806  a cookie/HTTPS setting the settings define is off (deploy)
 prow.E807  migrations not applied to the database
 prow.E808  the database's migration state cannot be read
 prow.E809  the allowed hosts are only this machine's names (deploy)
+prow.E810  the database server cannot be reached now (refused, unreachable, starting up)
 ========== =================================================================================
 
 Loading the app already checks the rest: apps (``prow.E7xx``), settings (``prow.E601``).
@@ -38,7 +39,13 @@ from prow.cli._project import Project, find_project
 if TYPE_CHECKING:
     from prow import App
 
-__all__ = ["Problem", "check", "deploy_problems", "migration_problems"]
+__all__ = [
+    "Problem",
+    "check",
+    "deploy_problems",
+    "migration_problems",
+    "reachability_problems",
+]
 
 # The development default of ``allowed_hosts``: fine locally, wrong for a deployed site.
 _LOCAL_HOSTS = frozenset(("localhost", "127.0.0.1", "::1", "testserver"))
@@ -94,6 +101,7 @@ def check(app_path: str | None, deploy: bool, migrations: Path | None) -> None:
     settings = _settings(app, project)
     problems = deploy_problems(settings, app) if deploy else []
     folder = migrations or (project.root if project else Path.cwd()) / "migrations"
+    problems += reachability_problems(app)
     problems += migration_problems(app, folder)
     for problem in problems:
         click.echo(f"{problem.id} {problem.message}\n    Fix: {problem.fix}")
@@ -228,6 +236,22 @@ def _secure_flags(settings: Any) -> Iterator[Problem]:
                 f"{name} is off: cookies can be sent over plain HTTP and stolen on the way.",
                 f"set PROW_{name.upper()}=true and serve the site over HTTPS.",
             )
+
+
+def reachability_problems(app: App) -> list[Problem]:
+    """The database that the start-up check found down for now (the app would still start)."""
+    for extension in app.extensions:
+        reason = getattr(extension, "unreachable", None)
+        if reason:
+            return [
+                Problem(
+                    "prow.E810",
+                    f"the database {extension!r} cannot be reached now: {reason}. The app "
+                    "starts, but its requests are answered 503 until it can.",
+                    "start the database server, or check the host and port of the URL.",
+                )
+            ]
+    return []
 
 
 def migration_problems(app: App, folder: Path) -> list[Problem]:

@@ -162,6 +162,10 @@ class Database(Extension):
         self._sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self._bound: AsyncConnection | None = None
         self._closing: set[asyncio.Task[None]] = set()
+        #: Why the start-up check could not reach the database (None: it could, or no check).
+        self.unreachable: str | None = None
+        #: Installed by prow with the defaults (a route used ``DBSession``), not by the project.
+        self.implicit = False
 
     @property
     def url(self) -> str:
@@ -184,6 +188,10 @@ class Database(Extension):
         setting = getattr(app, "database_url", None)
         if not self._explicit and setting:
             self._url = resolve_url(setting)
+        if not self._explicit and not setting:
+            # Say which database a project that configured none is using (a fresh
+            # project's SQLite file, or PROW_DATABASE_URL's).
+            logger.info("database: %r (no URL configured: %s or the default)", self, ENV_VAR)
         settings: Any = app.state.settings if "settings" in app.state else None
         if self._default_timeouts and hasattr(settings, "database_statement_timeout"):
             # A project made by prow.apps.create_app: its settings name the timeouts.
@@ -209,22 +217,34 @@ class Database(Extension):
         connections) is not a settings mistake: it is logged, and requests are answered 503
         until it is back. A wrong driver, host name, user, password or database name is.
         """
+        self.unreachable = None
         try:
             async with self.engine.connect():
                 pass
-            # The pool starts empty, as before the check: nothing is left open (no
-            # connection, no driver thread) in an app that has not served a request yet.
-            await self.dispose()
         except (sa_exc.DBAPIError, OSError) as exc:
+            await self.dispose()
+            if self.backend == "sqlite":
+                # aiosqlite stops a connection that failed to open in its thread without
+                # waiting; let it finish while this loop still runs (a closing loop would
+                # make that thread die with "Event loop is closed").
+                await asyncio.sleep(0.05)
             causes = _causes(exc)
             root = causes[-1]
             if any(_is_transient(cause) for cause in causes):
-                logger.warning("the database %r cannot be reached yet: %r", self, root)
+                self.unreachable = _one_line(root)
+                logger.warning(
+                    "the database %r cannot be reached yet (%s); requests are answered 503 "
+                    "until it can",
+                    self,
+                    self.unreachable,
+                )
                 return
-            reason = (str(root).strip().splitlines() or [type(root).__name__])[0]
             raise ConfigurationError(
-                "prow.E505", f"cannot use the database {self!r}: {reason}"
+                "prow.E505", f"cannot use the database {self!r}: {_one_line(root)}"
             ) from None
+        # The pool starts empty, as before the check: nothing is left open (no connection,
+        # no driver thread) in an app that has not served a request yet.
+        await self.dispose()
 
     # -- engine and sessions ---------------------------------------------------------------
 
@@ -370,6 +390,11 @@ _TRANSIENT_SQLSTATES = ("08", "53", "57P03")  # connection, resources, cannot co
 _TRANSIENT_TEXT = ("is starting up", "too many", "connection refused", "timed out", "timeout")
 
 
+def _one_line(error: BaseException) -> str:
+    text = (str(error).strip().splitlines() or [""])[0]
+    return text or type(error).__name__
+
+
 def _causes(exc: BaseException) -> list[BaseException]:
     """``exc`` and what it wraps (``orig``, ``__cause__``, ``__context__``), outermost first."""
     found: list[BaseException] = []
@@ -434,6 +459,7 @@ def database(app: App) -> Database:
     if found is None:
         # After the build (a CLI command asking a built app), it is set up at once.
         found = app._extensions.add_now(Database(getattr(app, "database_url", None)))
+        found.implicit = True
     return found
 
 
@@ -451,7 +477,7 @@ def use_database(app: App, url: str | URL | None = None, **options: Any) -> Data
     )
     chosen = Database(url or getattr(app, "database_url", None), **options)
     earlier = app._extensions.find(Database)
-    if earlier is not None:  # as before: the last call wins, until the app is built
+    if earlier is not None and earlier.implicit:  # a default made on first use: replace it
         app._extensions.replace(earlier, chosen)
         return chosen
-    return app.install(chosen)
+    return app.install(chosen)  # a Database the project installed itself: prow.E023

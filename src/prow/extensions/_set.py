@@ -54,6 +54,13 @@ class ExtensionSet:
 
     def add(self, extension: Extension) -> None:
         """Record ``extension``; refuse what is not one, or a second of a unique kind."""
+        if isinstance(extension, type) and issubclass(extension, Extension):
+            name = extension.__name__
+            raise ConfigurationError(
+                "prow.E024",
+                f"the class {name} was given where an extension is expected: install an "
+                f"instance, {name}(...)",
+            )
         if not isinstance(extension, Extension):
             raise ConfigurationError(
                 "prow.E024",
