@@ -6,36 +6,15 @@ Its own module because importing it needs httptools (``prow[server]`` installs i
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _UvicornHttpTools
 
-from prow.cli._protocols import DEFAULT_HEAD_TIMEOUT, DEFAULT_MAX_HEAD_SIZE, HeadLimits
+from prow.cli._protocols import HeadLimits
 
 __all__ = ["HttpToolsProtocol"]
 
 
 class HttpToolsProtocol(HeadLimits, _UvicornHttpTools):
     """uvicorn's httptools protocol; a head starts and ends with httptools' callbacks."""
-
-    def __init__(
-        self,
-        *args: Any,
-        head_timeout: float = DEFAULT_HEAD_TIMEOUT,
-        max_head_size: int = DEFAULT_MAX_HEAD_SIZE,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self._setup_limits(head_timeout, max_head_size)
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._head_started()  # the first request must arrive in time too
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_limits()
-        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)

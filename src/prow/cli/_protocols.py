@@ -45,6 +45,24 @@ class HeadLimits:
     loop: asyncio.AbstractEventLoop
     server_state: Any
 
+    def __init__(
+        self,
+        *args: Any,
+        head_timeout: float = DEFAULT_HEAD_TIMEOUT,
+        max_head_size: int = DEFAULT_MAX_HEAD_SIZE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._setup_limits(head_timeout, max_head_size)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._head_started()  # the first request must arrive in time too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_limits()
+        super().connection_lost(exc)  # type: ignore[misc]
+
     def _setup_limits(self, head_timeout: float, max_head_size: int) -> None:
         self.head_timeout = head_timeout
         self.max_head_size = max_head_size
@@ -107,24 +125,6 @@ class H11Protocol(HeadLimits, _UvicornH11Protocol):
     to ``max_head_size``); it has no callback when a head starts, so the deadline runs while
     h11 is waiting for a request after bytes of one arrived.
     """
-
-    def __init__(
-        self,
-        *args: Any,
-        head_timeout: float = DEFAULT_HEAD_TIMEOUT,
-        max_head_size: int = DEFAULT_MAX_HEAD_SIZE,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self._setup_limits(head_timeout, max_head_size)
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._head_started()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_limits()
-        super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
