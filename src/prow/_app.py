@@ -19,11 +19,11 @@ from prow._routing._route import Mount, Route, WebSocketRoute
 from prow._routing._router import Router
 from prow._routing._table import RouteTable
 from prow._security import (
+    AppSend,
     SecurityHeaders,
     SigningKeys,
     build_header_lists,
     check_hosts,
-    with_app_headers,
 )
 from prow._types import ASGIApp, Message, Receive, Scope, Send
 from prow.extensions import Extension
@@ -384,10 +384,8 @@ class App(Router):
         if kind == "http":
             # Picked from lists built once; added where the response starts, so every
             # answer carries them: prow's, a mounted app's, a raw ASGI one's.
-            scope[HEADERS] = (
-                self._https_headers if scope.get("scheme") == "https" else self._http_headers
-            )
-            send = with_app_headers(scope, send, no_store=self._no_store)
+            headers = self._https_headers if scope.get("scheme") == "https" else self._http_headers
+            send = scope[HEADERS] = AppSend(scope, send, headers, no_store=self._no_store)
         if self._hosts is not None and not self._hosts.allows(scope):
             await self._wrong_host(scope, receive, send)
         elif self.user_middleware and kind == "http":

@@ -215,7 +215,9 @@ def csrf_token(request: HTTPConnection) -> str:
             secret = cookie
         else:
             secret = new_secret()
-            scope[HEADERS] = [*scope.get(HEADERS, ()), _set_cookie(scope, secret)]
+            sender = scope.get(HEADERS)
+            if sender is not None:  # the app's send (a copy of the scope shares it)
+                sender.add_header(*_set_cookie(scope, secret))
         scope[CSRF_SECRET] = secret
     assert secret is not None
     return mask_token(secret)

@@ -16,12 +16,13 @@ from typing import ClassVar
 
 from prow._exceptions import ConfigurationError
 from prow._types import Message, Scope, Send
-from prow.scope import HEADERS, HeaderList, with_extra_headers
+from prow.scope import HeaderList, with_extra_headers
 
 __all__ = [
     "DOCS_CSP",
     "ERROR_CSP",
     "REDOC_CSP",
+    "AppSend",
     "SecurityHeaders",
     "SigningKeys",
     "build_header_lists",
@@ -29,7 +30,6 @@ __all__ = [
     "error_page_csp",
     "key_weakness",
     "needs_no_store",
-    "with_app_headers",
 ]
 
 logger = logging.getLogger("prow.security")
@@ -222,31 +222,43 @@ def needs_no_store(credentialed: bool, response_headers: Sequence[tuple[bytes, b
     return credentialed or sets_cookie
 
 
-def with_app_headers(scope: Scope, send: Send, *, no_store: bool) -> Send:
-    """``send``, adding the app's headers (``scope["prow.headers"]``) as the response starts.
+class AppSend:
+    """The app's ``send`` for one HTTP request: it adds the app's headers as the answer starts.
 
     Whatever produces the response (a prow route, a mounted app, a raw ASGI callable, a
-    middleware answering on its own) goes through this, so none can forget the app's
-    security headers. A header the response set itself wins over the app's of the same
-    name (except ``Set-Cookie``, which may repeat). With ``no_store``, an answer that sets
-    a cookie or answers a request that carried credentials also gets
-    ``Cache-Control: no-store`` unless it set its own ``Cache-Control``.
+    middleware answering on its own) goes through it, so none can forget the app's security
+    headers. A header the response set itself wins over the app's of the same name (except
+    ``Set-Cookie``, which may repeat). With ``no_store``, an answer that sets a cookie or
+    answers a request that carried credentials also gets ``Cache-Control: no-store`` unless
+    it set its own ``Cache-Control``.
+
+    It is also ``scope["prow.headers"]``: :meth:`add_header` adds one more header (the CSRF
+    cookie) from any code that sees the scope, a middleware's copy of it included.
     """
 
-    async def send_with_headers(message: Message) -> None:
+    __slots__ = ("headers", "no_store", "scope", "send")
+
+    def __init__(self, scope: Scope, send: Send, headers: HeaderList, *, no_store: bool) -> None:
+        self.scope = scope
+        self.send = send
+        self.headers: Sequence[tuple[bytes, bytes]] = headers
+        self.no_store = no_store
+
+    def add_header(self, name: bytes, value: bytes) -> None:
+        """Send ``name: value`` with the answer too (the prebuilt list itself never changes)."""
+        self.headers = [*self.headers, (name, value)]
+
+    async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             headers = message.get("headers", ())
             if type(headers) is not list:
                 headers = [(bytes(name), bytes(value)) for name, value in headers]
-            extra = scope[HEADERS]
-            if extra:
-                headers = with_extra_headers(headers, extra)
-            if no_store and needs_no_store(carries_credentials(scope), headers):
+            if self.headers:
+                headers = with_extra_headers(headers, self.headers)
+            if self.no_store and needs_no_store(carries_credentials(self.scope), headers):
                 headers = [*headers, NO_STORE]
             message["headers"] = headers
-        await send(message)
-
-    return send_with_headers
+        await self.send(message)
 
 
 def build_header_lists(config: SecurityHeaders | None) -> tuple[HeaderList, HeaderList]:

@@ -13,9 +13,10 @@ Each key, then who writes it and who reads it:
 ``state``
     the server (a copy of the lifespan state); ``Request.state``.
 ``prow.headers``
-    ``App.__call__`` (the security headers of the scheme), and the CSRF check appends its
-    ``Set-Cookie``; read by the app's ``send`` as the response starts (so every answer,
-    prow's or a mounted app's, carries them).
+    ``App.__call__``: the request's ``AppSend``, the app's ``send``, which adds the security
+    headers of the scheme as the response starts (so every answer, prow's or a mounted
+    app's, carries them); the CSRF check adds its ``Set-Cookie`` with ``add_header`` (a
+    middleware's copy of the scope holds the same object).
 ``prow.max_body_size``
     ``Route.handle`` (the route's limit); the body reader (413 past it).
 ``prow.cookies``

@@ -16,6 +16,7 @@ from prow._csrf import (
     unmask_token,
 )
 from prow.testing import TestClient
+from prow.types import ASGIApp, Receive, Scope, Send
 
 EVIL = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
 
@@ -432,3 +433,31 @@ def test_an_unknown_csrf_option_is_refused() -> None:
     app = App()
     with pytest.raises(TypeError, match="csrf must be True, False or 'strict', not 'strcit'"):
         app.post("/x", csrf="strcit")  # type: ignore[arg-type]
+
+
+def test_the_cookie_survives_a_middleware_that_copies_the_scope() -> None:
+    class CopyingMiddleware:
+        """The usual ASGI idiom: pass the app a changed copy of the scope."""
+
+        def __init__(self, inner: ASGIApp) -> None:
+            self.inner = inner
+
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            await self.inner({**scope, "copied": True}, receive, send)
+
+    app = App()
+    app.add_middleware(CopyingMiddleware)
+
+    @app.get("/form")
+    async def form(request: Request) -> str:
+        return csrf_token(request)
+
+    @app.post("/submit")
+    async def submit() -> str:
+        return "accepted"
+
+    with TestClient(app) as client:
+        token = client.get("/form").json()
+        assert "csrftoken" in client.cookies
+        answer = client.post("/submit", headers={CSRF_HEADER: token})
+        assert answer.status_code == 200, answer.text
