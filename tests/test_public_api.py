@@ -45,15 +45,6 @@ ALLOWED = {
         "the pytest plugin's module, loaded with -p; the plugin is being reworked"
     ),
     ("tests/openapi/test_ui.py", "prow.openapi._ui"): "the bundled Swagger/ReDoc assets and ETags",
-    ("tests/ratelimit/test_rate.py", "prow.ratelimit._rate"): "GCRA arithmetic as pure functions",
-    ("tests/responses/test_file.py", "prow.responses._file"): "Range parsing as a pure function",
-    ("tests/security/test_core_csrf.py", "prow._csrf"): "token masking and origin checks, pure",
-    ("tests/sessions/test_cookie.py", "prow._cookies"): (
-        "counts Cookie parses per request; observable publicly once the scope contract exists"
-    ),
-    ("tests/test_cookies.py", "prow._cookies"): (
-        "SetCookie's value check, unreachable through the public API (values are signed)"
-    ),
 }
 
 

@@ -15,6 +15,7 @@ from prow.responses import FileResponse
 from prow.types import Message, Receive, Scope, Send
 
 CONTENT = b"0123456789abcdefghij"  # 20 bytes
+TEN = CONTENT[:10]
 
 
 @pytest.fixture
@@ -174,6 +175,7 @@ async def test_malformed_range_is_ignored(sample: Path, header: str) -> None:
 async def test_too_many_ranges_sends_whole_file(tmp_path: Path) -> None:
     path = tmp_path / "big.bin"
     path.write_bytes(bytes(range(256)))
+
     def spread(count: int) -> str:  # ranges that cannot merge: 0-0, 2-2, 4-4...
         return "bytes=" + ",".join(f"{i}-{i}" for i in range(0, 2 * count, 2))
 
@@ -333,7 +335,7 @@ async def _served_ranges(path: Path, header: str) -> list[str] | None:
     async with client_for(path) as client:
         response = await client.get("/", headers={"range": header})
     if response.status_code == 200:
-        assert response.content == path.read_bytes()
+        assert response.content == TEN
         return None
     if response.status_code == 416:
         return []
@@ -363,5 +365,5 @@ async def test_range_headers_are_parsed_sorted_and_merged(
     tmp_path: Path, header: str, served: list[str] | None
 ) -> None:
     path = tmp_path / "ten.txt"
-    path.write_bytes(b"0123456789")
+    path.write_bytes(TEN)
     assert await _served_ranges(path, header) == served
