@@ -44,7 +44,6 @@ ALLOWED = {
     ("tests/db/test_pytest_plugin.py", "prow.testing._pytest"): (
         "the pytest plugin's module, loaded with -p; the plugin is being reworked"
     ),
-    ("tests/openapi/test_ui.py", "prow.openapi._ui"): "the bundled Swagger/ReDoc assets and ETags",
 }
 
 
