@@ -39,8 +39,6 @@ ALLOWED = {
     ("tests/cli/test_cli_db.py", "prow.cli._errors"): (
         "CLICommand/CLIGroup: public once batteries add commands through the extension protocol"
     ),
-    ("tests/cli/test_cli_project.py", "prow.cli._serve"): "find_target, how run/serve find the app",
-    ("tests/cli/test_cli_serve.py", "prow.cli._serve"): "find_target, how run/serve find the app",
     ("tests/db/test_pytest_plugin.py", "prow.testing._pytest"): (
         "the pytest plugin's module, loaded with -p; the plugin is being reworked"
     ),
