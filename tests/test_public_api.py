@@ -21,9 +21,6 @@ PRIVATE = re.compile(r"\bprow(?:\.[A-Za-z_]\w*)*?\._[A-Za-z]\w*")
 
 #: (file, private module named there) -> why it is named there for now.
 ALLOWED = {
-    ("docs/cli.md", "prow.openapi._routes"): (
-        "sample output of `prow routes`, which names prow's own docs handlers by their module"
-    ),
     ("tests/auth/conftest.py", "prow.auth._passwords"): (
         "swaps argon2 for a fast hasher; a public hasher setting belongs to the Auth redesign"
     ),
