@@ -36,9 +36,6 @@ ALLOWED = {
     ("tests/cli/test_cli_db.py", "prow.cli._errors"): (
         "CLICommand/CLIGroup: public once batteries add commands through the extension protocol"
     ),
-    ("tests/db/test_pytest_plugin.py", "prow.testing._pytest"): (
-        "the pytest plugin's module, loaded with -p; the plugin is being reworked"
-    ),
 }
 
 

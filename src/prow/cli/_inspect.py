@@ -92,9 +92,9 @@ def _qualified(target: object) -> str:
     """
     if not (inspect.isfunction(target) or inspect.isclass(target) or inspect.ismethod(target)):
         target = type(target)
-    module = getattr(target, "__module__", None)
-    name = getattr(target, "__qualname__", None) or repr(target)
-    if module and (module == "prow" or module.startswith("prow.")) and "._" in module:
+    module: str | None = getattr(target, "__module__", None)
+    name: str = getattr(target, "__qualname__", None) or repr(target)
+    if module and module.startswith("prow.") and "._" in module:
         return module.partition("._")[0]
     return f"{module}.{name}" if module else name
 
