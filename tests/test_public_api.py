@@ -27,9 +27,6 @@ ALLOWED = {
     ("tests/auth/test_auth_options.py", "prow.auth._auth"): (
         "spies on hash_password; the Auth redesign moves hashing off the event loop"
     ),
-    ("tests/auth/test_createsuperuser.py", "prow.cli._auth"): (
-        "calls the command object; CLI commands get a public seam with the extension protocol"
-    ),
     ("tests/cli/test_cli_db.py", "prow.cli._db"): (
         "migrate's argument reordering (-1 behind --), a private click subclass"
     ),
