@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import pytest
 
 from prow import App, Cookie, Request, Response
-from prow._cookies import SetCookie
 from prow.exceptions import InvalidCookie
 from prow.testing import TestClient
 
@@ -91,13 +90,18 @@ def test_values_outside_plain_characters_are_quoted_and_read_back(value: str) ->
     assert parse_cookie_header(header) == {"a": value}
 
 
-def test_pre_rendered_cookie_only_adds_the_value() -> None:
-    cookie = SetCookie("sid", max_age=600, httponly=True)
-    assert cookie.name == "sid"
-    assert cookie.render("v1") == "sid=v1; HttpOnly; Max-Age=600; Path=/; SameSite=Lax"
-    assert cookie.render("v2") == "sid=v2; HttpOnly; Max-Age=600; Path=/; SameSite=Lax"
+def test_a_value_cannot_add_attributes() -> None:
+    # The session and CSRF cookies render their attributes once and add each value; the
+    # value is still checked every time, so it can never smuggle in its own attribute.
+    options: dict[str, Any] = {"max_age": 600, "httponly": True}
+    assert set_cookie_header("sid", "v1", **options) == (
+        "sid=v1; HttpOnly; Max-Age=600; Path=/; SameSite=Lax"
+    )
+    assert set_cookie_header("sid", "v2", **options) == (
+        "sid=v2; HttpOnly; Max-Age=600; Path=/; SameSite=Lax"
+    )
     with pytest.raises(InvalidCookie, match="';'"):
-        cookie.render("v; Domain=evil.example")
+        set_cookie_header("sid", "v; Domain=evil.example", **options)
 
 
 @pytest.mark.parametrize(

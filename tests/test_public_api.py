@@ -21,38 +21,17 @@ PRIVATE = re.compile(r"\bprow(?:\.[A-Za-z_]\w*)*?\._[A-Za-z]\w*")
 
 #: (file, private module named there) -> why it is named there for now.
 ALLOWED = {
-    ("docs/cli.md", "prow.openapi._routes"): (
-        "sample output of `prow routes`, which names prow's own docs handlers by their module"
-    ),
     ("tests/auth/conftest.py", "prow.auth._passwords"): (
         "swaps argon2 for a fast hasher; a public hasher setting belongs to the Auth redesign"
     ),
     ("tests/auth/test_auth_options.py", "prow.auth._auth"): (
         "spies on hash_password; the Auth redesign moves hashing off the event loop"
     ),
-    ("tests/auth/test_createsuperuser.py", "prow.cli._auth"): (
-        "calls the command object; CLI commands get a public seam with the extension protocol"
-    ),
     ("tests/cli/test_cli_db.py", "prow.cli._db"): (
         "migrate's argument reordering (-1 behind --), a private click subclass"
     ),
     ("tests/cli/test_cli_db.py", "prow.cli._errors"): (
         "CLICommand/CLIGroup: public once batteries add commands through the extension protocol"
-    ),
-    ("tests/cli/test_cli_project.py", "prow.cli._serve"): "find_target, how run/serve find the app",
-    ("tests/cli/test_cli_serve.py", "prow.cli._serve"): "find_target, how run/serve find the app",
-    ("tests/db/test_pytest_plugin.py", "prow.testing._pytest"): (
-        "the pytest plugin's module, loaded with -p; the plugin is being reworked"
-    ),
-    ("tests/openapi/test_ui.py", "prow.openapi._ui"): "the bundled Swagger/ReDoc assets and ETags",
-    ("tests/ratelimit/test_rate.py", "prow.ratelimit._rate"): "GCRA arithmetic as pure functions",
-    ("tests/responses/test_file.py", "prow.responses._file"): "Range parsing as a pure function",
-    ("tests/security/test_core_csrf.py", "prow._csrf"): "token masking and origin checks, pure",
-    ("tests/sessions/test_cookie.py", "prow._cookies"): (
-        "counts Cookie parses per request; observable publicly once the scope contract exists"
-    ),
-    ("tests/test_cookies.py", "prow._cookies"): (
-        "SetCookie's value check, unreachable through the public API (values are signed)"
     ),
 }
 

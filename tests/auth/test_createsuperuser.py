@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from auth.conftest import PASSWORD, SECRET
 from prow.auth import User, verify_password
-from prow.cli._auth import createsuperuser
+from prow.cli import main
 from prow.db import Database
 
 _numbers = itertools.count()
@@ -58,7 +58,7 @@ def test_non_interactive_with_the_password_from_the_environment(
     app, url = project
     monkeypatch.setenv("PROW_SUPERUSER_PASSWORD", PASSWORD)
     args = ["--app", app, "--username", "admin", "--email", "a@example.com", "--no-input"]
-    result = CliRunner().invoke(createsuperuser, args)
+    result = CliRunner().invoke(main, ["createsuperuser", *args])
     assert result.exit_code == 0, result.output
     assert result.output == "Superuser 'admin' created.\n"
     (user,) = _users(url)
@@ -75,7 +75,7 @@ def test_interactive_prompts(project: tuple[str, str], monkeypatch: pytest.Monke
     app, url = project
     monkeypatch.delenv("PROW_SUPERUSER_PASSWORD", raising=False)
     typed = f"root\nroot@example.com\n{PASSWORD}\n{PASSWORD}\n"
-    result = CliRunner().invoke(createsuperuser, ["--app", app], input=typed)
+    result = CliRunner().invoke(main, ["createsuperuser", "--app", app], input=typed)
     assert result.exit_code == 0, result.output
     assert "Password (again)" in result.output and PASSWORD not in result.output
     assert [u.username for u in _users(url)] == ["root"]
@@ -107,7 +107,7 @@ def test_mistakes_are_one_line(
 ) -> None:
     app, url = project
     monkeypatch.setenv("PROW_SUPERUSER_PASSWORD", password)
-    result = CliRunner().invoke(createsuperuser, ["--app", app, *args])
+    result = CliRunner().invoke(main, ["createsuperuser", "--app", app, *args])
     assert result.exit_code == 1
     assert result.output == message
     assert _users(url) == []
@@ -119,8 +119,8 @@ def test_an_existing_username_is_refused(
     app, _ = project
     monkeypatch.setenv("PROW_SUPERUSER_PASSWORD", PASSWORD)
     args = ["--app", app, "--username", "admin", "--no-input"]
-    assert CliRunner().invoke(createsuperuser, args).exit_code == 0
-    again = CliRunner().invoke(createsuperuser, args)
+    assert CliRunner().invoke(main, ["createsuperuser", *args]).exit_code == 0
+    again = CliRunner().invoke(main, ["createsuperuser", *args])
     assert again.exit_code == 1
     assert again.output == "Error: a user named 'admin' already exists\n"
 
@@ -130,11 +130,12 @@ def test_the_same_name_in_another_case_or_form_is_refused(
 ) -> None:
     app, url = project
     monkeypatch.setenv("PROW_SUPERUSER_PASSWORD", PASSWORD)
-    first = ["--app", app, "--username", "Admin", "--email", "Boss@Example.COM", "--no-input"]
-    assert CliRunner().invoke(createsuperuser, first).output == "Superuser 'Admin' created.\n"
+    first = ["createsuperuser", "--app", app, "--username", "Admin", "--email", "Boss@Example.COM"]
+    created = CliRunner().invoke(main, [*first, "--no-input"])
+    assert created.output == "Superuser 'Admin' created.\n"
     for name in ("admin", "ＡＤＭＩＮ"):  # another case; fullwidth letters
         again = CliRunner().invoke(
-            createsuperuser, ["--app", app, "--username", name, "--no-input"]
+            main, ["createsuperuser", "--app", app, "--username", name, "--no-input"]
         )
         assert again.output == "Error: a user named 'Admin' already exists\n"
     assert [(u.username, u.email) for u in _users(url)] == [("Admin", "boss@example.com")]
@@ -154,7 +155,7 @@ def test_a_look_alike_or_invisible_username_is_refused(
     app, url = project
     monkeypatch.setenv("PROW_SUPERUSER_PASSWORD", PASSWORD)
     result = CliRunner().invoke(
-        createsuperuser, ["--app", app, "--username", username, "--no-input"]
+        main, ["createsuperuser", "--app", app, "--username", username, "--no-input"]
     )
     assert result.exit_code == 1
     assert result.output.startswith("Error: the username is refused: the username " + reason)
@@ -169,7 +170,7 @@ def test_missing_tables_say_to_migrate(
     monkeypatch.setenv("PROW_SUPERUSER_PASSWORD", PASSWORD)
     empty = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
     args = ["--app", app, "--username", "admin", "--no-input", "--database-url", empty]
-    result = CliRunner().invoke(createsuperuser, args)
+    result = CliRunner().invoke(main, ["createsuperuser", *args])
     assert result.exit_code == 1
     assert result.output.startswith("Error: cannot create the user in sqlite+aiosqlite:///")
     assert result.output.endswith("has `prow migrate` been run?\n")
@@ -182,6 +183,6 @@ def test_an_app_without_auth_is_a_one_line_error(
     (tmp_path / "auth_cli_bare.py").write_text("from prow import App\napp = App()\n")
     monkeypatch.setenv("PROW_SUPERUSER_PASSWORD", PASSWORD)
     args = ["--app", str(tmp_path / "auth_cli_bare.py"), "--username", "x", "--no-input"]
-    result = CliRunner().invoke(createsuperuser, args)
+    result = CliRunner().invoke(main, ["createsuperuser", *args])
     assert result.exit_code == 1
     assert result.output.startswith("Error: prow.E162: ")

@@ -27,7 +27,6 @@ import pytest
 from click.testing import CliRunner, Result
 
 from prow.cli import main
-from prow.cli._serve import find_target
 
 
 @pytest.fixture
@@ -97,26 +96,31 @@ def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, 
 # -- finding the import string -----------------------------------------------------------------
 
 
-def test_target_from_app_option(project: Path) -> None:
+def served(calls: list[tuple[Any, dict[str, Any]]], *args: str) -> tuple[str, str]:
+    """The import string and app folder ``prow run --no-reload *args`` hands to uvicorn."""
+    result = invoke("run", "--no-reload", "--port", str(free_port()), *args)
+    assert result.exit_code == 0, result.output
+    app, options = calls[-1]
+    return app, options["app_dir"]
+
+
+def test_target_from_app_option(project: Path, uvicorn_calls: list[Any]) -> None:
     name = write_app(project)
-    assert find_target(f"{name}:app").import_string == f"{name}:app"
-    assert find_target(name).import_string == f"{name}:app"  # attribute `app` by default
-    target = find_target(name)
-    assert target.app.title == "Served"
-    assert target.directory == project
+    assert served(uvicorn_calls, "--app", f"{name}:app") == (f"{name}:app", str(project))
+    assert served(uvicorn_calls, "--app", name)[0] == f"{name}:app"  # attribute `app` by default
 
 
-def test_target_with_dotted_attribute(project: Path) -> None:
+def test_target_with_dotted_attribute(project: Path, uvicorn_calls: list[Any]) -> None:
     name = write_app(
         project, "from types import SimpleNamespace\n" + APP + "ns = SimpleNamespace(app=app)\n"
     )
-    assert find_target(f"{name}:ns.app").import_string == f"{name}:ns.app"
+    assert served(uvicorn_calls, "--app", f"{name}:ns.app")[0] == f"{name}:ns.app"
 
 
 @pytest.mark.parametrize("file_name", ["app", "main"])
-def test_target_from_default_file(project: Path, file_name: str) -> None:
+def test_target_from_default_file(project: Path, file_name: str, uvicorn_calls: list[Any]) -> None:
     (project / f"{file_name}.py").write_text(APP)
-    assert find_target(None).import_string == f"{file_name}:app"
+    assert served(uvicorn_calls)[0] == f"{file_name}:app"
 
 
 # -- prow run ----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""prow's pytest plugin (prow.testing._pytest), run for real through ``pytester``.
+"""prow's pytest plugin (the ``prow`` pytest11 entry point), run for real through ``pytester``.
 
 Each scenario is a small test project run by a child pytest with the plugin enabled; the
 outer test asserts its outcomes, then checks from outside that nothing it wrote persisted.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
+import os
 import re
 import sys
 import textwrap
@@ -22,15 +23,16 @@ from prow.db import NAMING_CONVENTION, Database, makemigrations
 
 pytest_plugins = ["pytester"]
 
-PLUGIN = "prow.testing._pytest"
+PLUGIN = "prow"  # the entry point's name: what `-p prow` and `-p no:prow` refer to
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 TABLES = ("plugin_author", "book")
 
 
 def plugin_args() -> list[str]:
-    """``-p`` for the plugin, unless prow's entry point already loads it."""
-    loaded = {entry.value for entry in importlib.metadata.entry_points(group="pytest11")}
-    return [] if PLUGIN in loaded else ["-p", PLUGIN]
+    """``-p prow`` when pytest does not load installed plugins by itself."""
+    installed = {entry.name for entry in importlib.metadata.entry_points(group="pytest11")}
+    assert PLUGIN in installed, "installing prow registers its pytest plugin"
+    return ["-p", PLUGIN] if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD") else []
 
 
 def docs_block(page: str, first_line: str) -> str:
@@ -471,7 +473,7 @@ def test_importing_prow_testing_loads_neither_pytest_plugin_nor_sqlalchemy(
         """
         import sys
         import prow.testing
-        print(sorted(n for n in ("sqlalchemy", "prow.testing._pytest") if n in sys.modules))
+        print(sorted(n for n in ("sqlalchemy", "pytest") if n in sys.modules))
         """
     )
     result = pytester.run(sys.executable, "-c", script)

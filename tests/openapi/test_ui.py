@@ -1,4 +1,4 @@
-"""Tests for the offline Swagger UI / ReDoc pages and their vendored assets."""
+"""The offline Swagger UI / ReDoc pages and their vendored assets, as a browser fetches them."""
 
 from __future__ import annotations
 
@@ -7,24 +7,39 @@ import json
 import re
 from html.parser import HTMLParser
 from importlib.resources import files
+from urllib.parse import quote
 
+import httpx
 import pytest
 
-from prow.openapi import _ui
-from prow.openapi._ui import (
-    ASSET_CACHE_CONTROL,
-    ASSET_NAMES,
-    asset_etag,
-    etag_matches,
-    get_asset,
-    load_asset,
-    redoc_html,
-    swagger_ui_html,
-    swagger_ui_oauth2_redirect_html,
-)
+from prow import App
+from prow.testing import TestClient
 
 URL_RE = re.compile(r"https?://[^\s\"'<>]*")
 EVIL = '</script><script>alert("x")</script><!-- & "quoted"'
+ASSETS = "/_prow/docs-assets"
+#: The only files the docs pages may load (a request names one; it never supplies a path).
+ASSET_NAMES = {
+    "swagger-ui-bundle.js",
+    "swagger-ui-init.js",
+    "swagger-ui.css",
+    "oauth2-redirect.html",
+    "oauth2-redirect.js",
+    "redoc.standalone.js",
+    "favicon-32x32.png",
+}
+
+
+def page(path: str, title: str = "Demo", root_path: str = "") -> str:
+    """The HTML an app titled ``title`` serves at ``path`` (behind ``root_path``)."""
+    response = TestClient(App(title=title), root_path=root_path).get(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    return response.text
+
+
+def asset(name: str, **headers: str) -> httpx.Response:
+    return TestClient(App()).get(f"{ASSETS}/{quote(name, safe='')}", headers=headers)
 
 
 class _Collector(HTMLParser):
@@ -70,36 +85,33 @@ def _scripts(page: str) -> list[dict[str, str | None]]:
 
 
 def test_swagger_page_loads_local_assets_only() -> None:
-    page = swagger_ui_html(openapi_url="/openapi.json", title="Demo", assets_url="/docs/assets")
-    assert URL_RE.findall(page) == []
-    srcs = [attrs.get("src") for attrs in _scripts(page) if attrs.get("src")]
-    assert srcs == ["/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui-init.js"]
-    assert '<link rel="stylesheet" href="/docs/assets/swagger-ui.css">' in page
-    assert "<title>Demo</title>" in page
+    html = page("/docs")
+    assert URL_RE.findall(html) == []
+    srcs = [attrs.get("src") for attrs in _scripts(html) if attrs.get("src")]
+    assert srcs == [f"{ASSETS}/swagger-ui-bundle.js", f"{ASSETS}/swagger-ui-init.js"]
+    assert f'<link rel="stylesheet" href="{ASSETS}/swagger-ui.css">' in html
+    assert "<title>Demo - Swagger UI</title>" in html
 
 
-def test_swagger_page_mentions_only_the_given_absolute_urls() -> None:
-    page = swagger_ui_html(
-        openapi_url="https://api.example.test/openapi.json",
-        title="Demo",
-        assets_url="https://static.example.test/ui",
-        oauth2_redirect_url="https://api.example.test/docs/oauth2-redirect.html",
+def test_swagger_page_behind_a_proxy_prefix_names_every_url_under_it() -> None:
+    html = page("/docs", root_path="/api")
+    links = [attrs.get("src") or attrs.get("href") for _, attrs in _parse(html).tags]
+    assert [link for link in links if link] == [
+        f"/api{ASSETS}/favicon-32x32.png",
+        f"/api{ASSETS}/swagger-ui.css",
+        f"/api{ASSETS}/swagger-ui-bundle.js",
+        f"/api{ASSETS}/swagger-ui-init.js",
+    ]
+    config = _swagger_settings(html)["config"]
+    assert isinstance(config, dict)
+    assert (config["url"], config["oauth2RedirectUrl"]) == (
+        "/api/openapi.json",
+        "/api/docs/oauth2-redirect",
     )
-    assert set(URL_RE.findall(page)) == {
-        "https://api.example.test/openapi.json",
-        "https://api.example.test/docs/oauth2-redirect.html",
-        "https://static.example.test/ui/favicon-32x32.png",
-        "https://static.example.test/ui/swagger-ui.css",
-        "https://static.example.test/ui/swagger-ui-bundle.js",
-        "https://static.example.test/ui/swagger-ui-init.js",
-    }
 
 
 def test_swagger_config_defaults() -> None:
-    settings = _swagger_settings(
-        swagger_ui_html(openapi_url="/openapi.json", title="T", assets_url="/a")
-    )
-    assert settings == {
+    assert _swagger_settings(page("/docs")) == {
         "config": {
             "url": "/openapi.json",
             "dom_id": "#swagger-ui",
@@ -109,112 +121,73 @@ def test_swagger_config_defaults() -> None:
             "showCommonExtensions": True,
             "persistAuthorization": False,
             "validatorUrl": None,
+            "oauth2RedirectUrl": "/docs/oauth2-redirect",
         },
         "initOAuth": None,
     }
 
 
-def test_swagger_config_oauth_and_parameters_merge() -> None:
-    page = swagger_ui_html(
-        openapi_url="/openapi.json",
-        title="T",
-        assets_url="/a",
-        oauth2_redirect_url="/a/oauth2-redirect.html",
-        init_oauth={"clientId": "docs", "usePkceWithAuthorizationCodeGrant": True},
-        parameters={"deepLinking": False, "docExpansion": "none", "persistAuthorization": True},
-    )
-    settings = _swagger_settings(page)
-    config = settings["config"]
-    assert isinstance(config, dict)
-    assert config["oauth2RedirectUrl"] == "/a/oauth2-redirect.html"
-    assert config["deepLinking"] is False
-    assert config["docExpansion"] == "none"
-    assert config["persistAuthorization"] is True
-    assert settings["initOAuth"] == {"clientId": "docs", "usePkceWithAuthorizationCodeGrant": True}
-
-
 def test_swagger_hostile_values_cannot_close_the_script_element() -> None:
-    page = swagger_ui_html(
-        openapi_url=EVIL,
-        title=EVIL,
-        assets_url="/a",
-        init_oauth={"appName": EVIL},
-        parameters={EVIL: EVIL},
-    )
+    html = TestClient(App(title=EVIL), root_path=EVIL).get("/docs").text
     # Exactly the three script elements the template writes; none injected.
-    assert page.count("<script") == 3
-    assert page.count("</script>") == 3
-    assert "<!--" not in page
-    embedded = _parse(page).data["prow-swagger-ui-config"]
+    assert html.count("<script") == 3
+    assert html.count("</script>") == 3
+    assert "<!--" not in html
+    embedded = _parse(html).data["prow-swagger-ui-config"]
     assert "<" not in embedded and ">" not in embedded and "&" not in embedded
-    settings = _swagger_settings(page)
-    config = settings["config"]
+    config = _swagger_settings(html)["config"]
     assert isinstance(config, dict)
-    # The values survive the round trip unchanged.
-    assert config["url"] == EVIL
-    assert config[EVIL] == EVIL
-    assert settings["initOAuth"] == {"appName": EVIL}
-    assert "<title>&lt;/script&gt;&lt;script&gt;alert(&quot;x&quot;)" in page
+    assert config["url"] == EVIL + "/openapi.json"  # the value survives the round trip
+    assert "<title>&lt;/script&gt;&lt;script&gt;alert(&quot;x&quot;)" in html
 
 
-def test_swagger_escapes_assets_url_attribute() -> None:
-    page = swagger_ui_html(openapi_url="/o", title="T", assets_url='/a"><script>x()</script>')
-    assert page.count("<script") == 3
-    srcs = [attrs["src"] for attrs in _scripts(page) if attrs.get("src")]
-    assert srcs[0] == '/a"><script>x()</script>/swagger-ui-bundle.js'
+def test_swagger_escapes_a_hostile_root_path_in_attributes_and_config() -> None:
+    root = '/a"><script>x()</script>'
+    html = TestClient(App(), root_path=root).get("/docs").text
+    assert html.count("<script") == 3
+    srcs = [attrs["src"] for attrs in _scripts(html) if attrs.get("src")]
+    assert srcs[0] == f"{root}{ASSETS}/swagger-ui-bundle.js"
 
 
 # --- ReDoc page --------------------------------------------------------------------------------
 
 
 def test_redoc_page_is_offline() -> None:
-    page = redoc_html(openapi_url="/openapi.json", title="Demo API", assets_url="/docs/assets")
-    assert URL_RE.findall(page) == []
-    assert "fonts.googleapis" not in page
-    assert "<title>Demo API</title>" in page
-    parsed = _parse(page)
-    redoc = [attrs for tag, attrs in parsed.tags if tag == "redoc"]
+    html = page("/redoc", title="Demo API")
+    assert URL_RE.findall(html) == []
+    assert "fonts.googleapis" not in html
+    assert "<title>Demo API - ReDoc</title>" in html
+    redoc = [attrs for tag, attrs in _parse(html).tags if tag == "redoc"]
     assert redoc == [{"spec-url": "/openapi.json"}]
-    assert [a.get("src") for a in _scripts(page)] == ["/docs/assets/redoc.standalone.js"]
+    assert [a.get("src") for a in _scripts(html)] == [f"{ASSETS}/redoc.standalone.js"]
 
 
 def test_redoc_escapes_title_and_spec_url() -> None:
-    page = redoc_html(openapi_url=EVIL, title=EVIL, assets_url="/a")
-    assert page.count("<script") == 1
-    assert "<!--" not in page
-    redoc = [attrs for tag, attrs in _parse(page).tags if tag == "redoc"]
-    assert redoc == [{"spec-url": EVIL}]
-
-
-def test_redoc_mentions_only_the_given_absolute_urls() -> None:
-    page = redoc_html(
-        openapi_url="http://localhost:8000/openapi.json",
-        title="T",
-        assets_url="http://127.0.0.1:9000/static",
-    )
-    assert set(URL_RE.findall(page)) == {
-        "http://localhost:8000/openapi.json",
-        "http://127.0.0.1:9000/static/favicon-32x32.png",
-        "http://127.0.0.1:9000/static/redoc.standalone.js",
-    }
+    root = '/a"><script>x()</script><!--'
+    html = TestClient(App(title=EVIL), root_path=root).get("/redoc").text
+    assert html.count("<script") == 1
+    assert "<!--" not in html
+    redoc = [attrs for tag, attrs in _parse(html).tags if tag == "redoc"]
+    assert redoc == [{"spec-url": root + "/openapi.json"}]
+    assert "<title>&lt;/script&gt;&lt;script&gt;alert(&quot;x&quot;)" in html
 
 
 # --- OAuth2 redirect page --------------------------------------------------------------------
 
 
 def test_oauth2_redirect_page_names_its_script_absolutely() -> None:
-    page = swagger_ui_oauth2_redirect_html(assets_url="/_prow/docs-assets")
-    assert [a.get("src") for a in _scripts(page)] == ["/_prow/docs-assets/oauth2-redirect.js"]
-    assert '<meta name="referrer" content="no-referrer">' in page
-    assert URL_RE.findall(page) == []
+    response = TestClient(App()).get("/docs/oauth2-redirect")
+    assert [a.get("src") for a in _scripts(response.text)] == [f"{ASSETS}/oauth2-redirect.js"]
+    assert '<meta name="referrer" content="no-referrer">' in response.text
+    assert URL_RE.findall(response.text) == []
+    assert response.headers["cache-control"] == "no-store"  # the URL carries the OAuth code
 
 
-def test_oauth2_redirect_page_escapes_assets_url() -> None:
-    page = swagger_ui_oauth2_redirect_html(assets_url='/a"></script><script>x()</script>')
-    assert page.count("<script") == 1
-    assert [a.get("src") for a in _scripts(page)] == [
-        '/a"></script><script>x()</script>/oauth2-redirect.js'
-    ]
+def test_oauth2_redirect_page_escapes_a_hostile_root_path() -> None:
+    root = '/a"></script><script>x()</script>'
+    html = TestClient(App(), root_path=root).get("/docs/oauth2-redirect").text
+    assert html.count("<script") == 1
+    assert [a.get("src") for a in _scripts(html)] == [f"{root}{ASSETS}/oauth2-redirect.js"]
 
 
 # --- assets ------------------------------------------------------------------------------------
@@ -232,86 +205,60 @@ def test_oauth2_redirect_page_escapes_assets_url() -> None:
         ("favicon-32x32.png", "image/png", b"\x89PNG\r\n\x1a\n"),
     ],
 )
-def test_assets_load_with_media_type(name: str, media_type: str, marker: bytes) -> None:
-    loaded = load_asset(name)
-    assert loaded is not None
-    content, loaded_type = loaded
-    assert loaded_type == media_type
-    assert marker in content
-
-
-def test_asset_names_match_the_allow_list() -> None:
-    assert {
-        "swagger-ui-bundle.js",
-        "swagger-ui-init.js",
-        "swagger-ui.css",
-        "oauth2-redirect.html",
-        "oauth2-redirect.js",
-        "redoc.standalone.js",
-        "favicon-32x32.png",
-    } == ASSET_NAMES
+def test_assets_are_served_with_their_media_type(name: str, media_type: str, marker: bytes) -> None:
+    response = asset(name)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == media_type
+    assert marker in response.content
 
 
 @pytest.mark.parametrize(
     "name",
     [
-        "",
         "missing.js",
         "README.md",
         "LICENSE-redoc",
         "../_ui.py",
         "_static/swagger-ui.css",
         "/etc/passwd",
-        "swagger-ui.css/",
         "SWAGGER-UI.CSS",
         "redoc.standalone.js.map",
     ],
 )
-def test_unknown_asset_is_none(name: str) -> None:
-    assert load_asset(name) is None
-    assert get_asset(name) is None
-    assert asset_etag(name) is None
+def test_only_the_listed_assets_are_served(name: str) -> None:
+    response = asset(name)
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
 
 
-def test_unknown_names_are_not_cached() -> None:
-    _ui.get_asset("swagger-ui.css")
-    before = _ui._read_asset.cache_info().currsize
-    for i in range(50):
-        assert get_asset(f"made-up-{i}.js") is None
-    assert _ui._read_asset.cache_info().currsize == before
-
-
-def test_asset_is_read_once_and_cached() -> None:
-    first = get_asset("redoc.standalone.js")
-    second = get_asset("redoc.standalone.js")
-    assert first is not None and first is second
-
-
-def test_asset_etag_is_a_quoted_content_hash() -> None:
-    asset = get_asset("swagger-ui.css")
-    assert asset is not None
-    digest = hashlib.sha256(asset.content).hexdigest()[:32]
-    assert asset.etag == f'"{digest}"' == asset_etag("swagger-ui.css")
-    assert asset_etag("swagger-ui.css") != asset_etag("swagger-ui-bundle.js")
-    assert ASSET_CACHE_CONTROL == "public, max-age=86400"
+def test_asset_etag_is_a_quoted_content_hash_and_assets_are_cached_for_a_day() -> None:
+    css, bundle = asset("swagger-ui.css"), asset("swagger-ui-bundle.js")
+    digest = hashlib.sha256(css.content).hexdigest()[:32]
+    assert css.headers["etag"] == f'"{digest}"'
+    assert css.headers["etag"] != bundle.headers["etag"]
+    assert css.headers["cache-control"] == "public, max-age=86400"
 
 
 @pytest.mark.parametrize(
-    ("header", "expected"),
+    ("header", "matches"),
     [
-        (None, False),
         ("", False),
-        ('"abc"', True),
-        ('W/"abc"', True),
-        ('"x", "abc"', True),
-        ('"x" ,W/"abc" ', True),
+        ('"{tag}"', True),
+        ('W/"{tag}"', True),
+        ('"x", "{tag}"', True),
+        ('"x" ,W/"{tag}" ', True),
         ("*", True),
-        ('"abcd"', False),
-        ("abc", False),
+        ('"{tag}d"', False),  # a longer tag is another tag
+        ("{tag}", False),  # an unquoted tag is not the tag
     ],
 )
-def test_etag_matches(header: str | None, expected: bool) -> None:
-    assert etag_matches(header, '"abc"') is expected
+def test_if_none_match_answers_304(header: str, matches: bool) -> None:
+    etag = asset("swagger-ui.css").headers["etag"]
+    sent = header.format(tag=etag.strip('"'))
+    response = asset("swagger-ui.css", **({"if-none-match": sent} if sent else {}))
+    assert response.status_code == (304 if matches else 200), sent
+    assert response.headers["etag"] == etag
+    assert (response.content == b"") is matches
 
 
 def test_static_files_ship_in_the_package() -> None:
@@ -331,6 +278,4 @@ def test_vendored_versions_are_documented() -> None:
 
 
 def test_redoc_bundle_does_not_load_its_logo_from_the_internet() -> None:
-    loaded = load_asset("redoc.standalone.js")
-    assert loaded is not None
-    assert b"cdn.redoc.ly" not in loaded[0]
+    assert b"cdn.redoc.ly" not in asset("redoc.standalone.js").content

@@ -1,12 +1,12 @@
-"""Parsing limits and the pure GCRA decision (no app, no event loop)."""
+"""Parsing limits and the GCRA decision (through the memory store with a stopped clock)."""
 
 from __future__ import annotations
 
+import anyio
 import pytest
 
 from prow import ConfigurationError
-from prow.ratelimit import Rate, parse_rate
-from prow.ratelimit._rate import MICRO, gcra, result_at
+from prow.ratelimit import MemoryRateLimitStore, Rate, RateLimitResult, parse_rate
 
 
 @pytest.mark.parametrize(
@@ -52,15 +52,23 @@ def test_malformed_limits_name_the_format(spec: str) -> None:
     assert "'5/minute'" in info.value.message
 
 
+def _hits(rate: Rate, times: list[float]) -> list[RateLimitResult]:
+    """One client's requests at ``times`` (seconds) through a store with a stopped clock."""
+    now = [1_000.0]
+    store = MemoryRateLimitStore(clock=lambda: now[0])
+
+    async def run() -> list[RateLimitResult]:
+        results = []
+        for moment in times:
+            now[0] = 1_000.0 + moment
+            results.append(await store.hit("client", rate))
+        return results
+
+    return anyio.run(run)
+
+
 def _run(rate: Rate, times: list[float]) -> list[bool]:
-    tat: int | None = None
-    decisions = []
-    for moment in times:
-        allowed, new_tat = gcra(tat, int(moment * MICRO), rate)
-        if allowed:
-            tat = new_tat
-        decisions.append(allowed)
-    return decisions
+    return [result.allowed for result in _hits(rate, times)]
 
 
 def test_gcra_allows_a_burst_of_limit_then_the_sustained_rate() -> None:
@@ -71,17 +79,9 @@ def test_gcra_allows_a_burst_of_limit_then_the_sustained_rate() -> None:
 
 
 def test_result_counts_remaining_and_waits_exactly() -> None:
-    rate = parse_rate("3/minute")
-    now = 1_000 * MICRO
-    allowed, tat = gcra(None, now, rate)
-    first = result_at(rate, allowed, tat, now)
+    first, _, third, denied = _hits(parse_rate("3/minute"), [0, 0, 0, 0])
     assert (first.allowed, first.remaining, first.reset_after) == (True, 2, 20.0)
-    allowed, tat = gcra(tat, now, rate)
-    allowed, tat = gcra(tat, now, rate)
-    third = result_at(rate, allowed, tat, now)
     assert (third.remaining, third.reset_after) == (0, 60.0)
-    allowed, after = gcra(tat, now, rate)
-    denied = result_at(rate, allowed, after, now)
     assert (denied.allowed, denied.remaining, denied.retry_after) == (False, 0, 20.0)
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
@@ -11,10 +12,10 @@ import pytest
 
 from prow.background import BackgroundTask
 from prow.responses import FileResponse
-from prow.responses._file import MAX_RANGES, parse_range
 from prow.types import Message, Receive, Scope, Send
 
 CONTENT = b"0123456789abcdefghij"  # 20 bytes
+TEN = CONTENT[:10]
 
 
 @pytest.fixture
@@ -174,11 +175,16 @@ async def test_malformed_range_is_ignored(sample: Path, header: str) -> None:
 async def test_too_many_ranges_sends_whole_file(tmp_path: Path) -> None:
     path = tmp_path / "big.bin"
     path.write_bytes(bytes(range(256)))
-    many = ",".join(f"{i}-{i}" for i in range(0, 2 * (MAX_RANGES + 1), 2))
+
+    def spread(count: int) -> str:  # ranges that cannot merge: 0-0, 2-2, 4-4...
+        return "bytes=" + ",".join(f"{i}-{i}" for i in range(0, 2 * count, 2))
+
     async with client_for(path) as client:
-        response = await client.get("/", headers={"range": f"bytes={many}"})
-    assert response.status_code == 200
-    assert response.content == bytes(range(256))
+        sixteen = await client.get("/", headers={"range": spread(16)})
+        seventeen = await client.get("/", headers={"range": spread(17)})
+    assert sixteen.status_code == 206
+    assert seventeen.status_code == 200
+    assert seventeen.content == bytes(range(256))
 
 
 @pytest.mark.anyio
@@ -324,14 +330,40 @@ async def test_background_runs(sample: Path) -> None:
     assert ran == [True]
 
 
-def test_parse_range() -> None:
-    assert parse_range("bytes=0-0", 10) == [(0, 0)]
-    assert parse_range("bytes=0-1, 3-4", 10) == [(0, 1), (3, 4)]
-    assert parse_range("bytes=3-4,0-1", 10) == [(0, 1), (3, 4)]
-    assert parse_range("bytes=0-1,2-3", 10) == [(0, 3)]  # adjacent ranges merge
-    assert parse_range("BYTES = 2-3", 10) == [(2, 3)]
-    assert parse_range("bytes=10-", 10) == []
-    assert parse_range("bytes=9-,10-", 10) == [(9, 9)]
-    assert parse_range("bytes=0-" + "9" * 30, 10) is None
-    assert parse_range("bytes=,", 10) is None
-    assert parse_range("bytes=1-2-3", 10) is None
+async def _served_ranges(path: Path, header: str) -> list[str] | None:
+    """The byte ranges a ``Range: header`` request is answered with: [] for 416, None for 200."""
+    async with client_for(path) as client:
+        response = await client.get("/", headers={"range": header})
+    if response.status_code == 200:
+        assert response.content == TEN
+        return None
+    if response.status_code == 416:
+        return []
+    assert response.status_code == 206
+    if "content-range" in response.headers:
+        return [response.headers["content-range"].removeprefix("bytes ")]
+    return re.findall(r"Content-Range: bytes (\S+)", response.text)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("header", "served"),
+    [
+        ("bytes=0-0", ["0-0/10"]),
+        ("bytes=0-1, 3-4", ["0-1/10", "3-4/10"]),
+        ("bytes=3-4,0-1", ["0-1/10", "3-4/10"]),
+        ("bytes=0-1,2-3", ["0-3/10"]),  # adjacent ranges merge
+        ("BYTES = 2-3", ["2-3/10"]),
+        ("bytes=10-", []),
+        ("bytes=9-,10-", ["9-9/10"]),
+        ("bytes=0-" + "9" * 30, None),
+        ("bytes=,", None),
+        ("bytes=1-2-3", None),
+    ],
+)
+async def test_range_headers_are_parsed_sorted_and_merged(
+    tmp_path: Path, header: str, served: list[str] | None
+) -> None:
+    path = tmp_path / "ten.txt"
+    path.write_bytes(TEN)
+    assert await _served_ranges(path, header) == served

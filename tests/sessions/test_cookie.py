@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import pytest
 
-import prow._cookies
+import prow.scope
 from prow import App, ConfigurationError, Cookie, Request, WebSocket
 from prow.middleware import Middleware
 from prow.sessions import MemoryStore, SessionMiddleware, SessionTooLarge
@@ -69,13 +69,27 @@ def test_a_malformed_foreign_cookie_keeps_the_session() -> None:
         assert client.get("/get", headers=headers).json() == {"a": 1}
 
 
+class _CountingScope(dict[str, Any]):
+    """A scope that counts how often the cookie parse is cached in it (once per parse)."""
+
+    parses = 0
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key == prow.scope.COOKIES:
+            self.parses += 1
+        super().__setitem__(key, value)
+
+
 @pytest.mark.parametrize("store", [None, MemoryStore()], ids=["cookie", "memory"])
-def test_cookie_header_is_parsed_once_per_request(
-    store: MemoryStore | None, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cookie_header_is_parsed_once_per_request(store: MemoryStore | None) -> None:
     # The session middleware (twice for a cookie session), the CSRF check, request.cookies
     # and a Cookie() parameter all read the cookies: they share one parse.
     app = App(secret_key=KEY, middleware=[Middleware(SessionMiddleware, store=store)])
+    scopes: list[_CountingScope] = []
+
+    async def counting_server(scope: Scope, receive: Receive, send: Send) -> None:
+        scopes.append(_CountingScope(scope))
+        await app(scopes[-1], receive, send)
 
     @app.get("/start")
     async def start(request: Request) -> str:
@@ -87,17 +101,9 @@ def test_cookie_header_is_parsed_once_per_request(
         request.session["visits"] += 1
         return {"visits": request.session["visits"], "theme": theme, "all": sorted(request.cookies)}
 
-    calls: list[str] = []
-    parse = prow._cookies.parse_cookie_header
-
-    def counting_parse(header: str) -> dict[str, str]:
-        calls.append(header)
-        return parse(header)
-
-    with TestClient(app) as client:
+    with TestClient(counting_server) as client:
         token = client.get("/start").json()
         client.cookies.set("theme", "dark")
-        monkeypatch.setattr(prow._cookies, "parse_cookie_header", counting_parse)
         response = client.post("/visit", headers={"X-CSRF-Token": token})
     assert response.json() == {
         "visits": 1,
@@ -105,7 +111,7 @@ def test_cookie_header_is_parsed_once_per_request(
         "all": ["csrftoken", "session", "theme"],
     }
     assert "session=" in response.headers["set-cookie"]
-    assert len(calls) == 1
+    assert scopes[-1].parses == 1
 
 
 def test_a_middleware_that_replaces_the_headers_gets_a_fresh_parse() -> None:

@@ -85,11 +85,17 @@ def _methods(methods: frozenset[str]) -> str:
 
 
 def _qualified(target: object) -> str:
-    """``module.qualname`` of a function or class; of its class for any other object."""
+    """``module.qualname`` of a function or class; of its class for any other object.
+
+    prow's own handlers (the API docs routes...) live in private modules a user cannot
+    import; they are shown as the public package that adds them, such as ``prow.openapi``.
+    """
     if not (inspect.isfunction(target) or inspect.isclass(target) or inspect.ismethod(target)):
         target = type(target)
-    module = getattr(target, "__module__", None)
-    name = getattr(target, "__qualname__", None) or repr(target)
+    module: str | None = getattr(target, "__module__", None)
+    name: str = getattr(target, "__qualname__", None) or repr(target)
+    if module and module.startswith("prow.") and "._" in module:
+        return module.partition("._")[0]
     return f"{module}.{name}" if module else name
 
 
