@@ -134,6 +134,8 @@ def _settings(
         "generation": {"max-examples": max_examples, "deterministic": True, "database": "none"},
         "phases": {phase: {"enabled": phase in phases} for phase in PHASES},
         "checks": {"enabled": True},
+        # No .schemathesis/ state left in the checkout: a run depends on nothing but its seed.
+        "cache": {"enabled": False},
     }
     if operations:
         settings["operations"] = operations

@@ -129,6 +129,19 @@ def test_openapi_shows_the_authorize_schemes() -> None:
     assert "/auth/token" in document["paths"] and "/auth/login" in document["paths"]
 
 
+def test_openapi_shows_only_the_schemes_the_app_takes() -> None:
+    # No API key model: a client that sent X-API-Key, as the document offered, got a 401.
+    app = App(secret_key=SECRET, extensions=[Auth(user_model=Member, prefix=None)])
+
+    @app.get("/me")
+    async def me(user: CurrentUser) -> str:
+        return str(user)
+
+    document = app.openapi()
+    assert list(document["components"]["securitySchemes"]) == ["OAuth2PasswordBearer"]
+    assert document["paths"]["/me"]["get"]["security"] == [{"OAuth2PasswordBearer": []}]
+
+
 def test_no_routes_with_prefix_none() -> None:
     app = App(secret_key=SECRET)
     Auth(app, prefix=None)

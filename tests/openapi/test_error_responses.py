@@ -185,6 +185,36 @@ def test_an_app_declares_its_own_error_shape() -> None:
     assert "ValidationProblem" not in app.openapi()["components"]["schemas"]
 
 
+@pytest.mark.parametrize("own_shape", [False, True])
+def test_an_answer_that_two_parts_can_give_keeps_its_schema(own_shape: bool) -> None:
+    # The body's 422 and the database session's 422 are one answer: its schema was an empty
+    # (match-anything) copy of the slot, and /auth/me's 401 and the logins' 503 likewise.
+    class Errors(BaseModel):
+        errors: dict[str, list[str]]
+
+    shape = {"default": {"model": Errors, "media_type": "application/json"}}
+    app = App(secret_key=SECRET, error_responses=shape if own_shape else {})
+    app.install(Auth())
+
+    @app.post("/rows", csrf=False, dependencies=[rate_limit("5/minute")])
+    async def add_row(note: Note, user: OptionalUser, session: Session) -> None:
+        return None
+
+    paths = app.openapi()["paths"]
+    for path, method in [("/rows", "post"), ("/auth/me", "get"), ("/auth/token", "post")]:
+        for status, answer in paths[path][method]["responses"].items():
+            if status[0] in "45":
+                for media_type, content in answer["content"].items():
+                    assert content["schema"], (path, status, media_type)
+    answer = paths["/rows"]["post"]["responses"]["422"]
+    if own_shape:
+        assert answer["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Errors"
+        }
+    else:
+        assert problem_of(answer) == VALIDATION
+
+
 def test_a_handler_reading_its_own_body_documents_it() -> None:
     app = App()
 

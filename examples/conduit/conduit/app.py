@@ -15,6 +15,7 @@ from prow.settings import Settings, app_kwargs, load_settings
 
 from . import articles, users
 from .models import User
+from .schemas import Errors
 
 #: The spec's wording (Rails') for the writes prow.db refuses.
 _WORDING = {"unique": "has already been taken", "not_null": "can't be blank"}
@@ -53,11 +54,22 @@ class SpecAuth(Auth):
 
 def create_app(settings: Settings | None = None) -> App:
     """The app, configured from ``PROW_*`` variables and ``.env`` (or the given settings)."""
+    # prefix=None: no /auth routes, the spec has its own; tokens last as long as a reading session.
+    auth = SpecAuth(
+        user_model=User,
+        prefix=None,
+        token_schemes=("Token", "Bearer"),  # the spec's scheme, and the usual one
+        login_field="email",
+        access_token_lifetime=datetime.timedelta(days=7),
+    )
     app = App(
         **app_kwargs(settings or load_settings()),
         title="Conduit",
         version="2.0.0",
+        extensions=[auth],
         exception_handlers={HTTPError: errors},
+        # The document says so: every error answer is the spec's JSON, not a problem document.
+        error_responses={"default": {"model": Errors, "media_type": "application/json"}},
         # Browsers send the token only when the frontend's script adds it (no cookies), so any
         # origin may call the API: another site's script has no token to send.
         middleware=[
@@ -68,15 +80,6 @@ def create_app(settings: Settings | None = None) -> App:
                 allow_headers=["Authorization", "Content-Type"],
             )
         ],
-    )
-    # prefix=None: no /auth routes, the spec has its own; tokens last as long as a reading session.
-    SpecAuth(
-        app,
-        user_model=User,
-        prefix=None,
-        token_schemes=("Token", "Bearer"),  # the spec's scheme, and the usual one
-        login_field="email",
-        access_token_lifetime=datetime.timedelta(days=7),
     )
     app.include(users.router)
     app.include(articles.router)

@@ -10,8 +10,8 @@ from sqlalchemy import ColumnElement, Select, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload, with_expression
 
-from prow import Depends, Query, Router
-from prow.db import Session
+from prow import Depends, Path, Query, Router
+from prow.db import DBSession
 
 from .models import Article, Comment, Tag, User, favorites, follows
 from .schemas import ArticleOut, ArticlePage, ArticleUpdate, CommentOut, NewArticle, NewComment
@@ -19,7 +19,9 @@ from .users import Embed, MaybeMe, Me, fail, following, link
 
 router = Router(prefix="/api", tags=["articles"])
 Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0)]
+#: Bounded by what every database stores in an integer column: larger is a 422, said so.
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
+CommentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def articles(me: User | None) -> Select[Article]:
@@ -35,14 +37,14 @@ def articles(me: User | None) -> Select[Article]:
     )
 
 
-async def find_article(session: Session, slug: str, me: User | None = None) -> Article:
+async def find_article(session: DBSession, slug: str, me: User | None = None) -> Article:
     article = await session.scalar(articles(me).where(Article.slug == slug))
     if article is None:
         raise fail(404, "article", "not found")
     return article
 
 
-async def own_article(slug: str, me: Me, session: Session) -> Article:
+async def own_article(slug: str, me: Me, session: DBSession) -> Article:
     """A guard for changes: the article, if ``me`` wrote it."""
     article = await find_article(session, slug, me)
     if article.author_id != me.id:
@@ -54,7 +56,7 @@ OwnArticle = Annotated[Article, Depends(own_article)]
 
 
 async def page(
-    session: Session, me: User | None, filters: list[ColumnElement[bool]], limit: int, offset: int
+    session: DBSession, me: User | None, filters: list[ColumnElement[bool]], limit: int, offset: int
 ) -> ArticlePage:
     total = await session.scalar(select(func.count(Article.id)).where(*filters))
     rows = await session.scalars(articles(me).where(*filters).limit(limit).offset(offset))
@@ -65,7 +67,7 @@ def one(article: Article) -> dict[str, ArticleOut]:
     return {"article": ArticleOut.model_validate(article)}
 
 
-async def save_with_slug(session: Session, article: Article) -> None:
+async def save_with_slug(session: DBSession, article: Article) -> None:
     """Store ``article`` under its title's slug (``"How to Train"`` → ``"how-to-train"``), or,
     when another article has that slug, under the slug and a random suffix.
 
@@ -88,7 +90,7 @@ def tags(names: list[str]) -> list[Tag]:
 
 @router.get("/articles")
 async def list_articles(
-    session: Session,
+    session: DBSession,
     me: MaybeMe,
     tag: str | None = None,
     author: str | None = None,
@@ -108,19 +110,19 @@ async def list_articles(
 
 
 @router.get("/articles/feed")
-async def feed(session: Session, me: Me, limit: Limit = 20, offset: Offset = 0) -> ArticlePage:
+async def feed(session: DBSession, me: Me, limit: Limit = 20, offset: Offset = 0) -> ArticlePage:
     followed = select(follows.c.followed_id).where(follows.c.follower_id == me.id)
     return await page(session, me, [Article.author_id.in_(followed)], limit, offset)
 
 
 @router.get("/articles/{slug}")
-async def get_article(slug: str, me: MaybeMe, session: Session) -> dict[str, ArticleOut]:
+async def get_article(slug: str, me: MaybeMe, session: DBSession) -> dict[str, ArticleOut]:
     return one(await find_article(session, slug, me))
 
 
 @router.post("/articles", status_code=201)
 async def create_article(
-    article: Annotated[NewArticle, Embed], me: Me, session: Session
+    article: Annotated[NewArticle, Embed], me: Me, session: DBSession
 ) -> dict[str, ArticleOut]:
     fields = article.model_dump(exclude={"tag_list"})
     new = Article(**fields, author=me, tags=tags(article.tag_list))
@@ -130,7 +132,7 @@ async def create_article(
 
 @router.put("/articles/{slug}")
 async def update_article(
-    article: Annotated[ArticleUpdate, Embed], old: OwnArticle, me: Me, session: Session
+    article: Annotated[ArticleUpdate, Embed], old: OwnArticle, me: Me, session: DBSession
 ) -> dict[str, ArticleOut]:
     changes = article.model_dump(exclude_unset=True)  # null is refused: only values here
     if "tag_list" in changes:
@@ -144,26 +146,26 @@ async def update_article(
 
 
 @router.delete("/articles/{slug}", status_code=204)
-async def delete_article(article: OwnArticle, session: Session) -> None:
+async def delete_article(article: OwnArticle, session: DBSession) -> None:
     await session.delete(article)
 
 
 @router.post("/articles/{slug}/favorite")
-async def favorite(slug: str, me: Me, session: Session) -> dict[str, ArticleOut]:
+async def favorite(slug: str, me: Me, session: DBSession) -> dict[str, ArticleOut]:
     article = await find_article(session, slug)
     await link(session, favorites, True, user_id=me.id, article_id=article.id)
     return one(await find_article(session, slug, me))
 
 
 @router.delete("/articles/{slug}/favorite")
-async def unfavorite(slug: str, me: Me, session: Session) -> dict[str, ArticleOut]:
+async def unfavorite(slug: str, me: Me, session: DBSession) -> dict[str, ArticleOut]:
     article = await find_article(session, slug)
     await link(session, favorites, False, user_id=me.id, article_id=article.id)
     return one(await find_article(session, slug, me))
 
 
 @router.get("/articles/{slug}/comments")
-async def list_comments(slug: str, me: MaybeMe, session: Session) -> dict[str, list[CommentOut]]:
+async def list_comments(slug: str, me: MaybeMe, session: DBSession) -> dict[str, list[CommentOut]]:
     article = await find_article(session, slug)
     author = selectinload(Comment.author).options(with_expression(User.following, following(me)))
     query = select(Comment).where(Comment.article_id == article.id).options(author)
@@ -173,7 +175,7 @@ async def list_comments(slug: str, me: MaybeMe, session: Session) -> dict[str, l
 
 @router.post("/articles/{slug}/comments", status_code=201)
 async def add_comment(
-    slug: str, comment: Annotated[NewComment, Embed], me: Me, session: Session
+    slug: str, comment: Annotated[NewComment, Embed], me: Me, session: DBSession
 ) -> dict[str, CommentOut]:
     article = await find_article(session, slug)
     new = Comment(body=comment.body, article_id=article.id, author=me)
@@ -183,7 +185,7 @@ async def add_comment(
 
 
 @router.delete("/articles/{slug}/comments/{comment_id}", status_code=204)
-async def delete_comment(slug: str, comment_id: int, me: Me, session: Session) -> None:
+async def delete_comment(slug: str, comment_id: CommentId, me: Me, session: DBSession) -> None:
     article = await find_article(session, slug)
     query = select(Comment).where(Comment.id == comment_id, Comment.article_id == article.id)
     comment = await session.scalar(query)
@@ -195,7 +197,7 @@ async def delete_comment(slug: str, comment_id: int, me: Me, session: Session) -
 
 
 @router.get("/tags")
-async def list_tags(session: Session) -> dict[str, list[str]]:
+async def list_tags(session: DBSession) -> dict[str, list[str]]:
     """Every tag in use, the most used first."""
     query = select(Tag.name).group_by(Tag.name).order_by(func.count().desc(), Tag.name)
     return {"tags": list(await session.scalars(query))}

@@ -52,6 +52,13 @@ Password = Annotated[str, Field(min_length=8, max_length=256)]
 Blankable = Annotated[str | None, AfterValidator(lambda value: value or None)]
 Timestamp = Annotated[datetime.datetime, AfterValidator(_utc)]
 
+
+class Errors(BaseModel):
+    """Every error answer: ``{"errors": {"body": ["can't be blank"]}}`` (see ``app.py``)."""
+
+    errors: dict[str, list[str]]
+
+
 # -- users and profiles -------------------------------------------------------------------------
 
 

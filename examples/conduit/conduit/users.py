@@ -9,7 +9,7 @@ from sqlalchemy.orm import with_expression
 
 from prow import Body, Depends, HTTPError, Request, Router
 from prow.auth import Auth, current_user, optional_user
-from prow.db import Session
+from prow.db import DBSession
 from prow.ratelimit import rate_limit
 
 from .models import User, follows
@@ -34,7 +34,7 @@ def following(me: User | None) -> ColumnElement[bool]:
     return exists().where(follows.c.follower_id == me_id, follows.c.followed_id == User.id)
 
 
-async def link(session: Session, table: Table, on: bool, **key: Any) -> None:
+async def link(session: DBSession, table: Table, on: bool, **key: Any) -> None:
     """Add (``on``) or remove the row ``key`` of a link table; twice is the same as once."""
     await session.execute(delete(table).filter_by(**key))
     if on:
@@ -50,7 +50,7 @@ def signed_in(request: Request, user: User) -> dict[str, UserOut]:
 
 @router.post("/users", status_code=201)
 async def register(
-    user: Annotated[NewUser, Embed], request: Request, session: Session
+    user: Annotated[NewUser, Embed], request: Request, session: DBSession
 ) -> dict[str, UserOut]:
     # The schema holds the password rules (NIST's: 8 characters or more); no others here.
     auth = Auth.of(request.app)
@@ -60,9 +60,13 @@ async def register(
     return signed_in(request, new)
 
 
-@router.post("/users/login", dependencies=[rate_limit("10/minute")])  # password guessing
+@router.post(
+    "/users/login",
+    dependencies=[rate_limit("10/minute")],  # password guessing
+    responses={401: {"description": "Unauthorized: no user has this email and password"}},
+)
 async def login(
-    user: Annotated[Login, Embed], request: Request, session: Session
+    user: Annotated[Login, Embed], request: Request, session: DBSession
 ) -> dict[str, UserOut]:
     # By email (Auth's login_field); an unknown email takes as long as a wrong password.
     found = await Auth.of(request.app).authenticate(session, user.email, user.password)
@@ -78,7 +82,7 @@ async def get_user(me: Me, request: Request) -> dict[str, UserOut]:
 
 @router.put("/user")
 async def update_user(
-    user: Annotated[UserUpdate, Embed], me: Me, request: Request, session: Session
+    user: Annotated[UserUpdate, Embed], me: Me, request: Request, session: DBSession
 ) -> dict[str, UserOut]:
     for name, value in user.model_dump(exclude_unset=True).items():
         if name == "password":  # a new hash: the tokens issued before stop working
@@ -89,7 +93,7 @@ async def update_user(
     return signed_in(request, me)
 
 
-async def find_profile(session: Session, username: str, me: User | None) -> User:
+async def find_profile(session: DBSession, username: str, me: User | None) -> User:
     query = select(User).where(User.username == username)
     query = query.options(with_expression(User.following, following(me)))
     profile = await session.scalar(query.execution_options(populate_existing=True))
@@ -103,12 +107,12 @@ def profile(user: User) -> dict[str, Profile]:
 
 
 @router.get("/profiles/{username}")
-async def get_profile(username: str, me: MaybeMe, session: Session) -> dict[str, Profile]:
+async def get_profile(username: str, me: MaybeMe, session: DBSession) -> dict[str, Profile]:
     return profile(await find_profile(session, username, me))
 
 
 @router.post("/profiles/{username}/follow")
-async def follow(username: str, me: Me, session: Session) -> dict[str, Profile]:
+async def follow(username: str, me: Me, session: DBSession) -> dict[str, Profile]:
     found = await find_profile(session, username, me)
     await link(session, follows, True, follower_id=me.id, followed_id=found.id)
     found.following = True
@@ -116,7 +120,7 @@ async def follow(username: str, me: Me, session: Session) -> dict[str, Profile]:
 
 
 @router.delete("/profiles/{username}/follow")
-async def unfollow(username: str, me: Me, session: Session) -> dict[str, Profile]:
+async def unfollow(username: str, me: Me, session: DBSession) -> dict[str, Profile]:
     found = await find_profile(session, username, me)
     await link(session, follows, False, follower_id=me.id, followed_id=found.id)
     found.following = False

@@ -123,8 +123,19 @@ async def current_user(
     return user
 
 
-optional_user.__openapi_security__ = _SECURITY  # type: ignore[attr-defined]
-current_user.__openapi_security__ = _SECURITY  # type: ignore[attr-defined]
+def _security(app: Any) -> list[tuple[str, dict[str, Any], list[str]]]:
+    """The ways to authenticate that the app takes: an app whose ``Auth`` has no API key
+    model is not documented as reading ``X-API-Key`` (a client would send it in vain)."""
+    from prow.auth._auth import Auth
+
+    auth = Auth.installed_on(app)
+    if auth is None:
+        return _SECURITY
+    return [(name, scheme, []) for name, scheme in auth.security_schemes().items()]
+
+
+optional_user.__openapi_security__ = _security  # type: ignore[attr-defined]
+current_user.__openapi_security__ = _security  # type: ignore[attr-defined]
 # Anonymous requests are answered: the operation documents its security as optional.
 optional_user.__openapi_security_optional__ = True  # type: ignore[attr-defined]
 optional_user.__openapi_responses__ = {  # type: ignore[attr-defined]

@@ -23,8 +23,10 @@ route-level ``dependencies``) may carry an attribute ``__openapi_security__``: a
 ``(scheme_name, scheme, scopes)`` tuples. Each adds ``scheme`` (an OpenAPI Security Scheme
 Object) as ``components.securitySchemes[scheme_name]`` and the requirement
 ``{scheme_name: scopes}`` to the operation's ``security``. Several entries are
-alternatives (OpenAPI "any of"); scopes named twice for one scheme are merged. The route
-option ``security`` (a list of requirement objects) is appended after them.
+alternatives (OpenAPI "any of"); scopes named twice for one scheme are merged. The hook may
+instead be a callable ``(app) -> list`` for schemes that depend on the app's configuration
+(``CurrentUser`` lists the API-key header only where the app's ``Auth`` takes API keys).
+The route option ``security`` (a list of requirement objects) is appended after them.
 
 A dependency marked ``__openapi_security_optional__ = True`` (``OptionalUser``) takes
 credentials without requiring them: when no other dependency requires them, the operation's
@@ -77,7 +79,7 @@ def build_openapi(app: App) -> dict[str, Any]:
     """The OpenAPI 3.1 document describing every HTTP route of ``app`` shown in the schema."""
     settings = app.openapi_settings
     _check_settings(settings)
-    builder = _Builder()
+    builder = _Builder(app)
     paths: dict[str, dict[str, Any]] = {}
     for route in app.routes:
         if not isinstance(route, Route) or not route.options.get("include_in_schema", True):
@@ -143,7 +145,8 @@ def _merged_components(generated: dict[str, Any], settings: Mapping[str, Any]) -
 class _Builder:
     """Operations of one document, and what they share: ids, schemas, security schemes."""
 
-    def __init__(self) -> None:
+    def __init__(self, app: App) -> None:
+        self.app = app
         self.schemas = SchemaRegistry()
         self.operation_ids: set[str] = set()
         self.security_schemes: dict[str, Any] = {}
@@ -260,6 +263,8 @@ class _Builder:
         optional = True
         for call_plan in route.plan.all_plans():
             hooks = getattr(call_plan.call, "__openapi_security__", None) or ()
+            if callable(hooks):
+                hooks = hooks(self.app)
             if hooks and not getattr(call_plan.call, "__openapi_security_optional__", False):
                 optional = False
             for name, scheme, scopes in hooks:

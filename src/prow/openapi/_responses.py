@@ -163,7 +163,10 @@ class _ErrorAnswers:
             return
         descriptions = [current.get("description"), entry.get("description")]
         joined = "; ".join(dict.fromkeys(d for d in descriptions if d))
-        merged = deep_merge(current, entry)
+        merged = deep_merge(current, {k: v for k, v in entry.items() if k != "content"})
+        # Each media type's object is taken whole: its schema is a slot the registry fills
+        # later, and a merged copy of an unfilled slot would stay ``{}`` (any body at all).
+        merged["content"] = {**current.get("content", {}), **entry.get("content", {})}
         merged["description"] = joined or _phrase(status, "Error")
         self.entries[status] = merged
 
