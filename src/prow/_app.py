@@ -19,11 +19,11 @@ from prow._routing._route import Mount, Route, WebSocketRoute
 from prow._routing._router import Router
 from prow._routing._table import RouteTable
 from prow._security import (
-    AppSend,
     SecurityHeaders,
     SigningKeys,
     build_header_lists,
     check_hosts,
+    wrap_send,
 )
 from prow._types import ASGIApp, Message, Receive, Scope, Send
 from prow.extensions import Extension
@@ -124,7 +124,6 @@ class App(Router):
         self._hosts = None if self.allowed_hosts is None else HostChecker(self.allowed_hosts)
         self.security_headers = security_headers
         self._http_headers, self._https_headers = build_header_lists(security_headers)
-        self._no_store = security_headers is not None and security_headers.no_store_credentialed
         self.csrf_guard = CsrfGuard(csrf_trusted_origins)
         #: Read by ``prow.db`` (the core never connects to a database itself).
         self.database_url = database_url
@@ -384,8 +383,13 @@ class App(Router):
         if kind == "http":
             # Picked from lists built once; added where the response starts, so every
             # answer carries them: prow's, a mounted app's, a raw ASGI one's.
-            headers = self._https_headers if scope.get("scheme") == "https" else self._http_headers
-            send = scope[HEADERS] = AppSend(scope, send, headers, no_store=self._no_store)
+            # Built once; prow's responses add them as they start (a plain call), and any
+            # other answer gets them from the wrapped send: none can go without.
+            scope[HEADERS] = (
+                self._https_headers if scope.get("scheme") == "https" else self._http_headers
+            )
+            if self.user_middleware:
+                send = wrap_send(scope, send)  # a middleware may answer, or copy the scope
         if self._hosts is not None and not self._hosts.allows(scope):
             await self._wrong_host(scope, receive, send)
         elif self.user_middleware and kind == "http":
@@ -458,6 +462,7 @@ class App(Router):
     async def _fallback(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         for mount in self._mounts:
             if mount.covers(path):
+                send = wrap_send(scope, send)  # another app's answers get the headers too
                 await mount.handle(scope, receive, send)
                 return
         if scope["type"] == "websocket":

@@ -215,9 +215,10 @@ def csrf_token(request: HTTPConnection) -> str:
             secret = cookie
         else:
             secret = new_secret()
-            sender = scope.get(HEADERS)
-            if sender is not None:  # the app's send (a copy of the scope shares it)
-                sender.add_header(*_set_cookie(scope, secret))
+            extra = scope.get(HEADERS)
+            if extra is not None:  # AppHeaders: a new list; AppSend (a middleware's copy of
+                # the scope may be all this code sees): itself, changed for every copy
+                scope[HEADERS] = extra.add_header(*_set_cookie(scope, secret))
         scope[CSRF_SECRET] = secret
     assert secret is not None
     return mask_token(secret)

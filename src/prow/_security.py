@@ -10,26 +10,30 @@ import dataclasses
 import hashlib
 import hmac
 import logging
+import operator
 import secrets
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from prow._exceptions import ConfigurationError
 from prow._types import Message, Scope, Send
-from prow.scope import HeaderList, with_extra_headers
+from prow.scope import HEADERS, HeaderList, with_extra_headers
 
 __all__ = [
     "DOCS_CSP",
     "ERROR_CSP",
     "REDOC_CSP",
+    "AppHeaders",
     "AppSend",
     "SecurityHeaders",
     "SigningKeys",
+    "app_headers",
     "build_header_lists",
     "csp_header",
     "error_page_csp",
     "key_weakness",
     "needs_no_store",
+    "wrap_send",
 ]
 
 logger = logging.getLogger("prow.security")
@@ -200,18 +204,21 @@ def error_page_csp(style: str) -> str:
 
 _CREDENTIALS = frozenset((b"authorization", b"cookie", b"x-api-key"))
 NO_STORE = (b"cache-control", b"no-store")
+_NAME = operator.itemgetter(0)
 
 
 def carries_credentials(scope: Scope) -> bool:
     """Whether the request sent credentials: an ``Authorization``/``X-API-Key`` header, cookies."""
-    return any(name in _CREDENTIALS for name, _ in scope["headers"])
+    # Runs for every answer: the loop is C's (isdisjoint over a map), not Python's.
+    return not _CREDENTIALS.isdisjoint(map(_NAME, scope["headers"]))
 
 
-def needs_no_store(credentialed: bool, response_headers: Sequence[tuple[bytes, bytes]]) -> bool:
-    """Whether an answer must get ``Cache-Control: no-store`` (see ``SecurityHeaders``).
+def needs_no_store(scope: Scope, response_headers: Sequence[tuple[bytes, bytes]]) -> bool:
+    """Whether an answer must get ``Cache-Control: no-store`` (see ``SecurityHeaders``): it
+    sets a cookie, or answers a request that carried credentials.
 
-    ``credentialed``: the request carried credentials. A handler's own ``Cache-Control``
-    always stands (it knows whether the answer is personal).
+    A handler's own ``Cache-Control`` always stands (it knows whether the answer is
+    personal). The request's headers are read only when the answer's do not decide.
     """
     sets_cookie = False
     for name, _ in response_headers:
@@ -219,53 +226,104 @@ def needs_no_store(credentialed: bool, response_headers: Sequence[tuple[bytes, b
             return False
         if name == b"set-cookie":
             sets_cookie = True
-    return credentialed or sets_cookie
+    return sets_cookie or carries_credentials(scope)
+
+
+class AppHeaders(HeaderList):
+    """The app's headers for one scheme, built once, and its no-store policy.
+
+    ``scope["prow.headers"]`` of a request no middleware sees: prow's responses ask it for
+    their final headers (:meth:`finish`, the fast path: no wrapper around ``send``).
+    """
+
+    __slots__ = ("no_store",)
+
+    def __init__(self, headers: Sequence[tuple[bytes, bytes]] = (), *, no_store: bool) -> None:
+        super().__init__(headers)
+        self.no_store = no_store
+
+    def finish(
+        self, headers: list[tuple[bytes, bytes]], scope: Scope, plain: bool
+    ) -> list[tuple[bytes, bytes]]:
+        """A response's ``headers`` plus these (and ``no-store`` where it is personal).
+
+        ``plain``: prow set every one of ``headers`` (no security header, cookie or
+        ``Cache-Control`` among them), so they are only concatenated.
+        """
+        if plain:  # the fast path of every JSON answer: no call but the C-level scan
+            if self.no_store and not _CREDENTIALS.isdisjoint(map(_NAME, scope["headers"])):
+                return [*headers, *self, NO_STORE]
+            return headers + self
+        merged = with_extra_headers(headers, self)
+        return [*merged, NO_STORE] if self.no_store and needs_no_store(scope, merged) else merged
+
+    def add_header(self, name: bytes, value: bytes) -> AppHeaders:
+        """These headers and one more (the CSRF cookie): a new list, this one is shared."""
+        return AppHeaders([*self, (name, value)], no_store=self.no_store)
 
 
 class AppSend:
-    """The app's ``send`` for one HTTP request: it adds the app's headers as the answer starts.
+    """The app's ``send`` for an answer prow does not build itself: it adds the headers.
 
-    Whatever produces the response (a prow route, a mounted app, a raw ASGI callable, a
-    middleware answering on its own) goes through it, so none can forget the app's security
-    headers. A header the response set itself wins over the app's of the same name (except
-    ``Set-Cookie``, which may repeat). With ``no_store``, an answer that sets a cookie or
-    answers a request that carried credentials also gets ``Cache-Control: no-store`` unless
-    it set its own ``Cache-Control``.
-
-    It is also ``scope["prow.headers"]``: :meth:`add_header` adds one more header (the CSRF
-    cookie) from any code that sees the scope, a middleware's copy of it included.
+    Used when a middleware (which may answer on its own, or pass a copy of the scope) or a
+    mounted app handles the request; it is then ``scope["prow.headers"]``, so prow's own
+    responses leave the merge to it and :meth:`add_header` reaches it from a copy of the
+    scope too. A header the response set itself wins over the app's of the same name
+    (except ``Set-Cookie``, which may repeat).
     """
 
-    __slots__ = ("headers", "no_store", "scope", "send")
+    __slots__ = ("headers", "scope", "send")
 
-    def __init__(self, scope: Scope, send: Send, headers: HeaderList, *, no_store: bool) -> None:
+    def __init__(self, scope: Scope, send: Send, headers: AppHeaders) -> None:
         self.scope = scope
         self.send = send
-        self.headers: Sequence[tuple[bytes, bytes]] = headers
-        self.no_store = no_store
+        self.headers = headers
 
-    def add_header(self, name: bytes, value: bytes) -> None:
-        """Send ``name: value`` with the answer too (the prebuilt list itself never changes)."""
-        self.headers = [*self.headers, (name, value)]
+    def finish(
+        self, headers: list[tuple[bytes, bytes]], scope: Scope, plain: bool
+    ) -> list[tuple[bytes, bytes]]:
+        """Unchanged: this ``send`` adds the app's headers itself."""
+        return headers
+
+    def add_header(self, name: bytes, value: bytes) -> AppSend:
+        """Send ``name: value`` with the answer too."""
+        self.headers = self.headers.add_header(name, value)
+        return self
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             headers = message.get("headers", ())
             if type(headers) is not list:
                 headers = [(bytes(name), bytes(value)) for name, value in headers]
-            if self.headers:
-                headers = with_extra_headers(headers, self.headers)
-            if self.no_store and needs_no_store(carries_credentials(self.scope), headers):
-                headers = [*headers, NO_STORE]
-            message["headers"] = headers
+            message["headers"] = self.headers.finish(headers, self.scope, plain=False)
         await self.send(message)
 
 
-def build_header_lists(config: SecurityHeaders | None) -> tuple[HeaderList, HeaderList]:
+def wrap_send(scope: Scope, send: Send) -> Send:
+    """``send`` adding the app's headers (``scope["prow.headers"]``), for an answer that
+    does not come from prow's own responses; idempotent."""
+    extra = scope.get(HEADERS)
+    if type(extra) is not AppHeaders:
+        return send  # no app headers, or already wrapped
+    sender = scope[HEADERS] = AppSend(scope, send, extra)
+    return sender
+
+
+def app_headers(scope: Scope, headers: list[tuple[bytes, bytes]], plain: bool = False) -> Any:
+    """The headers a prow response starts with: its own plus the app's."""
+    extra = scope.get(HEADERS)
+    return headers if extra is None else extra.finish(headers, scope, plain)
+
+
+def build_header_lists(config: SecurityHeaders | None) -> tuple[AppHeaders, AppHeaders]:
     """The precomputed extra headers for HTTP and for HTTPS requests."""
     if config is None:
-        return HeaderList(), HeaderList()
-    return HeaderList(config.headers(https=False)), HeaderList(config.headers(https=True))
+        return AppHeaders(no_store=False), AppHeaders(no_store=False)
+    no_store = config.no_store_credentialed
+    return (
+        AppHeaders(config.headers(https=False), no_store=no_store),
+        AppHeaders(config.headers(https=True), no_store=no_store),
+    )
 
 
 class SigningKeys:

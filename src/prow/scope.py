@@ -13,10 +13,11 @@ Each key, then who writes it and who reads it:
 ``state``
     the server (a copy of the lifespan state); ``Request.state``.
 ``prow.headers``
-    ``App.__call__``: the request's ``AppSend``, the app's ``send``, which adds the security
-    headers of the scheme as the response starts (so every answer, prow's or a mounted
-    app's, carries them); the CSRF check adds its ``Set-Cookie`` with ``add_header`` (a
-    middleware's copy of the scope holds the same object).
+    ``App.__call__``: the app's headers for the scheme (``AppHeaders``, built once), which
+    prow's responses add as they start; when a middleware or a mounted app handles the
+    request, the ``AppSend`` that wraps ``send`` and adds them to any answer. The CSRF
+    check adds its ``Set-Cookie`` with ``add_header`` (seen by a middleware's copy of the
+    scope too).
 ``prow.max_body_size``
     ``Route.handle`` (the route's limit); the body reader (413 past it).
 ``prow.cookies``

@@ -13,6 +13,7 @@ from prow._cookies import set_cookie_header
 from prow._datastructures import MutableHeaders
 from prow._types import Receive, Scope, Send
 from prow.background import BackgroundTask
+from prow.scope import HEADERS
 
 __all__ = [
     "HTMLResponse",
@@ -33,7 +34,8 @@ class Response:
     media_type: str | None = None
     charset = "utf-8"
     #: True while every header was set by prow itself (no name the app's security headers
-    #: use); the user's own headers, or a look at ``headers``, turn it off.
+    #: use, no cookie, no Cache-Control); the user's own headers, a cookie, or a look at
+    #: ``headers`` turn it off.
     _plain = False
 
     def __init__(
@@ -124,6 +126,7 @@ class Response:
             partitioned=partitioned,
         )
         self.raw_headers.append((b"set-cookie", header.encode("latin-1")))
+        self._plain = False  # a cookie makes the answer personal (no-store)
 
     def delete_cookie(
         self,
@@ -148,9 +151,13 @@ class Response:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The app's security headers are added where the response starts (App's send).
-        await send(
-            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        extra = scope.get(HEADERS)  # the app's headers (prow.scope), added here: no wrapper
+        headers = (
+            self.raw_headers
+            if extra is None
+            else extra.finish(self.raw_headers, scope, self._plain)
         )
+        await send({"type": "http.response.start", "status": self.status_code, "headers": headers})
         body = b"" if scope.get("method") == "HEAD" else self.body
         await send({"type": "http.response.body", "body": body})
         if self.background is not None:

@@ -35,6 +35,7 @@ import anyio
 import anyio.to_thread
 
 from prow._datastructures import Headers
+from prow._security import app_headers
 from prow._types import Receive, Scope, Send
 from prow.background import BackgroundTask
 from prow.responses._base import Response
@@ -248,7 +249,8 @@ class FileResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         validators = _Validators.from_stat(await self._stat())
         plan = self._plan(scope, validators)
-        await send({"type": "http.response.start", "status": plan.status, "headers": plan.headers})
+        headers = app_headers(scope, plan.headers)
+        await send({"type": "http.response.start", "status": plan.status, "headers": headers})
         if scope.get("method") == "HEAD" or not plan.ranges:
             await send({"type": "http.response.body", "body": b""})
         else:

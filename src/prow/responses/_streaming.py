@@ -9,6 +9,7 @@ import anyio
 import anyio.to_thread
 from anyio.abc import TaskGroup
 
+from prow._security import app_headers
 from prow._types import Receive, Scope, Send
 from prow.background import BackgroundTask
 from prow.responses._base import Response
@@ -107,7 +108,7 @@ class StreamingResponse(Response):
                 {
                     "type": "http.response.start",
                     "status": self.status_code,
-                    "headers": self.raw_headers,
+                    "headers": app_headers(scope, self.raw_headers),
                 }
             )
             if scope.get("method") == "HEAD":
