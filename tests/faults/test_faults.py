@@ -131,7 +131,10 @@ async def _worker(base_url: str, number: int, load: Load) -> None:
             load.outcomes.append(
                 Outcome(key, started, time.monotonic() - started, status, retry_after)
             )
-            await asyncio.sleep(0.01)
+            # A client told to retry later waits a little (not Retry-After's 5 s: the test
+            # must see the recovery): instant 503s would use up the request budget before
+            # the service is back.
+            await asyncio.sleep(0.1 if status == 503 else 0.01)
 
 
 async def _under_load(
