@@ -15,6 +15,7 @@ from prow._errors import log_disconnect, log_unhandled, problem_response, server
 from prow._exceptions import ConfigurationError, HTTPError
 from prow._request import DEFAULT_MAX_BODY_SIZE, ClientDisconnect, Request
 from prow._routing._options import RouteOptions
+from prow._routing._overrides import DependencyOverrides
 from prow._routing._route import Mount, Route, WebSocketRoute
 from prow._routing._router import Router
 from prow._routing._table import RouteTable
@@ -36,34 +37,6 @@ __all__ = ["App"]
 
 ExceptionHandler = Callable[[Request, Any], Any]
 Lifespan = Callable[["App"], contextlib.AbstractAsyncContextManager[Mapping[str, Any] | None]]
-
-
-class DependencyOverrides(dict[Callable[..., Any], Callable[..., Any]]):
-    """``app.dependency_overrides``: a dict that tells the app to re-plan routes on change."""
-
-    def __init__(self, app: App) -> None:
-        super().__init__()
-        self._app = app
-
-    def __setitem__(self, key: Callable[..., Any], value: Callable[..., Any]) -> None:
-        super().__setitem__(key, value)
-        self._app._stale = True
-
-    def __delitem__(self, key: Callable[..., Any]) -> None:
-        super().__delitem__(key)
-        self._app._stale = True
-
-    def clear(self) -> None:
-        super().clear()
-        self._app._stale = True
-
-    def pop(self, key: Any, *default: Any) -> Any:
-        self._app._stale = True
-        return super().pop(key, *default)
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        super().update(*args, **kwargs)
-        self._app._stale = True
 
 
 class App(Router):
