@@ -282,9 +282,6 @@ class App(Router):
         """Whether :meth:`build` has run: routes, middleware and extensions are fixed."""
         return self._routes is not None
 
-    def _build(self) -> None:
-        self.build()
-
     def _compile(self) -> list[Route | WebSocketRoute | Mount]:
         """Resolve every route, index it in the route table and plan its parameters."""
         self._table, self._names, self._mounts = RouteTable(), {}, []

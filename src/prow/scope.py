@@ -45,9 +45,6 @@ Each key, then who writes it and who reads it:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-from prow._types import Scope
 
 __all__ = [
     "AUTH_PERMISSIONS",
@@ -58,10 +55,8 @@ __all__ = [
     "MAX_BODY_SIZE",
     "SESSION",
     "UNHANDLED",
-    "UNRESOLVED",
     "USER",
     "HeaderList",
-    "cached_user",
     "with_extra_headers",
 ]
 
@@ -74,14 +69,6 @@ USER = "user"
 AUTH_PERMISSIONS = "prow.auth.permissions"
 FLASHES = "prow.flashes"
 UNHANDLED = "prow.unhandled"
-
-#: What :func:`cached_user` returns when no one has looked the user up yet.
-UNRESOLVED: Any = object()
-
-
-def cached_user(scope: Scope) -> Any:
-    """The user prow.auth resolved for this request (``None``: anonymous), or ``UNRESOLVED``."""
-    return scope.get(USER, UNRESOLVED)
 
 
 class HeaderList(list[tuple[bytes, bytes]]):
