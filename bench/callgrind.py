@@ -26,7 +26,7 @@ if __package__ in (None, ""):  # run as a script: import ``bench`` from the repo
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from bench import _db
-from bench._cases import DB_CASES, ENDPOINTS
+from bench._cases import ENDPOINTS
 from bench.apps import APPS
 
 __all__ = ["count", "measure"]
@@ -78,8 +78,7 @@ def measure(
     ``database`` (``sqlite`` or ``postgresql``) serves the ``/db`` endpoints; its rows are
     stored before the first valgrind starts.
     """
-    if any(endpoint in DB_CASES for endpoint in endpoints):
-        _db.prepare(database)
+    _db.prepare(database)  # the apps that use a database connect at start-up, whatever the endpoint
     pairs = [(a, e) for a in apps for e in endpoints]
     workers = jobs or os.cpu_count() or 1
     results: dict[str, dict[str, int]] = {a: {} for a in apps}

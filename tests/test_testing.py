@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +14,7 @@ import anyio
 import httpx
 import pytest
 
+from prow import App
 from prow.exceptions import WebSocketDisconnect
 from prow.testing import AsyncTestClient, TestClient, WebSocketDenialResponse
 from prow.types import Message, Receive, Scope, Send
@@ -707,3 +710,38 @@ def test_missing_httpx_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_httpx_response_type() -> None:
     assert isinstance(TestClient(echo_app).get("/"), httpx.Response)
+
+
+def _loop_threads() -> int:
+    return sum(thread.name == "prow-testclient-loop" for thread in threading.enumerate())
+
+
+def test_a_client_dropped_without_close_gives_its_loop_back() -> None:
+    before = _loop_threads()
+    for number in range(5):
+        app = App()
+
+        @app.get("/")
+        async def root(value: int = number) -> dict[str, int]:
+            return {"n": value}
+
+        assert TestClient(app).get("/").json() == {"n": number}  # never closed
+    assert _loop_threads() >= before + 1
+    gc.collect()
+    TestClient(App())  # the next client stops the loops nobody can use any more
+    assert _loop_threads() <= before
+
+
+def test_a_client_in_use_keeps_its_loop() -> None:
+    app = App()
+
+    @app.get("/")
+    async def root() -> dict[str, bool]:
+        return {"ok": True}
+
+    kept = TestClient(app)
+    assert kept.get("/").json() == {"ok": True}
+    gc.collect()
+    TestClient(App())
+    assert kept.get("/").json() == {"ok": True}
+    kept.close()

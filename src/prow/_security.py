@@ -19,6 +19,7 @@ from prow._types import Message, Scope, Send
 from prow.scope import HEADERS, HeaderList, with_extra_headers
 
 __all__ = [
+    "CREDENTIAL_HEADERS",
     "DOCS_CSP",
     "ERROR_CSP",
     "REDOC_CSP",
@@ -202,6 +203,8 @@ def error_page_csp(style: str) -> str:
 # -- Cache-Control: no-store on personal answers ----------------------------------------------
 
 _CREDENTIALS = frozenset((b"authorization", b"cookie", b"x-api-key"))
+#: The request headers that carry credentials, as parameter names (``Header()``/``Cookie()``).
+CREDENTIAL_HEADERS = frozenset(name.decode("latin-1") for name in _CREDENTIALS)
 NO_STORE = (b"cache-control", b"no-store")
 
 
@@ -213,9 +216,12 @@ def carries_credentials(scope: Scope) -> bool:
     return False
 
 
-def needs_no_store(scope: Scope, response_headers: Sequence[tuple[bytes, bytes]]) -> bool:
+def needs_no_store(
+    scope: Scope, response_headers: Sequence[tuple[bytes, bytes]], scan: bool = True
+) -> bool:
     """Whether an answer must get ``Cache-Control: no-store`` (see ``SecurityHeaders``): it
-    sets a cookie, or answers a request that carried credentials.
+    sets a cookie, or answers a request that carried credentials (``scan``: the route's
+    handler could see them).
 
     A handler's own ``Cache-Control`` always stands (it knows whether the answer is
     personal). The request's headers are read only when the answer's do not decide.
@@ -226,7 +232,7 @@ def needs_no_store(scope: Scope, response_headers: Sequence[tuple[bytes, bytes]]
             return False
         if name == b"set-cookie":
             sets_cookie = True
-    return sets_cookie or carries_credentials(scope)
+    return sets_cookie or (scan and carries_credentials(scope))
 
 
 class AppHeaders(HeaderList):
@@ -234,13 +240,28 @@ class AppHeaders(HeaderList):
 
     ``scope["prow.headers"]`` of a request no middleware sees: prow's responses ask it for
     their final headers (:meth:`finish`, the fast path: no wrapper around ``send``).
+    ``scan``: whether to look for credentials in the request. A route whose handler and
+    dependencies cannot see them (no ``Request``, no credential cookie or header parameter)
+    answers everyone alike; it switches to :attr:`impersonal`, the twin that skips the scan
+    (an answer that sets a cookie still gets ``no-store``).
     """
 
-    __slots__ = ("no_store",)
+    __slots__ = ("impersonal", "no_store", "scan")
 
-    def __init__(self, headers: Sequence[tuple[bytes, bytes]] = (), *, no_store: bool) -> None:
+    def __init__(
+        self,
+        headers: Sequence[tuple[bytes, bytes]] = (),
+        *,
+        no_store: bool,
+        scan: bool = True,
+        impersonal: AppHeaders | None = None,
+    ) -> None:
         super().__init__(headers)
         self.no_store = no_store
+        self.scan = scan and no_store
+        self.impersonal: AppHeaders = impersonal or (
+            AppHeaders(headers, no_store=no_store, scan=False) if self.scan else self
+        )
 
     def finish(
         self, headers: list[tuple[bytes, bytes]], scope: Scope, plain: bool
@@ -251,17 +272,18 @@ class AppHeaders(HeaderList):
         ``Cache-Control`` among them), so they are only concatenated.
         """
         if plain:  # the fast path of every JSON answer: no call, one short loop
-            if self.no_store:
+            if self.scan:
                 for name, _ in scope["headers"]:
                     if name in _CREDENTIALS:
                         return [*headers, *self, NO_STORE]
             return headers + self
         merged = with_extra_headers(headers, self)
-        return [*merged, NO_STORE] if self.no_store and needs_no_store(scope, merged) else merged
+        personal = self.no_store and needs_no_store(scope, merged, self.scan)
+        return [*merged, NO_STORE] if personal else merged
 
     def add_header(self, name: bytes, value: bytes) -> AppHeaders:
         """These headers and one more (the CSRF cookie): a new list, this one is shared."""
-        return AppHeaders([*self, (name, value)], no_store=self.no_store)
+        return AppHeaders([*self, (name, value)], no_store=self.no_store, scan=self.scan)
 
 
 class AppSend:
@@ -280,6 +302,11 @@ class AppSend:
         self.scope = scope
         self.send = send
         self.headers = headers
+
+    @property
+    def impersonal(self) -> AppSend:
+        """Itself: this ``send`` answers for a middleware, which may read the credentials."""
+        return self
 
     def finish(
         self, headers: list[tuple[bytes, bytes]], scope: Scope, plain: bool

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 
 from _services import require
 from prow import App
-from prow.auth import Auth, Group, grant
+from prow.auth import Auth, Group, grant, set_password_hasher
 from prow.db import database
 from prow.middleware import Middleware
 from prow.sessions import SessionMiddleware
@@ -88,14 +88,14 @@ def build_app(
 
 
 @pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+def fast_hashing() -> Iterator[None]:
     """Cheap argon2id parameters: the real ones take ~0.4 s per hash on purpose.
 
     ``test_passwords.py::test_default_parameters_are_strong`` checks the real ones.
     """
-    monkeypatch.setattr(
-        "prow.auth._passwords._HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
+    previous = set_password_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    yield
+    set_password_hasher(previous)
 
 
 @pytest.fixture

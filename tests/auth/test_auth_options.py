@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import jwt
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,8 +22,8 @@ from prow.auth import (
     CurrentUser,
     User,
     current_user,
-    hash_password,
     optional_user,
+    set_password_hasher,
 )
 from prow.db import Model, Session, database
 from prow.testing import TestClient
@@ -209,16 +210,15 @@ def test_set_password_checks_strength_unless_told_not_to(client: TestClient) -> 
     assert client.get("/me", headers=auth).status_code == 200  # unchanged
 
 
-def test_hashing_runs_in_a_worker_thread(
-    make_app: Callable[..., App], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_hashing_runs_in_a_worker_thread(make_app: Callable[..., App]) -> None:
     threads: list[int] = []
 
-    def spy(password: str) -> str:
-        threads.append(threading.get_ident())
-        return hash_password(password)
+    class Spy(PasswordHasher):
+        def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+            threads.append(threading.get_ident())
+            return super().hash(password, salt=salt)
 
-    monkeypatch.setattr("prow.auth._auth.hash_password", spy)
+    set_password_hasher(Spy(time_cost=1, memory_cost=1024, parallelism=1))  # conftest restores
     app = make_app()
     loop_threads: list[int] = []
 

@@ -18,6 +18,7 @@ from prow.auth import (
     hash_password,
     needs_rehash,
     password_problems,
+    set_password_hasher,
     validate_password,
     verify_password,
 )
@@ -38,11 +39,9 @@ def test_verify_refuses_missing_or_malformed_hashes(stored: str | None) -> None:
     assert verify_password("anything at all", stored) is False
 
 
-def test_default_parameters_are_strong(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.undo()  # the real hasher, not the tests' cheap one
-    from prow.auth import _passwords
-
-    hasher = _passwords._HASHER
+def test_default_parameters_are_strong() -> None:
+    cheap = set_password_hasher(None)  # prow's default, not the tests' cheap one
+    hasher = set_password_hasher(cheap)
     assert hasher.type.name == "ID"
     assert hasher.memory_cost >= 64 * 1024 and hasher.time_cost >= 2
 

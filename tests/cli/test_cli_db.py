@@ -21,9 +21,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from prow import ConfigurationError
-from prow.cli import CLIError, load_app, main
-from prow.cli._db import _MigrateCommand
-from prow.cli._errors import CLICommand, CLIGroup
+from prow.cli import CLICommand, CLIError, CLIGroup, load_app, main
 
 
 @pytest.fixture
@@ -231,20 +229,31 @@ def test_a_bug_still_shows_its_traceback() -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "parsed"),
+    ("args", "revision", "app_path", "yes"),
     [
-        (["-1"], ["--", "-1"]),
-        (["-1", "--app", "shop:app"], ["--app", "shop:app", "--", "-1"]),
-        (["--app", "shop:app", "-2"], ["--app", "shop:app", "--", "-2"]),
-        (["--", "-1", "--app", "shop:app"], ["--app", "shop:app", "--", "-1"]),
-        (["--app", "shop:app", "--", "-1"], ["--app", "shop:app", "--", "-1"]),
-        (["+1", "--yes"], ["+1", "--yes"]),
-        (["--directory", "-1"], ["--directory", "-1"]),  # an option's value stays its value
-        (["-y", "3f2a"], ["-y", "3f2a"]),
+        (["-1"], "-1", None, False),
+        (["-1", "--app", "shop:app"], "-1", "shop:app", False),
+        (["--app", "shop:app", "-2"], "-2", "shop:app", False),
+        (["--", "-1", "--app", "shop:app"], "-1", "shop:app", False),
+        (["--app", "shop:app", "--", "-1"], "-1", "shop:app", False),
+        (["+1", "--yes"], "+1", None, True),
+        (["-y", "3f2a"], "3f2a", None, True),
     ],
 )
-def test_relative_step_needs_no_dashes(args: list[str], parsed: list[str]) -> None:
-    assert _MigrateCommand("migrate")._step_last(args) == parsed
+def test_relative_step_needs_no_dashes(
+    args: list[str], revision: str, app_path: str | None, yes: bool
+) -> None:
+    ctx = main.commands["migrate"].make_context("migrate", args)
+    assert (ctx.params["revision"], ctx.params["app_path"], ctx.params["yes"]) == (
+        revision,
+        app_path,
+        yes,
+    )
+
+
+def test_an_option_value_that_looks_like_a_step_stays_its_value() -> None:
+    ctx = main.commands["migrate"].make_context("migrate", ["--directory", "-1"])
+    assert ctx.params["revision"] == "head" and str(ctx.params["directory"]) == "-1"
 
 
 def test_empty_folder_lists_nothing(project: Path) -> None:

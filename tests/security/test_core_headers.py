@@ -5,10 +5,21 @@ from __future__ import annotations
 import base64
 import hashlib
 from pathlib import Path
+from typing import Annotated
 
 import pytest
 
-from prow import App, ConfigurationError, HTMLResponse, Response, SecurityHeaders
+from prow import (
+    App,
+    ConfigurationError,
+    Cookie,
+    Header,
+    HTMLResponse,
+    HTTPError,
+    Request,
+    Response,
+    SecurityHeaders,
+)
 from prow.responses import FileResponse, StreamingResponse
 from prow.staticfiles import StaticFiles
 from prow.testing import TestClient
@@ -149,8 +160,24 @@ def cache_app(**kwargs: object) -> App:
     app = App(**kwargs)  # type: ignore[arg-type]
 
     @app.get("/page")
-    async def page() -> str:
+    async def page(request: Request) -> str:
+        return "hello" if request.headers.get("authorization") else "same for everyone"
+
+    @app.get("/public")
+    async def public() -> str:  # sees no credentials: its answer is the same for everyone
         return "same for everyone"
+
+    @app.get("/token")
+    async def token(authorization: Annotated[str, Header()] = "") -> str:
+        return "hello" if authorization else "same for everyone"
+
+    @app.get("/session")
+    async def session(session: Annotated[str, Cookie()] = "") -> str:
+        return "hello" if session else "same for everyone"
+
+    @app.get("/public-error")
+    async def public_error() -> str:
+        raise HTTPError(404, "gone")
 
     @app.get("/cookie")
     async def cookie(response: Response) -> str:
@@ -162,8 +189,8 @@ def cache_app(**kwargs: object) -> App:
         return Response(b"public", headers={"Cache-Control": "public, max-age=60"})
 
     @app.get("/stream")
-    async def stream() -> StreamingResponse:
-        return StreamingResponse(iter([b"a"]))
+    async def stream(request: Request) -> StreamingResponse:
+        return StreamingResponse(iter([request.cookies.get("session", "a").encode()]))
 
     return app
 
@@ -178,6 +205,12 @@ def cache_app(**kwargs: object) -> App:
         ("/page", {"Cookie": "session=abc"}, "no-store"),
         ("/stream", {"Cookie": "session=abc"}, "no-store"),
         ("/missing", {"Authorization": "Bearer abc"}, "no-store"),
+        ("/public", {}, None),
+        ("/public", {"Authorization": "Bearer abc"}, None),
+        ("/public", {"Cookie": "session=abc"}, None),
+        ("/token", {"Authorization": "Bearer abc"}, "no-store"),
+        ("/session", {"Cookie": "session=abc"}, "no-store"),
+        ("/public-error", {"Cookie": "session=abc"}, "no-store"),
         ("/cached", {"Authorization": "Bearer abc"}, "public, max-age=60"),
     ],
 )

@@ -22,6 +22,7 @@ from prow._params._convert import ConversionError
 from prow._params._errors import missing
 from prow._params._plan import CallPlan, DependencyRef, ParamPlan, compile_call
 from prow._request import HTTPConnection, Request
+from prow._security import CREDENTIAL_HEADERS
 from prow.background import BackgroundTasks
 
 __all__ = ["Context", "RoutePlan", "close_exits", "plan_route"]
@@ -58,7 +59,7 @@ _EMPTY: dict[Any, Any] = {}
 class RoutePlan:
     """A handler's plan joined with route-level dependencies, flattened for one request."""
 
-    __slots__ = ("body", "early", "first", "gens", "pre", "root", "simple", "trivial")
+    __slots__ = ("body", "early", "first", "gens", "personal", "pre", "root", "simple", "trivial")
 
     def __init__(self, root: CallPlan, pre: list[DependencyRef], owner: str) -> None:
         self.root = root
@@ -74,6 +75,9 @@ class RoutePlan:
         self.trivial = not pre and not root.dependencies and not root.specials
         #: The dependencies run before the body is read, each with the parameters it needs.
         self.first = _body_free([*pre, *root.dependencies])
+        #: Whether the handler or a dependency can see the request's credentials: if not,
+        #: the answer is the same for everyone (no need to look for them: see AppHeaders).
+        self.personal = any(_sees_credentials(plan) for plan in plans)
 
     def all_plans(self) -> list[CallPlan]:
         return [plan for ref in self.pre for plan in ref.plan.walk()] + list(self.root.walk())
@@ -304,6 +308,20 @@ def _close_sync(gen: Any, exc: BaseException | None) -> None:
         return
     gen.close()
     raise RuntimeError("a generator dependency yielded more than once")
+
+
+_BLIND_SPECIALS = frozenset(("background", "response"))  # they cannot read the request
+
+
+def _sees_credentials(plan: CallPlan) -> bool:
+    """A plan that takes the request (or connection), a cookie or a credential header."""
+    if any(kind not in _BLIND_SPECIALS for _, kind in plan.specials):
+        return True
+    return any(
+        param.source == "cookie"
+        or (param.source == "header" and param.alias.lower() in CREDENTIAL_HEADERS)
+        for param in plan.params
+    )
 
 
 def plan_route(

@@ -24,7 +24,7 @@ from prow._types import ASGIApp, Receive, Scope, Send
 from prow._websocket import WebSocket, WebSocketState
 from prow.background import BackgroundTasks
 from prow.responses import Response
-from prow.scope import MAX_BODY_SIZE
+from prow.scope import HEADERS, MAX_BODY_SIZE
 
 if TYPE_CHECKING:
     from prow._app import App
@@ -88,6 +88,8 @@ class Route(BaseRoute):
         #: ``csrf="strict"``: check the origin of requests without cookies too (login CSRF).
         self.csrf_strict = self.options.get("csrf") == "strict"
         self.max_body_size: int | None = self.options.get("max_body_size")
+        #: Nothing in the plan can see the request's credentials (see AppHeaders.impersonal).
+        self.impersonal = False
 
     def __repr__(self) -> str:
         return f"Route({self.path!r}, methods={sorted(self.methods)}, name={self.name!r})"
@@ -128,6 +130,7 @@ class Route(BaseRoute):
             overrides,
             self.name or describe(self.endpoint),
         )
+        self.impersonal = not self.plan.personal
         if self.response_plan is None:
             self.response_plan = ResponsePlan(
                 self.endpoint,
@@ -147,6 +150,8 @@ class Route(BaseRoute):
             if guard is not None and guard.applies(scope, self.csrf_strict):
                 await guard.check(request, self.csrf_strict)
             response = await self._respond(ctx)
+            if self.impersonal and HEADERS in scope:  # an error page keeps the full check
+                scope[HEADERS] = scope[HEADERS].impersonal
         except Exception as exc:
             response = await _error_response(ctx, request, exc)
         try:

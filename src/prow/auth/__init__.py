@@ -50,6 +50,7 @@ from prow.auth._passwords import (
     hash_password,
     needs_rehash,
     password_problems,
+    set_password_hasher,
     validate_password,
     verify_password,
 )
@@ -116,6 +117,7 @@ __all__ = [
     "requires",
     "resource_permissions",
     "revoke_api_key",
+    "set_password_hasher",
     "user_permissions",
     "username_problem",
     "validate_password",

@@ -32,6 +32,7 @@ __all__ = [
     "hash_password",
     "needs_rehash",
     "password_problems",
+    "set_password_hasher",
     "validate_password",
     "verify_password",
 ]
@@ -40,7 +41,22 @@ MIN_PASSWORD_LENGTH = 8
 
 # argon2-cffi's defaults follow RFC 9106's second recommended profile (argon2id, 64 MiB,
 # 3 passes, 4 lanes): strong for a web login, and updated by the library over time.
-_HASHER = PasswordHasher()
+_DEFAULT_HASHER = _HASHER = PasswordHasher()
+
+
+def set_password_hasher(hasher: PasswordHasher | None) -> PasswordHasher:
+    """Hash and verify passwords with ``hasher`` from now on (``None``: prow's default);
+    returns the one it replaces.
+
+    Process-wide, as Django's ``PASSWORD_HASHERS``: a hash must verify in every app and
+    script that reads the same users. Raise the parameters as hardware gets faster (hashes
+    made with the old ones are replaced at each user's next login), or, in a test suite
+    only, lower them: ``PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)``.
+    """
+    global _HASHER  # the one process-wide setting, as argued above
+    previous, _HASHER = _HASHER, hasher or _DEFAULT_HASHER
+    return previous
+
 
 _dummy_hashes: dict[int, str] = {}
 

@@ -2,7 +2,9 @@
 
 Commands are click commands added to the :data:`main` group; a command that loads the
 user's app takes :func:`app_option` and calls :func:`load_app`, and reports a user's
-mistake by raising :class:`CLIError` (one line on stderr, exit status 1)::
+mistake by raising :class:`CLIError` (one line on stderr, exit status 1). Made with
+``cls=CLICommand`` (or in a :class:`CLIGroup`), a command also reports a configuration
+mistake (``prow.E...``) or an OS error in that one line instead of a traceback::
 
     import click
     from prow.cli import app_option, load_app, main
@@ -18,7 +20,7 @@ mistake by raising :class:`CLIError` (one line on stderr, exit status 1)::
 from __future__ import annotations
 
 from prow.cli._discovery import APP_ENV_VAR, app_option, load_app
-from prow.cli._errors import CLIError
+from prow.cli._errors import CLICommand, CLIError, CLIGroup
 from prow.cli._main import main
 
-__all__ = ["APP_ENV_VAR", "CLIError", "app_option", "load_app", "main"]
+__all__ = ["APP_ENV_VAR", "CLICommand", "CLIError", "CLIGroup", "app_option", "load_app", "main"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from types import TracebackType
@@ -11,7 +12,7 @@ import httpx
 
 from prow._types import ASGIApp, Scope
 from prow.testing._lifespan import LifespanSession
-from prow.testing._loop import loop_for
+from prow.testing._loop import Lease, loop_for
 from prow.testing._scope import Connection, websocket_scope
 from prow.testing._transport import AsyncTransport, PortalTransport
 from prow.testing._websocket import AsyncWebSocketTestSession, WebSocketTestSession
@@ -83,7 +84,7 @@ class TestClient(httpx.Client):
         self._connection = Connection(root_path, client)
         self._backend = backend
         self._backend_options = backend_options
-        self._portal: BlockingPortal | None = None
+        self._lease: Lease | None = None
         self._loop = loop_for(app, backend, backend_options)
         self._session: ExitStack | None = None
         transport = PortalTransport(
@@ -102,19 +103,30 @@ class TestClient(httpx.Client):
         """What the app stored in its lifespan ``state``; each request gets a copy."""
         return self._connection.state
 
+    @property
+    def portal(self) -> BlockingPortal:
+        """The portal to the event loop the app runs on, to run async code there from a
+        test (``client.portal.call(coroutine_function, ...)``): what it opens, such as a
+        database connection, is then usable by the app's requests."""
+        return self._acquire().portal
+
     @contextmanager
     def _portal_in_use(self) -> Iterator[BlockingPortal]:
         """The portal of the app's shared loop, opened on first use until :meth:`close`."""
-        if self._portal is None:
-            self._portal = self._loop.acquire()
-        yield self._portal
+        yield self._acquire().portal
+
+    def _acquire(self) -> Lease:
+        if self._lease is None:
+            self._lease = self._loop.acquire()
+            # A client dropped without close() gives the loop back when collected.
+            weakref.finalize(self, self._lease.abandon)
+        return self._lease
 
     def __enter__(self) -> Self:
         if self._session is not None:
             raise RuntimeError("this TestClient is already open in a with block")
         with ExitStack() as stack:
-            portal = self._portal if self._portal is not None else self._loop.acquire()
-            self._portal = portal
+            portal = self._acquire().portal
             stack.callback(self._release)
             lifespan = LifespanSession(self.app, self._connection.state)
             stack.enter_context(portal.wrap_async_context_manager(lifespan))
@@ -139,9 +151,9 @@ class TestClient(httpx.Client):
             self._release()
 
     def _release(self) -> None:
-        if self._portal is not None:
-            self._portal = None
-            self._loop.release()
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            lease.release()
 
     def websocket_connect(
         self,

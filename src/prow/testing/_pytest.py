@@ -119,9 +119,7 @@ def db(request: pytest.FixtureRequest, app: App, client: TestClient) -> Iterator
     Everything is rolled back when the test ends.
     """
     _refuse_mixing(request, "db", _ASYNC_PAIR)
-    portal = client._portal  # the loop the app runs on: the connection must live there too
-    if portal is None:  # pragma: no cover - the client fixture is always opened
-        raise RuntimeError("the client fixture is not open")
+    portal = client.portal  # the loop the app runs on: the connection must live there too
     isolated = _isolated_session(app, request.config)
     with portal.wrap_async_context_manager(isolated) as session:
         yield SyncSession(session, portal)
