@@ -1,4 +1,4 @@
-"""The ASGI scope keys prow uses: who writes each, who reads it, and typed accessors.
+"""The ASGI scope keys prow uses: who writes each and who reads it.
 
 The scope is the one object every layer of a request shares. These are all the keys prow
 puts in it; nothing else writes ``prow.*`` keys, and a battery that needs a new one adds
