@@ -127,8 +127,34 @@ def _response_schema(handler: Any, response_model: Any) -> Any:
         if not kept:
             return None
         if len(kept) < len(typing.get_args(base)):
-            return kept[0] if len(kept) == 1 else typing.Union[tuple(kept)]  # noqa: UP007
-    return annotation
+            annotation = kept[0] if len(kept) == 1 else typing.Union[tuple(kept)]  # noqa: UP007
+    return with_response_schemas(annotation)
+
+
+def with_response_schemas(annotation: Any) -> Any:
+    """``annotation`` with every class that names its response schema replaced by it.
+
+    A class does so with a ``__prow_response_schema__()`` class method: prow.db's models
+    answer their derived read schema, so ``-> Product`` or ``-> list[Product]`` sends the
+    columns the API shows (never a sensitive one), read from the row's attributes.
+    """
+    if isinstance(annotation, type):
+        named = getattr(annotation, "__prow_response_schema__", None)
+        return annotation if named is None else named()
+    args = typing.get_args(annotation)
+    origin = typing.get_origin(annotation)
+    if origin is None or not args:
+        return annotation
+    if origin is typing.Annotated:
+        inner = with_response_schemas(args[0])
+        return annotation if inner is args[0] else typing.Annotated[(inner, *args[1:])]
+    replaced = tuple(with_response_schemas(arg) for arg in args)
+    if all(new is old for new, old in zip(replaced, args, strict=True)):
+        return annotation
+    if origin in (typing.Union, types.UnionType):
+        return typing.Union[replaced]  # noqa: UP007
+    copy_with = getattr(annotation, "copy_with", None)  # typing's aliases (Sequence[X])
+    return copy_with(replaced) if copy_with is not None else origin[replaced]
 
 
 def _is_response(annotation: Any) -> bool:

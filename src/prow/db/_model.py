@@ -10,11 +10,14 @@ be traced back to the field that caused it.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, MetaData, inspect
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, MappedColumn, declared_attr, has_inherited_table
+
+if TYPE_CHECKING:
+    import pydantic
 
 __all__ = ["NAMING_CONVENTION", "Model", "table_name_for"]
 
@@ -114,6 +117,14 @@ class Model(AsyncAttrs, DeclarativeBase):
     @classmethod
     def __tablename__(cls) -> Any:
         return _own_table_name(cls)
+
+    @classmethod
+    def __prow_response_schema__(cls) -> type[pydantic.BaseModel]:
+        """What a handler declared ``-> ThisModel`` sends: the derived read schema
+        (``schema_for(cls)``: every column the API shows, sensitive ones left out)."""
+        from prow.db._schemas import schema_for
+
+        return schema_for(cls)
 
     def __repr__(self) -> str:
         mapper = self.__mapper__
