@@ -62,9 +62,12 @@ def test_bad_input_is_a_4xx() -> None:
 def test_backend_down_publish_is_503_and_subscribers_reconnect_and_replay(kind: str) -> None:
     room = "outage"
     private = private_redis() if kind == "redis" else private_postgres()
-    with private as server, ServedApp(make_app(server.url)) as served, httpx.Client(
-        base_url=served.url, timeout=10
-    ) as client, open_sse(client, f"/rooms/{room}/events") as sse:
+    with (
+        private as server,
+        ServedApp(make_app(server.url)) as served,
+        httpx.Client(base_url=served.url, timeout=10) as client,
+        open_sse(client, f"/rooms/{room}/events") as sse,
+    ):
         client.post(f"/rooms/{room}", json={"n": 1})
         assert json.loads(sse.next()["data"]) == {"n": 1}
 
