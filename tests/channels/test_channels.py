@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Column, Integer, MetaData, Table
 
 from channels._helpers import BACKENDS, backend_url, fresh_channel
 from prow import ConfigurationError
@@ -17,6 +19,7 @@ from prow.channels import (
     MemoryChannelBackend,
     SlowSubscriber,
 )
+from prow.db import makemigrations
 
 
 def run(test: Callable[[], Awaitable[None]]) -> None:
@@ -170,3 +173,22 @@ def test_configuration_mistakes_fail_with_codes() -> None:
         Channels(timeout=0)
     assert exc.value.code == "prow.E342"
     assert isinstance(Channels().backend, MemoryChannelBackend)
+
+
+def test_migrations_leave_the_postgres_history_table_alone(tmp_path: Path) -> None:
+    """``prow makemigrations`` never proposes to drop the table the backend made itself."""
+    url = backend_url("postgres")
+
+    async def publish() -> None:
+        channels = Channels(url)
+        await channels.publish(fresh_channel(), "makes the table")
+        await channels.aclose()
+
+    run(publish)
+    models = MetaData()
+    Table("channels_probe", models, Column("id", Integer, primary_key=True))
+    written = makemigrations("probe", url=url, directory=tmp_path / "migrations", models=models)
+    assert written is not None
+    source = written.read_text()
+    assert "channels_probe" in source
+    assert "prow_channel_messages" not in source

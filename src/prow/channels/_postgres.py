@@ -131,7 +131,10 @@ class _PostgresConnection:
                 timeout=self.backend.connect_timeout,
             )
         if not self.backend._created:
-            async with self._pool.acquire() as conn:
+            async with self._pool.acquire() as conn, conn.transaction():
+                # N workers starting at once would race CREATE ... IF NOT EXISTS (a
+                # duplicate-key error on the catalog): one at a time.
+                await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", _NOTIFY_CHANNEL)
                 await conn.execute(_CREATE.format(table=self.backend.table))
             self.backend._created = True
         return self._pool
