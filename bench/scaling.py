@@ -5,7 +5,8 @@ for each endpoint, drives it with ``wrk`` for a few seconds while counting: the 
 time per request (from ``/proc``), the Redis commands per request (``INFO commandstats``) and
 Redis's own CPU time per request (``INFO cpu``), and the PostgreSQL transactions per request
 (``pg_stat_database``). ``python bench/scaling.py workers`` measures requests/s of
-``prow serve --workers N`` for N = 1, 2, 4. Both print Markdown tables, with the machine's
+``prow serve --workers N`` for N = 1, 2, 4; ``round-trips`` the time of one Redis and one
+PostgreSQL round trip. Both print Markdown tables, with the machine's
 load average before and after, for ``docs/scaling.md``.
 
 Redis and PostgreSQL are the test servers (``SCALING_REDIS_URL``, default
@@ -194,15 +195,42 @@ def workers(seconds: int, endpoints: list[str], counts: list[int]) -> None:
     print(f"load average after: {load()}")
 
 
+def round_trips(count: int = 2000) -> None:
+    """Median and p99 time of one round trip to Redis (PING) and PostgreSQL (SELECT 1)."""
+    import statistics
+
+    import psycopg
+    import redis
+
+    def timed(call: object) -> str:
+        samples = []
+        for _ in range(count):
+            started = time.perf_counter()
+            call()  # type: ignore[operator]
+            samples.append((time.perf_counter() - started) * 1e6)
+        samples.sort()
+        p99 = samples[int(len(samples) * 0.99)]
+        return f"{statistics.median(samples):.0f} µs (p99 {p99:.0f} µs)"
+
+    print(f"load average before: {load()}")
+    client = redis.Redis.from_url(REDIS_URL)
+    print(f"| Redis PING | {timed(client.ping)} |")
+    with psycopg.connect(DATABASE_URL.replace("+asyncpg", "")) as conn:
+        print(f"| PostgreSQL SELECT 1 | {timed(lambda: conn.execute('SELECT 1').fetchone())} |")
+    print(f"load average after: {load()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("measure", choices=["costs", "workers"])
+    parser.add_argument("measure", choices=["costs", "workers", "round-trips"])
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--endpoints", default="plaintext,session,db")
     parser.add_argument("--workers", default="1,2,4")
     args = parser.parse_args()
     if args.measure == "costs":
         costs(args.seconds)
+    elif args.measure == "round-trips":
+        round_trips()
     else:
         counts = [int(n) for n in args.workers.split(",")]
         workers(args.seconds, args.endpoints.split(","), counts)
