@@ -292,6 +292,7 @@ class App(Router):
                 if isinstance(route, Route | WebSocketRoute):
                     route.prepare(self.dependency_overrides)
                     route.protect(self.csrf_guard)
+            self._extensions.prepare_routes(routes)
         except Exception:
             # Leave nothing half-built: the next attempt reports the same mistake.
             self._table, self._names, self._mounts = RouteTable(), {}, []
