@@ -210,6 +210,11 @@ class Database(Extension):
         """Close the pool's connections (the next use opens new ones)."""
         await self.dispose()
 
+    async def ready(self, app: App) -> None:
+        """Readiness (``/readyz``): one ``SELECT 1`` through the pool."""
+        async with self.engine.connect() as connection:
+            await connection.exec_driver_sql("SELECT 1")
+
     async def check_connection(self) -> None:
         """Open and close one connection; raise ``prow.E505`` when the settings are wrong.
 

@@ -78,6 +78,14 @@ class Extension:
         that calls the previous one; routes it leaves alone pay nothing per request.
         """
 
+    async def ready(self, app: App) -> None:
+        """Readiness (``/readyz``): raise when what the extension needs does not answer now.
+
+        Extensions that do not override it are not asked. Called for every ``/readyz``
+        request, bounded by ``app.ready_timeout`` seconds: keep it to one round trip
+        (``SELECT 1``, ``PING``).
+        """
+
     async def startup(self, app: App) -> None:
         """Connect to what the extension needs; runs before the first request is served."""
 
