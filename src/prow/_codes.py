@@ -94,6 +94,8 @@ REGISTRY: Final = (
     ErrorCode("prow.E304", "a route's cache= is not seconds, a CachePolicy or Invalidates"),
     ErrorCode("prow.E305", "a CachePolicy is both per_user and shared"),
     ErrorCode("prow.E306", "Invalidates() names no tag"),
+    ErrorCode("prow.E320", "Observability(metrics_url=...) does not start with /"),
+    ErrorCode("prow.E321", "Observability(ready_timeout=...) is not a positive number"),
     ErrorCode("prow.E401", "a StaticFiles package is not installed"),
     ErrorCode("prow.E402", "a StaticFiles package is a module"),
     ErrorCode("prow.E403", "a StaticFiles package has no static folder"),
