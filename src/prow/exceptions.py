@@ -6,6 +6,7 @@
     ├── HTTPError                       an HTTP error answer (4xx/5xx) a handler or prow raises
     │   ├── RequestValidationError      the request did not match the handler's parameters (422)
     │   │   └── AccountError            prow.auth: a username or e-mail address is refused (422)
+    │   ├── CacheUnavailable            prow.cache: the cache is down and set to fail (503)
     │   └── ChannelsUnavailable         prow.channels: the pub/sub backend is down for now (503)
     ├── ConfigurationError              the app is set up wrongly; ``.code`` is a stable prow.E...
     ├── WebSocketDisconnect             the client closed the websocket (``.code``, ``.reason``)
@@ -61,6 +62,7 @@ from prow._routing._render import ResponseValidationError
 
 if TYPE_CHECKING:
     from prow.auth import AccountError, PasswordError, TokenError
+    from prow.cache import CacheUnavailable
     from prow.channels import ChannelError, ChannelsUnavailable, SlowSubscriber
     from prow.cli import CLIError
     from prow.db import (
@@ -77,6 +79,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AccountError",
     "CLIError",
+    "CacheUnavailable",
     "ChannelError",
     "ChannelsUnavailable",
     "ClientDisconnect",
@@ -105,6 +108,7 @@ __all__ = [
 _LAZY = {
     "AccountError": "prow.auth",
     "CLIError": "prow.cli",
+    "CacheUnavailable": "prow.cache",
     "ChannelError": "prow.channels",
     "ChannelsUnavailable": "prow.channels",
     "SlowSubscriber": "prow.channels",

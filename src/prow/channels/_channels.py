@@ -227,6 +227,10 @@ class Channels(Extension):
 
     # -- the extension's life -------------------------------------------------------
 
+    async def ready(self, app: App) -> None:
+        """Readiness (``/readyz``): the backend answers (one ``PING`` or ``SELECT 1``)."""
+        await self.check()
+
     async def release(self, app: App) -> None:
         """Stop this loop's listener and close its connection; the next use reopens them."""
         await self.aclose()
