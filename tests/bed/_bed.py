@@ -103,7 +103,7 @@ def wait_until_serving(worker: Worker) -> None:
         if worker.process.poll() is not None:
             raise RuntimeError(f"worker exited: {worker.log.read_text()[-3000:]}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{worker.url}/pid", timeout=1).status_code == 200:
+            if httpx.get(f"{worker.url}/healthz", timeout=1).status_code == 200:
                 return
         time.sleep(0.1)
     raise RuntimeError(f"worker did not serve within {START_TIMEOUT}s: {worker.log.read_text()}")

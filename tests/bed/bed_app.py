@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from prow import App, Request, WebSocket
+from prow.cache import Cache, CachePolicy, Invalidates
 from prow.channels import Channels
 from prow.db import Database, DBSession, Model
 from prow.ratelimit import RateLimits, RedisRateLimitStore, rate_limit
@@ -42,6 +43,7 @@ app = App(
         Sessions(RedisSessionStore(REDIS_URL, timeout=1.0)),
         RateLimits(RedisRateLimitStore(REDIS_URL)),
         Channels(REDIS_URL, timeout=1.0),
+        Cache(REDIS_URL, namespace="bed"),
     ],
 )
 
@@ -81,6 +83,17 @@ async def events(room: str, request: Request, channels: Channels) -> EventSource
 @app.websocket("/rooms/{room}/ws")
 async def room_socket(room: str, websocket: WebSocket, channels: Channels) -> None:
     await channels.relay(websocket, f"room:{room}")
+
+
+@app.get("/report", cache=CachePolicy(60, tags=("report",)))
+async def report(cache: Cache) -> dict[str, int]:
+    # Which worker computed it, and how many times any worker did.
+    return {"computed_by": os.getpid(), "computations": await cache.incr("computations")}
+
+
+@app.post("/report/refresh", cache=Invalidates("report"))
+async def refresh() -> dict[str, bool]:
+    return {"invalidated": True}
 
 
 @app.post("/writes/{key}", status_code=201)

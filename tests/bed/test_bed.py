@@ -8,6 +8,7 @@ and checks that what one worker did, the others see.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import threading
 import time
@@ -87,6 +88,62 @@ def test_websocket_and_sse_clients_get_a_message_published_on_another_worker(
         "id": sent.json()["id"],
         "data": json.dumps(on_ws["data"], separators=(",", ":")),
     }
+
+
+def test_a_cached_answer_is_shared_and_invalidated_everywhere(workers: list[Worker]) -> None:
+    a, b, c = workers
+    # Behind a load balancer every worker sees the site's one Host (the cache key has it).
+    site = {"Host": "127.0.0.1"}
+    first = httpx.get(f"{a.url}/report", headers=site, timeout=5)
+    assert first.status_code == 200
+    a_pid = first.json()["computed_by"]
+    for worker in (b, c):  # the others answer from the shared cache: same body, same ETag
+        again = httpx.get(f"{worker.url}/report", headers=site, timeout=5)
+        assert again.json() == first.json()
+        assert again.headers["etag"] == first.headers["etag"]
+        revalidated = httpx.get(
+            f"{worker.url}/report",
+            headers={**site, "If-None-Match": first.headers["etag"]},
+            timeout=5,
+        )
+        assert revalidated.status_code == 304
+    assert httpx.post(f"{c.url}/report/refresh", headers=site, timeout=5).status_code == 200
+    fresh = httpx.get(f"{b.url}/report", headers=site, timeout=5).json()  # recomputed, on b
+    assert fresh["computations"] == first.json()["computations"] + 1
+    assert fresh["computed_by"] != a_pid
+    assert httpx.get(f"{a.url}/report", headers=site, timeout=5).json() == fresh
+
+
+def readiness(workers: list[Worker]) -> list[tuple[int, float]]:
+    """Each worker's /readyz status and how long it took to answer."""
+    answers = []
+    for worker in workers:
+        started = time.monotonic()
+        status = httpx.get(f"{worker.url}/readyz", timeout=5).status_code
+        answers.append((status, time.monotonic() - started))
+    return answers
+
+
+def wait_ready(workers: list[Worker], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while [status for status, _ in readiness(workers)] != [200] * len(workers):
+        assert time.monotonic() < deadline, readiness(workers)
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("service", ["redis", "postgres"])
+def test_readyz_is_503_on_every_worker_while_a_service_is_down(
+    site: Bed, workers: list[Worker], service: str
+) -> None:
+    server = site.redis if service == "redis" else site.postgres
+    wait_ready(workers)
+    server.stop(signal.SIGINT)  # PostgreSQL's "fast" shutdown: connections are cut
+    stopped = time.monotonic()
+    answers = readiness(workers)
+    assert [status for status, _ in answers] == [503, 503, 503]
+    assert time.monotonic() - stopped < 2.0, answers  # all three, within 2 s of the stop
+    server.start()
+    wait_ready(workers)  # 200 everywhere once it is back, with no restart of the workers
 
 
 def stored_keys(site: Bed) -> set[str]:
