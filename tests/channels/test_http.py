@@ -78,6 +78,9 @@ def test_backend_down_publish_is_503_and_subscribers_reconnect_and_replay(kind: 
         assert refused.headers["retry-after"] == "1"
         assert time.monotonic() - started < 2.5
         assert client.get(f"/rooms/{room}/events").status_code == 503  # a new subscriber
+        readiness = client.get("/readyz")
+        assert readiness.status_code == 503
+        assert readiness.json()["checks"]["Channels"] != "ok"
 
         server.start()  # Redis comes back empty (no persistence), PostgreSQL with its rows
         deadline = time.monotonic() + 15
@@ -85,6 +88,7 @@ def test_backend_down_publish_is_503_and_subscribers_reconnect_and_replay(kind: 
             assert time.monotonic() < deadline
             time.sleep(0.1)
         client.post(f"/rooms/{room}", json={"n": 4})
+        assert client.get("/readyz").json()["checks"]["Channels"] == "ok"
         # The running subscriber reconnected: each message reached it once, in order, live
         # or replayed from history (whichever came first).
         assert [json.loads(sse.next()["data"])["n"] for _ in range(2)] == [3, 4]
