@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from _services import redis_url, require
 from prow import App, Request, WebSocket
@@ -29,7 +31,29 @@ def backend_url(kind: str) -> str:
         return redis_url()
     parts = urlsplit(POSTGRES_URL)
     require("PostgreSQL", parts.hostname or "127.0.0.1", parts.port or 5432)
-    return POSTGRES_URL
+    return _own_database(POSTGRES_URL)
+
+
+@functools.cache
+def _own_database(url: str) -> str:
+    """A database of these tests' own beside ``url``'s, so that the backend's history table
+    (``prow_channel_messages``) is never made in a database other tests share."""
+    import asyncpg
+
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/') or 'postgres'}_channels"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(url.replace("+asyncpg", ""), timeout=5)
+        try:
+            if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+                with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+                    await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def fresh_channel(prefix: str = "room") -> str:
