@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table
 
 from channels._helpers import BACKENDS, backend_url, fresh_channel
-from prow import ConfigurationError
+from prow import App, ConfigurationError
 from prow.channels import (
     ChannelError,
     ChannelMessage,
@@ -20,6 +20,7 @@ from prow.channels import (
     SlowSubscriber,
 )
 from prow.db import makemigrations
+from prow.testing import TestClient
 
 
 def run(test: Callable[[], Awaitable[None]]) -> None:
@@ -192,3 +193,17 @@ def test_migrations_leave_the_postgres_history_table_alone(tmp_path: Path) -> No
     source = written.read_text()
     assert "channels_probe" in source
     assert "prow_channel_messages" not in source
+
+
+def test_a_route_that_asks_for_channels_gets_the_default_installed() -> None:
+    app = App()
+
+    @app.post("/ping", status_code=202)
+    async def ping(channels: Channels) -> str:
+        return (await channels.publish("pings", "pong")).id
+
+    with TestClient(app) as client:
+        assert client.post("/ping").json() == "1"
+        assert isinstance(app.extension(Channels).backend, MemoryChannelBackend)
+        ready = client.get("/readyz").json()
+        assert ready["checks"]["Channels"] == "ok"
