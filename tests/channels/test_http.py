@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import time
@@ -67,9 +68,12 @@ def test_backend_down_publish_is_503_and_subscribers_reconnect_and_replay(kind: 
         ServedApp(make_app(server.url)) as served,
         httpx.Client(base_url=served.url, timeout=10) as client,
         open_sse(client, f"/rooms/{room}/events") as sse,
+        contextlib.ExitStack() as later,
     ):
         client.post(f"/rooms/{room}", json={"n": 1})
         assert json.loads(sse.next()["data"]) == {"n": 1}
+        # A second client that has received nothing yet when the backend goes away.
+        quiet = later.enter_context(open_sse(client, f"/rooms/{room}/events"))
 
         server.stop(signal.SIGINT)  # PostgreSQL: "fast" shutdown, clients cut off
         started = time.monotonic()
@@ -92,3 +96,4 @@ def test_backend_down_publish_is_503_and_subscribers_reconnect_and_replay(kind: 
         # The running subscriber reconnected: each message reached it once, in order, live
         # or replayed from history (whichever came first).
         assert [json.loads(sse.next()["data"])["n"] for _ in range(2)] == [3, 4]
+        assert [json.loads(quiet.next()["data"])["n"] for _ in range(2)] == [3, 4]

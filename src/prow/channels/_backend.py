@@ -72,6 +72,10 @@ class Connection(Protocol):
         """The retained ``(id, payload)`` of ``channel`` published after ``after``, oldest first."""
         ...
 
+    async def latest(self, channel: str) -> str:
+        """The id of ``channel``'s newest retained message, or the backend's zero id."""
+        ...
+
     async def listen(self, deliver: Deliver, ready: Callable[[], Awaitable[None]]) -> None:
         """Receive every message published on any channel until the connection fails.
 

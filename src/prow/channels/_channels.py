@@ -382,6 +382,12 @@ class Subscription:
         if self.last_id is not None:
             self._last_key = state.connection.order(self.last_id)
         await state.listening()
+        if self.last_id is None:
+            # Anchor at the channel's newest message, then replay from it once listening:
+            # nothing published meanwhile is missed, nor anything during a later outage.
+            self.last_id = await self.channels._call(state.connection.latest(self.channel))
+            self._last_key = state.connection.order(self.last_id)
+            self._resync = True
         state.subscribers.setdefault(self.channel, set()).add(self)
         self._state = state
         try:

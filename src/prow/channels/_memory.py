@@ -65,6 +65,11 @@ class _MemoryConnection:
     async def replay(self, channel: str, after: str) -> list[tuple[str, str]]:
         return self.backend._replay(channel, after)
 
+    async def latest(self, channel: str) -> str:
+        with self.backend._lock:
+            kept = self.backend._messages.get(channel)
+            return kept[-1][0] if kept else "0"
+
     async def listen(self, deliver: Deliver, ready: Callable[[], Awaitable[None]]) -> None:
         key = id(deliver)
         with self.backend._lock:

@@ -54,6 +54,7 @@ SELECT m.id FROM m, n
 
 _REPLAY = "SELECT id, data FROM {table} WHERE channel = $1 AND id > $2 ORDER BY id"
 _FETCH = "SELECT data FROM {table} WHERE id = $1"
+_LATEST = "SELECT max(id) FROM {table} WHERE channel = $1"
 
 
 def _asyncpg() -> Any:
@@ -116,7 +117,12 @@ class _PostgresConnection:
         self._pool: Any = None
         self._sql = {
             name: template.format(table=backend.table, notify=_NOTIFY_CHANNEL)
-            for name, template in (("publish", _PUBLISH), ("replay", _REPLAY), ("fetch", _FETCH))
+            for name, template in (
+                ("publish", _PUBLISH),
+                ("replay", _REPLAY),
+                ("fetch", _FETCH),
+                ("latest", _LATEST),
+            )
         }
 
     async def _connect(self) -> Any:
@@ -151,6 +157,11 @@ class _PostgresConnection:
         pool = await self._acquire_pool()
         rows = await pool.fetch(self._sql["replay"], channel, int(after))
         return [(str(row["id"]), row["data"]) for row in rows]
+
+    async def latest(self, channel: str) -> str:
+        pool = await self._acquire_pool()
+        newest = await pool.fetchval(self._sql["latest"], channel)
+        return str(newest or 0)
 
     async def listen(self, deliver: Deliver, ready: Callable[[], Awaitable[None]]) -> None:
         await self._acquire_pool()  # the table exists before the first replay

@@ -92,6 +92,11 @@ class _RedisConnection:
         entries: Any = await client.xrange(self._key(channel), min=f"({after}", max="+")
         return [(_text(entry_id), _text(fields[b"d"])) for entry_id, fields in entries or ()]
 
+    async def latest(self, channel: str) -> str:
+        client = self.backend.clients.get()
+        newest: Any = await client.xrevrange(self._key(channel), count=1)
+        return _text(newest[0][0]) if newest else "0-0"
+
     async def listen(self, deliver: Deliver, ready: Callable[[], Awaitable[None]]) -> None:
         client = self.backend.clients.get()
         pubsub = client.pubsub(ignore_subscribe_messages=True)
