@@ -9,9 +9,9 @@ Redis's own CPU time per request (``INFO cpu``), and the PostgreSQL transactions
 PostgreSQL round trip. Both print Markdown tables, with the machine's
 load average before and after, for ``docs/scaling.md``.
 
-Redis and PostgreSQL are the test servers (``SCALING_REDIS_URL``, default
-``redis://127.0.0.1:6379/6``; ``SCALING_DATABASE_URL``, default the ``test_channels``
-database); wall-clock figures on a shared machine are noisy: compare within one run.
+Redis is a ``redis-server`` the script starts for itself (``SCALING_REDIS_URL`` names another),
+PostgreSQL the test server (``SCALING_DATABASE_URL``, default the ``test_channels`` database);
+wall-clock figures on a shared machine are noisy: compare within one run.
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ _RPS = re.compile(r"Requests/sec:\s*([\d.]+)")
 _TOTAL = re.compile(r"(\d+) requests in")
 _TICK = os.sysconf("SC_CLK_TCK")
 
-REDIS_URL = os.environ.get("SCALING_REDIS_URL", "redis://127.0.0.1:6379/6")
+#: Set by ``private_redis()`` unless ``SCALING_REDIS_URL`` names one: Redis's counters are
+#: server-wide, so a Redis that other programs use would count their commands too.
+REDIS = {"url": os.environ.get("SCALING_REDIS_URL", "")}
 DATABASE_URL = os.environ.get(
     "SCALING_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test_channels"
 )
@@ -47,8 +49,38 @@ ENDPOINTS = {
     "session": ("GET", "/session", "a Redis session (cookie sent)"),
     "ratelimit": ("GET", "/limited", "a Redis rate limit"),
     "publish": ("POST", "/publish", "a channels publish (Redis)"),
+    "cached": ("GET", "/cached", "an answer cached in Redis (a hit)"),
     "db": ("GET", "/db", "one PostgreSQL query (pooled connection)"),
 }
+
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[None]:
+    """A redis-server of this run's own (no persistence), unless SCALING_REDIS_URL is set."""
+    if REDIS["url"]:
+        yield
+        return
+    port = _free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    REDIS["url"] = f"redis://127.0.0.1:{port}/0"
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+        yield
+    finally:
+        server.terminate()
+        server.wait(10)
+        REDIS["url"] = ""
 
 
 def _free_port() -> int:
@@ -64,7 +96,7 @@ def serve(workers: int) -> Iterator[tuple[int, int]]:
     env = {
         **os.environ,
         "PYTHONPATH": str(_ROOT),
-        "SCALING_REDIS_URL": REDIS_URL,
+        "SCALING_REDIS_URL": REDIS["url"],
         "SCALING_DATABASE_URL": DATABASE_URL,
         "PROW_LOG_LEVEL": "WARNING",
     }
@@ -108,7 +140,7 @@ def redis_counts() -> tuple[int, float]:
     """(commands processed, CPU seconds) of the Redis server so far."""
     import redis
 
-    info = redis.Redis.from_url(REDIS_URL).info("all")
+    info = redis.Redis.from_url(REDIS["url"]).info("all")
     calls = sum(v["calls"] for k, v in info.items() if k.startswith("cmdstat_"))
     return calls, float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
@@ -213,7 +245,7 @@ def round_trips(count: int = 2000) -> None:
         return f"{statistics.median(samples):.0f} µs (p99 {p99:.0f} µs)"
 
     print(f"load average before: {load()}")
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(REDIS["url"])
     print(f"| Redis PING | {timed(client.ping)} |")
     with psycopg.connect(DATABASE_URL.replace("+asyncpg", "")) as conn:
         print(f"| PostgreSQL SELECT 1 | {timed(lambda: conn.execute('SELECT 1').fetchone())} |")
@@ -227,13 +259,14 @@ def main() -> None:
     parser.add_argument("--endpoints", default="plaintext,session,db")
     parser.add_argument("--workers", default="1,2,4")
     args = parser.parse_args()
-    if args.measure == "costs":
-        costs(args.seconds)
-    elif args.measure == "round-trips":
-        round_trips()
-    else:
-        counts = [int(n) for n in args.workers.split(",")]
-        workers(args.seconds, args.endpoints.split(","), counts)
+    with private_redis():
+        if args.measure == "costs":
+            costs(args.seconds)
+        elif args.measure == "round-trips":
+            round_trips()
+        else:
+            counts = [int(n) for n in args.workers.split(",")]
+            workers(args.seconds, args.endpoints.split(","), counts)
 
 
 if __name__ == "__main__":

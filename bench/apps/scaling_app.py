@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import text
 
 from prow import App, PlainTextResponse, Request
+from prow.cache import Cache
 from prow.channels import Channels
 from prow.db import Database, DBSession
 from prow.ratelimit import RateLimits, RedisRateLimitStore, rate_limit
@@ -30,6 +31,7 @@ app = App(
         Sessions(RedisSessionStore(REDIS_URL)),
         RateLimits(RedisRateLimitStore(REDIS_URL)),
         Channels(REDIS_URL),
+        Cache(REDIS_URL, namespace="scaling"),
     ],
 )
 
@@ -59,6 +61,11 @@ async def limited() -> str:
 async def publish(channels: Channels) -> str:
     await channels.publish("bench", {"n": 1})
     return "ok"
+
+
+@app.get("/cached", cache=60)
+async def cached() -> dict[str, str]:
+    return {"answer": "from the cache after the first request"}
 
 
 @app.get("/db")
