@@ -146,6 +146,67 @@ def test_readyz_is_503_on_every_worker_while_a_service_is_down(
     wait_ready(workers)  # 200 everywhere once it is back, with no restart of the workers
 
 
+def test_sighup_replaces_every_worker_without_failing_a_request(site: Bed) -> None:
+    """``prow serve --workers 2`` (uvicorn) on SIGHUP starts each new worker before it
+    retires the old one: a deploy of new code, with no request refused or cut."""
+    [server] = site.start(1, workers=2)
+    failures: list[str] = []
+    seen: set[int] = set()
+    stop = threading.Event()
+
+    def hammer() -> None:
+        with httpx.Client(base_url=server.url, timeout=10) as client:
+            while not stop.is_set():
+                try:
+                    response = client.get("/pid")
+                except httpx.HTTPError as exc:
+                    failures.append(repr(exc))
+                    continue
+                if response.status_code != 200:
+                    failures.append(str(response.status_code))
+                else:
+                    seen.add(response.json())
+
+    before = set(pids_behind(server, 2))
+    clients = [threading.Thread(target=hammer) for _ in range(2)]
+    for thread in clients:
+        thread.start()
+    try:
+        server.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 40
+        while not all(f"Finished server process [{pid}]" in log(server) for pid in before):
+            if time.monotonic() > deadline:
+                print("\n".join(supervisor_lines(server)))  # shown with the failure
+                raise AssertionError(f"not every worker was replaced: {before=} {seen=}")
+            time.sleep(0.2)
+        assert before.isdisjoint(pids_behind(server, 2))  # new workers only now
+    finally:
+        stop.set()
+        for thread in clients:
+            thread.join(10)
+        server.stop()
+    assert failures == []
+    assert seen - before, "the clients went on being served by the new workers"
+
+
+def log(worker: Worker) -> str:
+    return worker.log.read_text(errors="replace")
+
+
+def supervisor_lines(worker: Worker) -> list[str]:
+    return [line for line in log(worker).splitlines() if "GET /" not in line]
+
+
+def pids_behind(worker: Worker, count: int) -> list[int]:
+    """The pids of the worker processes behind one port (fresh connections reach each)."""
+    found: set[int] = set()
+    for _ in range(50):
+        found.add(httpx.get(f"{worker.url}/pid", timeout=5).json())
+        if len(found) >= count:
+            break
+    return sorted(found)
+
+
 def stored_keys(site: Bed) -> set[str]:
     postgres = site.postgres
     result = subprocess.run(

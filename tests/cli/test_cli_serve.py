@@ -198,6 +198,9 @@ def test_serve_runs_uvicorn_workers(project: Path, uvicorn_calls: list[Any]) -> 
     assert options["server_header"] is False  # no "Server: uvicorn" to fingerprint
     assert options["http"].keywords == {"head_timeout": 10, "max_head_size": 65536}
     assert options["h11_max_incomplete_event_size"] == 65536
+    # A new worker gets 30 s to start when SIGHUP replaces the workers (uvicorn's 5 s is
+    # too short for an app that imports a lot on a busy machine).
+    assert options["timeout_worker_healthcheck"] == 30
     assert result.output == (
         f"prow: serving {name}:app with uvicorn, 3 workers, on http://localhost:{port}\n"
     )

@@ -29,6 +29,9 @@ __all__ = ["Target", "find_target", "run", "serve"]
 
 #: Seconds in-flight requests get to finish after SIGTERM before workers are stopped.
 DEFAULT_GRACEFUL_TIMEOUT = 30
+#: Seconds a new worker has to start (the app's start-up included) when uvicorn replaces
+#: workers on SIGHUP; uvicorn's own 5 s abandons the restart of an app slow to import.
+WORKER_START_TIMEOUT = 30
 #: Seconds a client has to send a request line and its headers (slowloris).
 DEFAULT_HEADER_TIMEOUT = 10
 #: Bytes a request line and its headers may take together.
@@ -184,7 +187,8 @@ def serve(
     A client that is slower than --header-timeout to send its headers, or sends more than
     --max-header-size bytes of them, is refused; no Server header names the server. Behind
     a reverse proxy, list its address in --forwarded-allow-ips so that the client's address
-    and scheme are the ones it forwards.
+    and scheme are the ones it forwards. With uvicorn and several workers, SIGHUP replaces
+    the workers one at a time, each new one serving before its old one stops (a deploy).
 
     \b
     Examples:
@@ -218,6 +222,7 @@ def serve(
             proxy_headers=True,
             forwarded_allow_ips=forwarded_allow_ips,
             **_uvicorn_limits(header_timeout, max_header_size),
+            **_uvicorn_supervisor(module),
         )
 
 
@@ -238,6 +243,15 @@ def _uvicorn_limits(header_timeout: float, max_header_size: int) -> dict[str, An
         "h11_max_incomplete_event_size": max_header_size,
         "server_header": False,
     }
+
+
+def _uvicorn_supervisor(uvicorn: Any) -> dict[str, Any]:
+    """How long uvicorn's supervisor waits for a new worker (older uvicorns lack the option)."""
+    import inspect
+
+    if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
+        return {"timeout_worker_healthcheck": WORKER_START_TIMEOUT}
+    return {}
 
 
 def _granian_limits(header_timeout: float, max_header_size: int) -> dict[str, Any]:
