@@ -129,6 +129,7 @@ REGISTRY: Final = (
     ErrorCode("prow.E809", "prow check --deploy: allowed hosts are only this machine's"),
     ErrorCode("prow.E810", "prow check: the database server cannot be reached now"),
     ErrorCode("prow.E811", "prow check: the models changed without a migration"),
+    ErrorCode("prow.E812", "prow check: a dependency in use whose extra is not declared"),
 )
 
 #: Every registered code by its name.
