@@ -6,7 +6,7 @@ import click
 
 from prow import __version__
 from prow.apps import cli_commands
-from prow.cli import _auth, _check, _db, _inspect, _project, _serve, _wheel
+from prow.cli import _auth, _check, _data, _db, _inspect, _project, _serve, _wheel
 from prow.cli._discovery import load_app
 from prow.cli._errors import CLIError, CLIGroup
 
@@ -83,6 +83,9 @@ _COMMANDS: tuple[click.Command, ...] = (
     _db.makemigrations,
     _db.migrate,
     _db.showmigrations,
+    _data.dbshell,
+    _data.dumpdata,
+    _data.loaddata,
     _serve.run,
     _serve.serve,
     _inspect.routes,
