@@ -115,6 +115,8 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
+    #: The project's name: the title of its API documentation (``App(title=...)``).
+    title: str = "prow"
     #: Which environment this is; ``production`` also reads ``.env.production``.
     env: str = Field(default="development", pattern=_ENV_NAME.pattern)
     #: Show tracebacks in error answers and readable logs. Never on in production.
@@ -236,6 +238,7 @@ def _variable_name(cls: type[Settings], field: str) -> str:
 class AppKwargs(TypedDict):
     """The ``App`` arguments that come from settings."""
 
+    title: str
     debug: bool
     database_url: str | None
     secret_key: str | None
@@ -246,6 +249,7 @@ def app_kwargs(settings: Settings) -> AppKwargs:
     """Keyword arguments for ``App(**app_kwargs(settings), ...)``."""
     secret = settings.secret_key
     return {
+        "title": settings.title,
         "debug": settings.debug,
         "database_url": settings.database_url,
         "secret_key": None if secret is None else secret.get_secret_value(),
