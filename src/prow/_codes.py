@@ -13,6 +13,7 @@ numbers   area
 E0xx      routing, parameters, middleware, OpenAPI (the core)
 E1xx      secret key and hosts (E10x), sessions (E12x), rate limits (E14x),
           auth (E16x), templates (E18x), forms (E19x)
+E30x      cache (E300-E319), observability (E320-E339)
 E4xx      static files
 E5xx      database (E50x), Resource and listings (E51x)
 E6xx      settings and logging
@@ -88,6 +89,15 @@ REGISTRY: Final = (
     ErrorCode("prow.E190", "Widget(name) names an unknown widget"),
     ErrorCode("prow.E191", "a form model is not a pydantic model"),
     ErrorCode("prow.E192", "a form option names a field the form lacks"),
+    ErrorCode("prow.E300", "Cache(on_error=...) is not 'bypass' or 'fail'"),
+    ErrorCode("prow.E301", "a Cache timeout or lock time is not a positive number"),
+    ErrorCode("prow.E302", "a cache URL is not redis://, rediss://, unix:// or memory://"),
+    ErrorCode("prow.E303", "Cache(backend=...) is not a cache backend"),
+    ErrorCode("prow.E304", "a route's cache= is not seconds, a CachePolicy or Invalidates"),
+    ErrorCode("prow.E305", "a CachePolicy is both per_user and shared"),
+    ErrorCode("prow.E306", "Invalidates() names no tag"),
+    ErrorCode("prow.E320", "Observability(metrics_url=...) does not start with /"),
+    ErrorCode("prow.E321", "Observability(ready_timeout=...) is not a positive number"),
     ErrorCode("prow.E401", "a StaticFiles package is not installed"),
     ErrorCode("prow.E402", "a StaticFiles package is a module"),
     ErrorCode("prow.E403", "a StaticFiles package has no static folder"),

@@ -4,8 +4,9 @@
 
     Exception
     ├── HTTPError                       an HTTP error answer (4xx/5xx) a handler or prow raises
-    │   └── RequestValidationError      the request did not match the handler's parameters (422)
-    │       └── AccountError            prow.auth: a username or e-mail address is refused (422)
+    │   ├── RequestValidationError      the request did not match the handler's parameters (422)
+    │   │   └── AccountError            prow.auth: a username or e-mail address is refused (422)
+    │   └── CacheUnavailable            prow.cache: the cache is down and set to fail (503)
     ├── ConfigurationError              the app is set up wrongly; ``.code`` is a stable prow.E...
     ├── WebSocketDisconnect             the client closed the websocket (``.code``, ``.reason``)
     ├── WebSocketError                  raise it to close a websocket with a code and a reason
@@ -58,6 +59,7 @@ from prow._routing._render import ResponseValidationError
 
 if TYPE_CHECKING:
     from prow.auth import AccountError, PasswordError, TokenError
+    from prow.cache import CacheUnavailable
     from prow.cli import CLIError
     from prow.db import (
         DatabaseUnavailable,
@@ -73,6 +75,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AccountError",
     "CLIError",
+    "CacheUnavailable",
     "ClientDisconnect",
     "ConfigurationError",
     "DatabaseUnavailable",
@@ -98,6 +101,7 @@ __all__ = [
 _LAZY = {
     "AccountError": "prow.auth",
     "CLIError": "prow.cli",
+    "CacheUnavailable": "prow.cache",
     "DatabaseUnavailable": "prow.db",
     "InvalidValue": "prow.db",
     "MigrationError": "prow.db",
