@@ -6,7 +6,8 @@
     ├── HTTPError                       an HTTP error answer (4xx/5xx) a handler or prow raises
     │   ├── RequestValidationError      the request did not match the handler's parameters (422)
     │   │   └── AccountError            prow.auth: a username or e-mail address is refused (422)
-    │   └── CacheUnavailable            prow.cache: the cache is down and set to fail (503)
+    │   ├── CacheUnavailable            prow.cache: the cache is down and set to fail (503)
+    │   └── ChannelsUnavailable         prow.channels: the pub/sub backend is down for now (503)
     ├── ConfigurationError              the app is set up wrongly; ``.code`` is a stable prow.E...
     ├── WebSocketDisconnect             the client closed the websocket (``.code``, ``.reason``)
     ├── WebSocketError                  raise it to close a websocket with a code and a reason
@@ -18,9 +19,11 @@
     ├── SessionStoreUnavailable         prow.sessions: the session store is down for now (503)
     ├── ValueError
     │   ├── InvalidCookie               a cookie name, value or attribute browsers would refuse
+    │   ├── ChannelError                prow.channels: a bad channel name or event id (400)
     │   └── PasswordError               prow.auth: a password breaks the strength rules (422)
     ├── RuntimeError
-    │   └── SessionTooLarge             prow.sessions: a cookie session grew past 4 KB
+    │   ├── SessionTooLarge             prow.sessions: a cookie session grew past 4 KB
+    │   └── SlowSubscriber              prow.channels: a subscriber fell too far behind
     ├── sqlalchemy.exc.OperationalError
     │   └── DatabaseUnavailable         prow.db: the database cannot be reached for now (503)
     ├── sqlalchemy.exc.DataError
@@ -60,6 +63,7 @@ from prow._routing._render import ResponseValidationError
 if TYPE_CHECKING:
     from prow.auth import AccountError, PasswordError, TokenError
     from prow.cache import CacheUnavailable
+    from prow.channels import ChannelError, ChannelsUnavailable, SlowSubscriber
     from prow.cli import CLIError
     from prow.db import (
         DatabaseUnavailable,
@@ -76,6 +80,8 @@ __all__ = [
     "AccountError",
     "CLIError",
     "CacheUnavailable",
+    "ChannelError",
+    "ChannelsUnavailable",
     "ClientDisconnect",
     "ConfigurationError",
     "DatabaseUnavailable",
@@ -90,6 +96,7 @@ __all__ = [
     "ResponseValidationError",
     "SessionStoreUnavailable",
     "SessionTooLarge",
+    "SlowSubscriber",
     "TokenError",
     "ValueTooLong",
     "WebSocketDenialResponse",
@@ -102,6 +109,9 @@ _LAZY = {
     "AccountError": "prow.auth",
     "CLIError": "prow.cli",
     "CacheUnavailable": "prow.cache",
+    "ChannelError": "prow.channels",
+    "ChannelsUnavailable": "prow.channels",
+    "SlowSubscriber": "prow.channels",
     "DatabaseUnavailable": "prow.db",
     "InvalidValue": "prow.db",
     "MigrationError": "prow.db",
