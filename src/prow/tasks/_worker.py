@@ -187,9 +187,19 @@ class Worker:
         self._stopping = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
 
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
     def stop(self) -> None:
         """Stop claiming; running tasks get ``grace`` seconds to finish."""
         self._stopping.set()
+
+    def abort(self) -> None:
+        """Stop now: cancel running tasks, which go back to the queue."""
+        self._stopping.set()
+        for running in list(self._running):
+            running.cancel()
 
     async def run(self) -> None:
         """Work until ``stop()``; then finish (or give back) what is running."""
@@ -205,7 +215,8 @@ class Worker:
         backend = self.tasks.backend
         while not self._stopping.is_set():
             free = self.concurrency - len(self._running)
-            if free <= 0:
+            # Claim in batches: wait until half the slots are free (one claim, several tasks).
+            if free <= 0 or (self._running and free < (self.concurrency + 1) // 2):
                 await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
                 continue
             try:
@@ -216,6 +227,9 @@ class Worker:
                 logger.warning("tasks: cannot claim now; trying again", exc_info=True)
                 await self._pause(self.poll)
                 continue
+            if self._stopping.is_set():  # stopped while claiming: give them back
+                await asyncio.gather(*(d.release() for d in deliveries), return_exceptions=True)
+                return
             for delivery in deliveries:
                 running = asyncio.ensure_future(run_delivery(self.tasks, delivery, self.lease))
                 self._running.add(running)
