@@ -129,7 +129,7 @@ def test_four_workers_run_each_task_exactly_once(project: Project) -> None:
     async def all_ran() -> bool:
         return await project.run_count() >= total
 
-    project.wait_for(all_ran, timeout=120)
+    project.wait_for(all_ran, timeout=60 + total * 0.1)
     elapsed = time.monotonic() - started
     assert project.stop_all() == [0, 0, 0, 0]
     runs = project.run(project.runs)
