@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["Worker", "run_delivery"]
 
 logger = logging.getLogger("prow.tasks")
+#: How late a worker that has just started may still start a period that began before it.
+_CATCH_UP = datetime.timedelta(seconds=60)
 
 
 async def run_delivery(tasks: Tasks, delivery: Delivery, lease: float | None = None) -> None:
@@ -186,6 +188,7 @@ class Worker:
         self.processed = 0
         self._stopping = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
+        self._born = utcnow()
 
     @property
     def stopping(self) -> bool:
@@ -203,6 +206,7 @@ class Worker:
 
     async def run(self) -> None:
         """Work until ``stop()``; then finish (or give back) what is running."""
+        self._born = utcnow()
         scheduler = asyncio.ensure_future(self._schedule()) if self.schedule else None
         try:
             await self._claim_loop()
@@ -280,6 +284,11 @@ class Worker:
     ) -> None:
         slot = current_slot(now, task.options.schedule, task.options.every)
         if started.get(task.name) == slot:
+            return
+        if slot < self._born - _CATCH_UP:
+            # A period that began long before this worker started (a nightly job seen at
+            # noon) is not run late; one that began moments ago (a restart) still is.
+            started[task.name] = slot
             return
         if await self.tasks.backend.claim_period(task.name, slot):
             await self.tasks.enqueue(task, task.dump_arguments((), {}))
