@@ -13,7 +13,8 @@ numbers   area
 E0xx      routing, parameters, middleware, OpenAPI (the core)
 E1xx      secret key and hosts (E10x), sessions (E12x), rate limits (E14x),
           auth (E16x), templates (E18x), forms (E19x)
-E30x      cache (E300-E319), observability (E320-E339)
+E2xx      tasks (E23x-E25x)
+E3xx      cache (E300-E319), observability (E320-E339), channels (E34x)
 E4xx      static files
 E5xx      database (E50x), Resource and listings (E51x)
 E6xx      settings and logging
@@ -101,6 +102,11 @@ REGISTRY: Final = (
     ErrorCode("prow.E340", "Channels got an unknown backend URL scheme or object"),
     ErrorCode("prow.E341", "Channels(history=) is not a positive int"),
     ErrorCode("prow.E342", "Channels(timeout=, queue_size=) is not positive"),
+    ErrorCode("prow.E230", "a task's options are invalid"),
+    ErrorCode("prow.E231", "a task's signature cannot be planned"),
+    ErrorCode("prow.E232", "enqueue() with no running app that has Tasks"),
+    ErrorCode("prow.E233", "the task backend cannot be made"),
+    ErrorCode("prow.E234", "result() of a task that keeps no result"),
     ErrorCode("prow.E401", "a StaticFiles package is not installed"),
     ErrorCode("prow.E402", "a StaticFiles package is a module"),
     ErrorCode("prow.E403", "a StaticFiles package has no static folder"),

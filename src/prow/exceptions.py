@@ -17,10 +17,13 @@
     ├── MigrationError                  prow.db: a migration command could not run
     ├── RateLimitStoreError             prow.ratelimit: the store failed and fails closed (503)
     ├── SessionStoreUnavailable         prow.sessions: the session store is down for now (503)
+    ├── TaskFailed                      prow.tasks: the awaited task failed its last attempt
     ├── ValueError
     │   ├── InvalidCookie               a cookie name, value or attribute browsers would refuse
     │   ├── ChannelError                prow.channels: a bad channel name or event id (400)
     │   └── PasswordError               prow.auth: a password breaks the strength rules (422)
+    ├── TypeError
+    │   └── TaskArgumentsError          prow.tasks: enqueue() got arguments the task refuses
     ├── RuntimeError
     │   ├── SessionTooLarge             prow.sessions: a cookie session grew past 4 KB
     │   └── SlowSubscriber              prow.channels: a subscriber fell too far behind
@@ -74,6 +77,7 @@ if TYPE_CHECKING:
     )
     from prow.ratelimit import RateLimitStoreError
     from prow.sessions import SessionStoreUnavailable, SessionTooLarge
+    from prow.tasks import TaskArgumentsError, TaskFailed
     from prow.testing import WebSocketDenialResponse
 
 __all__ = [
@@ -97,6 +101,8 @@ __all__ = [
     "SessionStoreUnavailable",
     "SessionTooLarge",
     "SlowSubscriber",
+    "TaskArgumentsError",
+    "TaskFailed",
     "TokenError",
     "ValueTooLong",
     "WebSocketDenialResponse",
@@ -120,6 +126,8 @@ _LAZY = {
     "RateLimitStoreError": "prow.ratelimit",
     "SessionStoreUnavailable": "prow.sessions",
     "SessionTooLarge": "prow.sessions",
+    "TaskArgumentsError": "prow.tasks",
+    "TaskFailed": "prow.tasks",
     "TokenError": "prow.auth",
     "ValueTooLong": "prow.db",
     "WebSocketDenialResponse": "prow.testing",
