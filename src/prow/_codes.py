@@ -13,6 +13,7 @@ numbers   area
 E0xx      routing, parameters, middleware, OpenAPI (the core)
 E1xx      secret key and hosts (E10x), sessions (E12x), rate limits (E14x),
           auth (E16x), templates (E18x), forms (E19x)
+E2xx      tasks: taskiq broker backends (E26x)
 E4xx      static files
 E5xx      database (E50x), Resource and listings (E51x)
 E6xx      settings and logging
@@ -86,6 +87,8 @@ REGISTRY: Final = (
     ErrorCode("prow.E190", "Widget(name) names an unknown widget"),
     ErrorCode("prow.E191", "a form model is not a pydantic model"),
     ErrorCode("prow.E192", "a form option names a field the form lacks"),
+    ErrorCode("prow.E260", "a task broker backend's libraries are not installed"),
+    ErrorCode("prow.E261", "a task broker URL has a wrong option"),
     ErrorCode("prow.E401", "a StaticFiles package is not installed"),
     ErrorCode("prow.E402", "a StaticFiles package is a module"),
     ErrorCode("prow.E403", "a StaticFiles package has no static folder"),
