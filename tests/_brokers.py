@@ -27,7 +27,7 @@ AMQP_URL = os.environ.get("PROW_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:56
 NATS_URL = os.environ.get("PROW_TEST_NATS_URL", "nats://127.0.0.1:4222")
 
 #: The broker kinds, as the backends' URL schemes.
-KINDS = ("redis",)  # amqp and nats: next
+KINDS = ("redis", "nats")
 
 
 def _require(name: str, url: str, default_port: int) -> None:
@@ -75,4 +75,8 @@ async def started(url: str) -> AsyncIterator[Backend]:
     finally:
         with contextlib.suppress(Exception):
             await backend.purge()
+        drop = getattr(backend, "drop", None)  # the broker's queues/streams of this test
+        if drop is not None:
+            with contextlib.suppress(Exception):
+                await drop()
         await backend.shutdown()
