@@ -17,7 +17,7 @@ import contextlib
 import importlib
 import os
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from uuid import uuid4
 
 from _services import redis_url, require
@@ -27,7 +27,7 @@ AMQP_URL = os.environ.get("PROW_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:56
 NATS_URL = os.environ.get("PROW_TEST_NATS_URL", "nats://127.0.0.1:4222")
 
 #: The broker kinds, as the backends' URL schemes.
-KINDS = ("redis", "nats")
+KINDS = ("redis", "amqp", "amqp-store", "nats")  # amqp-store: records kept in Redis
 
 
 def _require(name: str, url: str, default_port: int) -> None:
@@ -53,6 +53,9 @@ def broker_url(kind: str, name: str | None = None) -> str:
     if kind == "amqp":
         _require("RabbitMQ", AMQP_URL, 5672)
         return f"{AMQP_URL}?prefix=prow-test.{name}"
+    if kind == "amqp-store":
+        store = quote(broker_url("redis", name), safe="")
+        return f"{broker_url('amqp', name)}&store={store}"
     if kind == "nats":
         _require("NATS", NATS_URL, 4222)
         return f"{NATS_URL}?stream=prow-test-{name}"

@@ -76,7 +76,9 @@ async def test_a_lease_that_runs_out_hands_the_message_to_another_worker(url: st
         sent = message()
         await first.send([sent])
         [held] = await first.claim(["default"], limit=1, lease=1.0, wait=2.0)
-        # The first worker "dies": it never acks. Once the lease is over, another takes it.
+        # The first worker "dies": it never acks, its connections close. Once its lease is
+        # over (RabbitMQ: once its connection is gone), another worker takes the message.
+        await first.shutdown()
         deadline = time.monotonic() + 15
         again: list[TaskMessage] = []
         while not again and time.monotonic() < deadline:
@@ -144,6 +146,8 @@ async def test_release_gives_the_message_back_same_attempt(backend: Backend) -> 
 
 
 async def test_a_key_makes_a_second_send_a_no_op(backend: Backend) -> None:
+    if getattr(backend, "records", True) is None:  # RabbitMQ without ?store=
+        pytest.skip("RabbitMQ keeps no keys without ?store= (the outbox keeps them)")
     key = f"welcome:{uuid4().hex}"
     assert await backend.send([message(key=key)]) == [True]
     assert await backend.send([message(key=key)]) == [False]

@@ -187,13 +187,9 @@ class RedisBackend(Backend):
         sent = []
         now = time.time()
         for message in messages:
-            if message.key is not None:
-                fresh = await self._client.set(
-                    f"{self.prefix}:key:{message.key}", message.id, nx=True
-                )
-                if not fresh:
-                    sent.append(False)
-                    continue
+            if message.key is not None and not await self.take_key(message):
+                sent.append(False)
+                continue
             await self._ensure_group(self.stream(message.queue))
             await self._put_record(TaskInfo(message, TaskState.QUEUED))
             body = encode_message(message)
@@ -210,6 +206,11 @@ class RedisBackend(Backend):
                 )
             sent.append(True)
         return sent
+
+    async def take_key(self, message: TaskMessage) -> bool:
+        """Store ``message``'s idempotency key; False when it was already stored."""
+        key = f"{self.prefix}:key:{message.key}"
+        return bool(await self._client.set(key, message.id, nx=True))
 
     async def _put_record(self, info: TaskInfo) -> None:
         """Store ``info`` and move its id to its state's index, in one round trip."""
@@ -334,6 +335,11 @@ class RedisBackend(Backend):
                 await self._client.xtrim(stream, maxlen=0)
             await self._client.delete(f"{self.prefix}:delayed")
         return purged
+
+    async def drop(self) -> None:
+        """Delete every key under the prefix (tests; a project's own clean-up)."""
+        async for key in self._client.scan_iter(f"{self.prefix}:*", count=500):
+            await self._client.delete(key)
 
     async def _streams(self, queue: str | None) -> builtins.list[str]:
         if queue is not None:
