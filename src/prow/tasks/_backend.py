@@ -34,6 +34,7 @@ it with the URL.
 from __future__ import annotations
 
 import enum
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,8 @@ __all__ = [
     "TaskInfo",
     "TaskMessage",
     "TaskState",
+    "dump_message",
+    "load_message",
     "utcnow",
 ]
 
@@ -198,3 +201,33 @@ class Backend(ABC):
     async def purge(self, state: TaskState | None = None, queue: str | None = None) -> int:
         """Delete tasks in ``state`` on ``queue`` (None: any) that are not running; how many."""
         raise NotImplementedError(f"{type(self).__name__} cannot purge tasks")
+
+
+def dump_message(message: TaskMessage) -> str:
+    """``message`` as JSON text (for an outbox row or a broker's payload)."""
+    data = {
+        "id": message.id,
+        "task": message.task,
+        "queue": message.queue,
+        "args": message.args,
+        "attempts": message.attempts,
+        "retries": message.retries,
+        "eta": None if message.eta is None else message.eta.isoformat(),
+        "key": message.key,
+        "timeout": message.timeout,
+        "keep_result": message.keep_result,
+        "created_at": message.created_at.isoformat(),
+    }
+    return json.dumps(data, separators=(",", ":"))
+
+
+def load_message(text: str | bytes) -> TaskMessage:
+    """The message :func:`dump_message` wrote."""
+    data = json.loads(text)
+    eta = data.pop("eta")
+    created = data.pop("created_at")
+    return TaskMessage(
+        **data,
+        eta=None if eta is None else datetime.fromisoformat(eta),
+        created_at=datetime.fromisoformat(created),
+    )
