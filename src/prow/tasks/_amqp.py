@@ -237,11 +237,25 @@ class AmqpBackend(Backend):
             for buffer in buffers:
                 while len(deliveries) < limit and not buffer.empty():
                     deliveries.append(await self._deliver(buffer.get_nowait()))
+            if not deliveries:
+                deliveries = await self._get(queues, limit)
             left = deadline - time.monotonic()
             if deliveries or left <= 0:
                 return deliveries
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(arrived.wait(), left)
+
+    async def _get(self, queues: Sequence[str], limit: int) -> list[Delivery]:
+        """``basic.get``: what the queues hold now, that the consumers were not yet sent."""
+        deliveries: list[Delivery] = []
+        for queue in queues:
+            declared = await self._read.get_queue(self.queue_name(queue), ensure=False)
+            while len(deliveries) < limit:
+                incoming = await declared.get(no_ack=False, fail=False)
+                if incoming is None:
+                    break
+                deliveries.append(await self._deliver(incoming))
+        return deliveries
 
     async def _deliver(self, incoming: Any) -> AmqpDelivery:
         message = decode_message(incoming.body)

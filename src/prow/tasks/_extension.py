@@ -80,6 +80,9 @@ class Tasks(Extension):
         self._app: App | None = None
         self._relay_task: asyncio.Task[None] | None = None
         self._relay_wakeup: asyncio.Event | None = None
+        # One relay at a time in this process: two (the loop's and run_pending's) would both
+        # read the same rows where the database cannot skip locked ones (SQLite) and send twice.
+        self._relay_lock: asyncio.Lock | None = None
 
     def __repr__(self) -> str:
         return f"Tasks({type(self.backend).__name__})"
@@ -108,6 +111,7 @@ class Tasks(Extension):
         _started.append(self)
         if not self.backend.in_database:
             self._relay_wakeup = asyncio.Event()
+            self._relay_lock = asyncio.Lock()
             self._relay_task = asyncio.ensure_future(self._relay_loop())
 
     async def shutdown(self, app: App) -> None:
@@ -216,6 +220,12 @@ class Tasks(Extension):
         """Send what the outbox holds to the broker backend; how many were sent."""
         if self.backend.in_database:
             return 0
+        if self._relay_lock is not None:
+            async with self._relay_lock:
+                return await self._relay(limit)
+        return await self._relay(limit)
+
+    async def _relay(self, limit: int) -> int:
         from sqlalchemy import select, update
 
         table: Any = OutboxRow.__table__

@@ -94,6 +94,10 @@ end
 return taken
 """
 
+#: Seconds to connect to Redis; a claim blocks at most MAX_BLOCK seconds in one read.
+CONNECT_TIMEOUT = 5.0
+MAX_BLOCK = 20.0
+
 #: Seconds after which an entry read by a worker that died before recording its lease is lost.
 LOST_AFTER = 300.0
 
@@ -150,6 +154,9 @@ class RedisBackend(Backend):
             queue_name=self.stream("default"),
             consumer_group_name=GROUP,
             consumer_id="0",  # a group made after messages were sent still reads them
+            # A Redis that stops answering fails a command instead of holding it forever.
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=MAX_BLOCK + CONNECT_TIMEOUT,
         )
         await broker.startup()
         self._broker = broker
@@ -230,12 +237,25 @@ class RedisBackend(Backend):
     ) -> list[Delivery]:
         """Due messages: abandoned ones first (lease over), then new ones (``XREADGROUP``)."""
         streams = [self.stream(queue) for queue in queues]
+        try:
+            return await self._claim(streams, limit, lease, wait)
+        except redis_asyncio().ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # Redis lost the group (restarted without persistence, or the stream was
+            # deleted): make it again, reading the stream from its start.
+            self._groups = set()
+            return await self._claim(streams, limit, lease, wait)
+
+    async def _claim(
+        self, streams: builtins.list[str], limit: int, lease: float, wait: float
+    ) -> builtins.list[Delivery]:
         for stream in streams:
             await self._ensure_group(stream)
         await self._move_due(keys=[f"{self.prefix}:delayed", self.prefix], args=[time.time(), 100])
         entries = await self._reclaim(streams, limit, lease)
         if len(entries) < limit:
-            block = int(wait * 1000) if not entries and wait > 0 else None
+            block = int(min(wait, MAX_BLOCK) * 1000) if not entries and wait > 0 else None
             read = await self._client.xreadgroup(
                 GROUP,
                 self.consumer,

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import importlib
 import json
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from prow._exceptions import ConfigurationError
-from prow.tasks._backend import TaskInfo, TaskMessage, TaskState
+from prow.tasks._backend import TaskInfo, TaskMessage, TaskState, dump_message, load_message
 
 __all__ = [
     "decode_info",
@@ -85,27 +85,17 @@ def _datetime(text: str | None) -> datetime | None:
 
 
 def _message_dict(message: TaskMessage) -> dict[str, Any]:
-    data = asdict(message)
-    data["eta"] = message.eta.isoformat() if message.eta else None
-    data["created_at"] = message.created_at.isoformat()
-    return data
-
-
-def _message_from(data: dict[str, Any]) -> TaskMessage:
-    data = dict(data)
-    data["eta"] = _datetime(data.get("eta"))
-    data["created_at"] = _datetime(data["created_at"])
-    return TaskMessage(**data)
+    return json.loads(dump_message(message))  # type: ignore[no-any-return]
 
 
 def encode_message(message: TaskMessage) -> bytes:
-    """The message as the JSON bytes that cross the broker."""
-    return json.dumps(_message_dict(message), separators=(",", ":")).encode()
+    """The message as the JSON bytes that cross the broker (``prow.tasks.dump_message``)."""
+    return dump_message(message).encode()
 
 
 def decode_message(data: bytes | str) -> TaskMessage:
     """The message from the bytes :func:`encode_message` made."""
-    return _message_from(json.loads(data))
+    return load_message(data)
 
 
 def encode_info(info: TaskInfo) -> str:
@@ -126,7 +116,7 @@ def decode_info(text: bytes | str) -> TaskInfo:
     """The record :func:`encode_info` made."""
     data = json.loads(text)
     return TaskInfo(
-        message=_message_from(data["message"]),
+        message=load_message(json.dumps(data["message"])),
         state=TaskState(data["state"]),
         result=data["result"],
         error=data["error"],
