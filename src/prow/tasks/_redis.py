@@ -98,6 +98,9 @@ return taken
 CONNECT_TIMEOUT = 5.0
 MAX_BLOCK = 20.0
 
+#: Seconds between two sweeps of a worker (due messages to their streams, ended leases taken).
+SWEEP_EVERY = 0.5
+
 #: Seconds after which an entry read by a worker that died before recording its lease is lost.
 LOST_AFTER = 300.0
 
@@ -123,6 +126,7 @@ class RedisBackend(Backend):
         self._groups: set[str] = set()
         self._move_due: Any = None
         self._take_over: Any = None
+        self._swept = -SWEEP_EVERY
         #: This process's name in the consumer groups: a restarted worker is a new consumer.
         self.consumer = uuid4().hex
 
@@ -221,15 +225,19 @@ class RedisBackend(Backend):
 
     async def _put_record(self, info: TaskInfo) -> None:
         """Store ``info`` and move its id to its state's index, in one round trip."""
+        pipe = self._client.pipeline(transaction=True)
+        self._record_into(pipe, info)
+        await pipe.execute()
+
+    def _record_into(self, pipe: Any, info: TaskInfo) -> None:
+        """Add to ``pipe`` the commands that store ``info`` and index it by state."""
         task_id = info.message.id
         expiry = self.result_ttl if info.state is TaskState.SUCCEEDED else None
-        pipe = self._client.pipeline(transaction=True)
         pipe.set(self._record(task_id), encode_info(info), ex=expiry)
         for state in TaskState:
             if state is not info.state:
                 pipe.zrem(self._index(state), task_id)
         pipe.zadd(self._index(info.state), {task_id: time.time()})
-        await pipe.execute()
 
     # -- claiming -----------------------------------------------------------------------
     async def claim(
@@ -252,8 +260,14 @@ class RedisBackend(Backend):
     ) -> builtins.list[Delivery]:
         for stream in streams:
             await self._ensure_group(stream)
-        await self._move_due(keys=[f"{self.prefix}:delayed", self.prefix], args=[time.time(), 100])
-        entries = await self._reclaim(streams, limit, lease)
+        entries = []
+        if time.monotonic() - self._swept >= SWEEP_EVERY:
+            # Due messages to their streams, ended leases to this worker: not on every claim
+            # (a busy worker claims hundreds of times a second), but every SWEEP_EVERY.
+            self._swept = time.monotonic()
+            keys = [f"{self.prefix}:delayed", self.prefix]
+            await self._move_due(keys=keys, args=[time.time(), 100])
+            entries = await self._reclaim(streams, limit, lease)
         if len(entries) < limit:
             block = int(min(wait, MAX_BLOCK) * 1000) if not entries and wait > 0 else None
             read = await self._client.xreadgroup(
@@ -265,17 +279,17 @@ class RedisBackend(Backend):
             )
             for stream, items in read or []:
                 entries.extend((_text(stream), entry_id, fields) for entry_id, fields in items)
+        if not entries:
+            return []
         deliveries: list[Delivery] = []
-        if entries:
-            ends = {
-                f"{stream}\n{_text(entry)}": time.time() + lease for stream, entry, _ in entries
-            }
-            await self._client.zadd(self._leases, ends)
+        pipe = self._client.pipeline(transaction=True)
+        end = time.time() + lease
+        pipe.zadd(self._leases, {f"{stream}\n{_text(entry)}": end for stream, entry, _ in entries})
         for stream, entry_id, fields in entries:
             message = decode_message(fields[b"data"])
-            delivery = RedisDelivery(self, message, stream, _text(entry_id))
-            await self._put_record(TaskInfo(message, TaskState.RUNNING))
-            deliveries.append(delivery)
+            deliveries.append(RedisDelivery(self, message, stream, _text(entry_id)))
+            self._record_into(pipe, TaskInfo(message, TaskState.RUNNING))
+        await pipe.execute()
         return deliveries
 
     async def _reclaim(
@@ -380,33 +394,31 @@ class RedisDelivery(Delivery):
         self.stream = stream
         self.entry = entry
 
-    async def _done(self) -> None:
-        # XACK leaves the entry in the stream; it is no longer anyone's to run.
-        client = self.backend._client
-        pipe = client.pipeline(transaction=True)
+    async def _done(self, info: TaskInfo | None = None) -> None:
+        """Acknowledge (and delete) the entry and end its lease, storing ``info`` with them."""
+        pipe = self.backend._client.pipeline(transaction=True)
+        if info is not None:
+            self.backend._record_into(pipe, info)
         pipe.xack(self.stream, GROUP, self.entry)
         pipe.xdel(self.stream, self.entry)
         pipe.zrem(self.backend._leases, self._lease)
         await pipe.execute()
 
     async def ack(self, result: str | None = None) -> None:
-        """Done: keep the result when asked, then acknowledge the entry."""
+        """Done: record success (the result, when kept) and acknowledge, in one round trip."""
         info = TaskInfo(self.message, TaskState.SUCCEEDED, result=result, finished_at=utcnow())
-        await self.backend._put_record(info)
-        await self._done()
+        await self._done(info)
 
     async def retry(self, eta: datetime, error: str) -> None:
         """Send the next attempt (due at ``eta``), then acknowledge this one."""
         retry = next_attempt(self.message, eta)
         await self.backend.send([_without_key(retry)])
-        await self.backend._put_record(TaskInfo(retry, TaskState.QUEUED, error=error))
-        await self._done()
+        await self._done(TaskInfo(retry, TaskState.QUEUED, error=error))
 
     async def dead_letter(self, error: str) -> None:
         """Keep the task as failed with its traceback, then acknowledge the entry."""
         info = TaskInfo(self.message, TaskState.FAILED, error=error, finished_at=utcnow())
-        await self.backend._put_record(info)
-        await self._done()
+        await self._done(info)
 
     async def release(self) -> None:
         """Put the message back at the end of its stream, same attempt."""
