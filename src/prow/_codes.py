@@ -13,7 +13,7 @@ numbers   area
 E0xx      routing, parameters, middleware, OpenAPI (the core)
 E1xx      secret key and hosts (E10x), sessions (E12x), rate limits (E14x),
           auth (E16x), templates (E18x), forms (E19x)
-E2xx      tasks (E23x-E25x)
+E2xx      tasks (E23x-E25x), their taskiq broker backends (E26x)
 E3xx      cache (E300-E319), observability (E320-E339), channels (E34x)
 E4xx      static files
 E5xx      database (E50x), Resource and listings (E51x)
@@ -90,6 +90,13 @@ REGISTRY: Final = (
     ErrorCode("prow.E190", "Widget(name) names an unknown widget"),
     ErrorCode("prow.E191", "a form model is not a pydantic model"),
     ErrorCode("prow.E192", "a form option names a field the form lacks"),
+    ErrorCode("prow.E230", "a task's options are invalid"),
+    ErrorCode("prow.E231", "a task's signature cannot be planned"),
+    ErrorCode("prow.E232", "enqueue() with no running app that has Tasks"),
+    ErrorCode("prow.E233", "the task backend cannot be made"),
+    ErrorCode("prow.E234", "result() of a task that keeps no result"),
+    ErrorCode("prow.E260", "a task broker backend's libraries are not installed"),
+    ErrorCode("prow.E261", "a task broker URL has a wrong option"),
     ErrorCode("prow.E300", "Cache(on_error=...) is not 'bypass' or 'fail'"),
     ErrorCode("prow.E301", "a Cache timeout or lock time is not a positive number"),
     ErrorCode("prow.E302", "a cache URL is not redis://, rediss://, unix:// or memory://"),
@@ -102,11 +109,6 @@ REGISTRY: Final = (
     ErrorCode("prow.E340", "Channels got an unknown backend URL scheme or object"),
     ErrorCode("prow.E341", "Channels(history=) is not a positive int"),
     ErrorCode("prow.E342", "Channels(timeout=, queue_size=) is not positive"),
-    ErrorCode("prow.E230", "a task's options are invalid"),
-    ErrorCode("prow.E231", "a task's signature cannot be planned"),
-    ErrorCode("prow.E232", "enqueue() with no running app that has Tasks"),
-    ErrorCode("prow.E233", "the task backend cannot be made"),
-    ErrorCode("prow.E234", "result() of a task that keeps no result"),
     ErrorCode("prow.E401", "a StaticFiles package is not installed"),
     ErrorCode("prow.E402", "a StaticFiles package is a module"),
     ErrorCode("prow.E403", "a StaticFiles package has no static folder"),

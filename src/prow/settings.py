@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     database_pool_timeout: Timeout = 5.0
     #: Seconds one statement may run (SQLite: wait for a lock) before answering 503.
     database_statement_timeout: Timeout = 30.0
+    #: Where ``prow.tasks`` keeps tasks: none for the project's database, or a broker URL
+    #: (``redis://...``, ``amqp://...``, ``nats://...``) for ``Tasks()`` with no backend.
+    tasks_url: str | None = Field(default=None, repr=False)
     #: ``auto`` writes readable text when ``debug`` is on and JSON lines otherwise.
     log_format: LogFormat = "auto"
     #: The least severe log level written (``DEBUG`` ... ``CRITICAL``), any letter case.
