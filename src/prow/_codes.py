@@ -13,6 +13,7 @@ numbers   area
 E0xx      routing, parameters, middleware, OpenAPI (the core)
 E1xx      secret key and hosts (E10x), sessions (E12x), rate limits (E14x),
           auth (E16x), templates (E18x), forms (E19x)
+E27x      mail (``prow.mail``)
 E4xx      static files
 E5xx      database (E50x), Resource and listings (E51x)
 E6xx      settings and logging
@@ -86,6 +87,12 @@ REGISTRY: Final = (
     ErrorCode("prow.E190", "Widget(name) names an unknown widget"),
     ErrorCode("prow.E191", "a form model is not a pydantic model"),
     ErrorCode("prow.E192", "a form option names a field the form lacks"),
+    ErrorCode("prow.E270", "send_mail() is used on an app without the Mail extension"),
+    ErrorCode("prow.E271", "a mail URL does not parse or names an unknown backend"),
+    ErrorCode("prow.E272", "Mail(backend=...) is neither a mail URL nor a MailBackend"),
+    ErrorCode("prow.E273", "mail.outbox is read while the backend is not the memory one"),
+    ErrorCode("prow.E274", "the SMTP mail backend is used without aiosmtplib installed"),
+    ErrorCode("prow.E275", "an e-mail template is rendered but no Templates are available"),
     ErrorCode("prow.E401", "a StaticFiles package is not installed"),
     ErrorCode("prow.E402", "a StaticFiles package is a module"),
     ErrorCode("prow.E403", "a StaticFiles package has no static folder"),

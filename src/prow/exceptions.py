@@ -4,8 +4,10 @@
 
     Exception
     ├── HTTPError                       an HTTP error answer (4xx/5xx) a handler or prow raises
-    │   └── RequestValidationError      the request did not match the handler's parameters (422)
-    │       └── AccountError            prow.auth: a username or e-mail address is refused (422)
+    │   ├── RequestValidationError      the request did not match the handler's parameters (422)
+    │   │   └── AccountError            prow.auth: a username or e-mail address is refused (422)
+    │   ├── BadHeaderError              prow.mail: a line break in a mail header (400; a ValueError)
+    │   └── MailUnavailable             prow.mail: the mail server cannot be reached now (503)
     ├── ConfigurationError              the app is set up wrongly; ``.code`` is a stable prow.E...
     ├── WebSocketDisconnect             the client closed the websocket (``.code``, ``.reason``)
     ├── WebSocketError                  raise it to close a websocket with a code and a reason
@@ -15,6 +17,7 @@
     ├── MigrationError                  prow.db: a migration command could not run
     ├── RateLimitStoreError             prow.ratelimit: the store failed and fails closed (503)
     ├── SessionStoreUnavailable         prow.sessions: the session store is down for now (503)
+    ├── MailError                       prow.mail: the mail server refused a message or the login
     ├── ValueError
     │   ├── InvalidCookie               a cookie name, value or attribute browsers would refuse
     │   └── PasswordError               prow.auth: a password breaks the strength rules (422)
@@ -66,12 +69,14 @@ if TYPE_CHECKING:
         MigrationWarning,
         ValueTooLong,
     )
+    from prow.mail import BadHeaderError, MailError, MailUnavailable
     from prow.ratelimit import RateLimitStoreError
     from prow.sessions import SessionStoreUnavailable, SessionTooLarge
     from prow.testing import WebSocketDenialResponse
 
 __all__ = [
     "AccountError",
+    "BadHeaderError",
     "CLIError",
     "ClientDisconnect",
     "ConfigurationError",
@@ -79,6 +84,8 @@ __all__ = [
     "HTTPError",
     "InvalidCookie",
     "InvalidValue",
+    "MailError",
+    "MailUnavailable",
     "MigrationError",
     "MigrationWarning",
     "PasswordError",
@@ -97,6 +104,9 @@ __all__ = [
 # The batteries' classes: name -> the public package that defines it, imported on first use.
 _LAZY = {
     "AccountError": "prow.auth",
+    "BadHeaderError": "prow.mail",
+    "MailError": "prow.mail",
+    "MailUnavailable": "prow.mail",
     "CLIError": "prow.cli",
     "DatabaseUnavailable": "prow.db",
     "InvalidValue": "prow.db",
