@@ -13,7 +13,7 @@ numbers   area
 E0xx      routing, parameters, middleware, OpenAPI (the core)
 E1xx      secret key and hosts (E10x), sessions (E12x), rate limits (E14x),
           auth (E16x), templates (E18x), forms (E19x)
-E27x      mail (``prow.mail``)
+E2xx      tasks (E23x-E25x), mail (E27x)
 E4xx      static files
 E5xx      database (E50x), Resource and listings (E51x)
 E6xx      settings and logging
@@ -87,6 +87,11 @@ REGISTRY: Final = (
     ErrorCode("prow.E190", "Widget(name) names an unknown widget"),
     ErrorCode("prow.E191", "a form model is not a pydantic model"),
     ErrorCode("prow.E192", "a form option names a field the form lacks"),
+    ErrorCode("prow.E230", "a task's options are invalid"),
+    ErrorCode("prow.E231", "a task's signature cannot be planned"),
+    ErrorCode("prow.E232", "enqueue() with no running app that has Tasks"),
+    ErrorCode("prow.E233", "the task backend cannot be made"),
+    ErrorCode("prow.E234", "result() of a task that keeps no result"),
     ErrorCode("prow.E270", "send_mail() is used on an app without the Mail extension"),
     ErrorCode("prow.E271", "a mail URL does not parse or names an unknown backend"),
     ErrorCode("prow.E272", "Mail(backend=...) is neither a mail URL nor a MailBackend"),

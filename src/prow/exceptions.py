@@ -18,9 +18,12 @@
     ├── RateLimitStoreError             prow.ratelimit: the store failed and fails closed (503)
     ├── SessionStoreUnavailable         prow.sessions: the session store is down for now (503)
     ├── MailError                       prow.mail: the mail server refused a message or the login
+    ├── TaskFailed                      prow.tasks: the awaited task failed its last attempt
     ├── ValueError
     │   ├── InvalidCookie               a cookie name, value or attribute browsers would refuse
     │   └── PasswordError               prow.auth: a password breaks the strength rules (422)
+    ├── TypeError
+    │   └── TaskArgumentsError          prow.tasks: enqueue() got arguments the task refuses
     ├── RuntimeError
     │   └── SessionTooLarge             prow.sessions: a cookie session grew past 4 KB
     ├── sqlalchemy.exc.OperationalError
@@ -72,6 +75,7 @@ if TYPE_CHECKING:
     from prow.mail import BadHeaderError, MailError, MailUnavailable
     from prow.ratelimit import RateLimitStoreError
     from prow.sessions import SessionStoreUnavailable, SessionTooLarge
+    from prow.tasks import TaskArgumentsError, TaskFailed
     from prow.testing import WebSocketDenialResponse
 
 __all__ = [
@@ -94,6 +98,8 @@ __all__ = [
     "ResponseValidationError",
     "SessionStoreUnavailable",
     "SessionTooLarge",
+    "TaskArgumentsError",
+    "TaskFailed",
     "TokenError",
     "ValueTooLong",
     "WebSocketDenialResponse",
@@ -116,6 +122,8 @@ _LAZY = {
     "RateLimitStoreError": "prow.ratelimit",
     "SessionStoreUnavailable": "prow.sessions",
     "SessionTooLarge": "prow.sessions",
+    "TaskArgumentsError": "prow.tasks",
+    "TaskFailed": "prow.tasks",
     "TokenError": "prow.auth",
     "ValueTooLong": "prow.db",
     "WebSocketDenialResponse": "prow.testing",

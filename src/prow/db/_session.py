@@ -46,6 +46,7 @@ __all__ = ["Connection", "DBSession", "get_connection", "get_or_404", "get_sessi
 
 T = TypeVar("T")
 logger = logging.getLogger("prow.db")
+DB_SESSION = "prow.db.session"  # the scope key (see prow.scope)
 
 
 @requires_extension(Database)
@@ -55,6 +56,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     Commits when the handler returns, rolls back when it raises; always closes.
     """
     async with database(request.app).session() as session:
+        request.scope[DB_SESSION] = session  # for prow.tasks: enqueue in this transaction
         try:
             yield session
         except Exception:
@@ -72,6 +74,7 @@ async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     raises; always goes back to the pool.
     """
     async with database(request.app).connect() as connection:
+        request.scope[DB_SESSION] = connection  # for prow.tasks: enqueue in this transaction
         try:
             yield connection
         except Exception:
