@@ -78,6 +78,8 @@ class Mail(Extension):
         sender = self._from_email or getattr(settings, "mail_from", None)
         self.from_email = sender or os.environ.get("PROW_MAIL_FROM") or DEFAULT_FROM
         EmailMessage(from_email=self.from_email)  # a malformed sender fails at start-up
+        if self.use_tasks and _has_tasks(app):
+            import prow.mail._task  # noqa: F401 - defines the prow.mail.send task for workers
 
     async def release(self, app: App) -> None:
         await self.backend.close()
