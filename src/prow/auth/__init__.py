@@ -68,6 +68,7 @@ from prow.auth._router import is_safe_redirect
 from prow.auth._tokens import TokenError
 
 if TYPE_CHECKING:
+    from prow.auth._accounts import Accounts
     from prow.auth._default import APIKey, User
 
 
@@ -77,6 +78,10 @@ def __getattr__(name: str) -> Any:
         from prow.auth import _default
 
         return getattr(_default, name)
+    if name == "Accounts":  # the account pages need templates and mail: loaded when named
+        from prow.auth._accounts import Accounts
+
+        return Accounts
     raise AttributeError(f"module 'prow.auth' has no attribute {name!r}")
 
 
@@ -85,6 +90,7 @@ __all__ = [
     "AbstractAPIKey",
     "AbstractUser",
     "AccountError",
+    "Accounts",
     "Auth",
     "CurrentUser",
     "Group",
