@@ -13,7 +13,7 @@ numbers   area
 E0xx      routing, parameters, middleware, OpenAPI (the core)
 E1xx      secret key and hosts (E10x), sessions (E12x), rate limits (E14x),
           auth (E16x), templates (E18x), forms (E19x)
-E2xx      tasks (E23x-E25x), their taskiq broker backends (E26x)
+E2xx      tasks (E23x-E25x), their taskiq broker backends (E26x), mail (E27x)
 E3xx      cache (E300-E319), observability (E320-E339), channels (E34x)
 E4xx      static files
 E5xx      database (E50x), Resource and listings (E51x)
@@ -97,6 +97,12 @@ REGISTRY: Final = (
     ErrorCode("prow.E234", "result() of a task that keeps no result"),
     ErrorCode("prow.E260", "a task broker backend's libraries are not installed"),
     ErrorCode("prow.E261", "a task broker URL has a wrong option"),
+    ErrorCode("prow.E270", "send_mail() is used on an app without the Mail extension"),
+    ErrorCode("prow.E271", "a mail URL does not parse or names an unknown backend"),
+    ErrorCode("prow.E272", "Mail(backend=...) is neither a mail URL nor a MailBackend"),
+    ErrorCode("prow.E273", "mail.outbox is read while the backend is not the memory one"),
+    ErrorCode("prow.E274", "the SMTP mail backend is used without aiosmtplib installed"),
+    ErrorCode("prow.E275", "an e-mail template is rendered but no Templates are available"),
     ErrorCode("prow.E300", "Cache(on_error=...) is not 'bypass' or 'fail'"),
     ErrorCode("prow.E301", "a Cache timeout or lock time is not a positive number"),
     ErrorCode("prow.E302", "a cache URL is not redis://, rediss://, unix:// or memory://"),

@@ -7,7 +7,9 @@
     │   ├── RequestValidationError      the request did not match the handler's parameters (422)
     │   │   └── AccountError            prow.auth: a username or e-mail address is refused (422)
     │   ├── CacheUnavailable            prow.cache: the cache is down and set to fail (503)
-    │   └── ChannelsUnavailable         prow.channels: the pub/sub backend is down for now (503)
+    │   ├── ChannelsUnavailable         prow.channels: the pub/sub backend is down for now (503)
+    │   ├── BadHeaderError              prow.mail: a line break in a mail header (400; a ValueError)
+    │   └── MailUnavailable             prow.mail: the mail server cannot be reached now (503)
     ├── ConfigurationError              the app is set up wrongly; ``.code`` is a stable prow.E...
     ├── WebSocketDisconnect             the client closed the websocket (``.code``, ``.reason``)
     ├── WebSocketError                  raise it to close a websocket with a code and a reason
@@ -17,6 +19,7 @@
     ├── MigrationError                  prow.db: a migration command could not run
     ├── RateLimitStoreError             prow.ratelimit: the store failed and fails closed (503)
     ├── SessionStoreUnavailable         prow.sessions: the session store is down for now (503)
+    ├── MailError                       prow.mail: the mail server refused a message or the login
     ├── TaskFailed                      prow.tasks: the awaited task failed its last attempt
     ├── ValueError
     │   ├── InvalidCookie               a cookie name, value or attribute browsers would refuse
@@ -75,6 +78,7 @@ if TYPE_CHECKING:
         MigrationWarning,
         ValueTooLong,
     )
+    from prow.mail import BadHeaderError, MailError, MailUnavailable
     from prow.ratelimit import RateLimitStoreError
     from prow.sessions import SessionStoreUnavailable, SessionTooLarge
     from prow.tasks import TaskArgumentsError, TaskFailed
@@ -82,6 +86,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AccountError",
+    "BadHeaderError",
     "CLIError",
     "CacheUnavailable",
     "ChannelError",
@@ -92,6 +97,8 @@ __all__ = [
     "HTTPError",
     "InvalidCookie",
     "InvalidValue",
+    "MailError",
+    "MailUnavailable",
     "MigrationError",
     "MigrationWarning",
     "PasswordError",
@@ -113,6 +120,9 @@ __all__ = [
 # The batteries' classes: name -> the public package that defines it, imported on first use.
 _LAZY = {
     "AccountError": "prow.auth",
+    "BadHeaderError": "prow.mail",
+    "MailError": "prow.mail",
+    "MailUnavailable": "prow.mail",
     "CLIError": "prow.cli",
     "CacheUnavailable": "prow.cache",
     "ChannelError": "prow.channels",

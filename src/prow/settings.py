@@ -142,6 +142,11 @@ class Settings(BaseSettings):
     log_format: LogFormat = "auto"
     #: The least severe log level written (``DEBUG`` ... ``CRITICAL``), any letter case.
     log_level: Annotated[LogLevel, BeforeValidator(_upper)] = "INFO"
+    #: Where ``prow.mail`` sends: ``smtp://user:pass@host:587``, ``smtps://...``, ``console://``
+    #: (the default when unset) or ``memory://``.
+    mail_url: str | None = Field(default=None, repr=False)
+    #: The sender of messages that name none (``Mail(from_email=...)``).
+    mail_from: str | None = None
 
     @classmethod
     def settings_customise_sources(
