@@ -91,6 +91,7 @@ REGISTRY: Final = (
     ErrorCode("prow.E202", "two admin models would have the same URL"),
     ErrorCode("prow.E203", "a ModelAdmin option names a field the model lacks"),
     ErrorCode("prow.E204", "the Admin prefix is not a path"),
+    ErrorCode("prow.E205", "an inline has no model or no foreign key to its parent"),
     ErrorCode("prow.E401", "a StaticFiles package is not installed"),
     ErrorCode("prow.E402", "a StaticFiles package is a module"),
     ErrorCode("prow.E403", "a StaticFiles package has no static folder"),

@@ -25,7 +25,7 @@ from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from prow import App
-from prow.admin import Admin, ModelAdmin, action
+from prow.admin import Admin, ModelAdmin, TabularInline, action
 from prow.auth import Auth, grant
 from prow.db import Database, Model, database
 from prow.testing import TestClient
@@ -85,6 +85,12 @@ class OrderLine(Model):
     quantity: Mapped[int] = mapped_column(default=1)
 
 
+class LineInline(TabularInline):
+    model = OrderLine
+    fields = ("product", "quantity")
+    extra = 2
+
+
 class OrderAdmin(ModelAdmin):
     list_display = ("reference", "customer__email", "total", "status", "created_at")
     list_filter = ("status", "created_at", "customer")
@@ -92,6 +98,7 @@ class OrderAdmin(ModelAdmin):
     ordering = ("-created_at",)
     readonly_fields = ("created_at",)
     actions = ("mark_shipped",)
+    inlines = (LineInline,)
     list_per_page = 10
 
     @action(description="Mark as shipped")

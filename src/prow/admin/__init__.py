@@ -24,7 +24,8 @@ pieces). ``import prow`` never imports this package.
 from __future__ import annotations
 
 from prow.admin._history import LogEntry
+from prow.admin._inlines import InlineAdmin, TabularInline
 from prow.admin._options import ModelAdmin, action
 from prow.admin._site import Admin
 
-__all__ = ["Admin", "LogEntry", "ModelAdmin", "action"]
+__all__ = ["Admin", "InlineAdmin", "LogEntry", "ModelAdmin", "TabularInline", "action"]

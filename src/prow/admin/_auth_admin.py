@@ -20,7 +20,15 @@ class UserAdmin(ModelAdmin):
     list_filter = ("is_staff", "is_superuser", "is_active")
     search_fields = ("username", "email")
     ordering = ("username",)
-    fields = ("username", "email", "is_active", "is_staff", "is_superuser")
+    fields = (
+        "username",
+        "email",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "groups",
+        "user_permissions",
+    )
     readonly_fields = ("date_joined", "last_login")
     app_label = "auth"
     has_password_form = True
@@ -31,6 +39,7 @@ class UserAdmin(ModelAdmin):
 
 class GroupAdmin(ModelAdmin):
     list_display = ("name",)
+    fields = ("name", "permissions")
     search_fields = ("name",)
     ordering = ("name",)
     app_label = "auth"

@@ -23,7 +23,7 @@ from sqlalchemy import String, and_, false, func, or_, select
 from sqlalchemy.orm import ColumnProperty, RelationshipProperty, aliased, selectinload
 
 from prow._exceptions import ConfigurationError, HTTPError
-from prow.admin._options import column_kind, display_value, label_for
+from prow.admin._options import column_kind, display_value, label_for, name_of
 from prow.db._schemas import is_sensitive
 
 if TYPE_CHECKING:
@@ -90,6 +90,7 @@ class Paths:
 
 def check_options(model_admin: ModelAdmin) -> None:
     """Refuse misspelt option names at start-up (``prow.E203``), as Django's checks do."""
+    model_admin.get_inlines()  # each refuses a model without a key to the parent (E205)
     paths = Paths(model_admin)
     owner = f"{type(model_admin).__name__} of {model_admin.model.__name__}"
     named: list[tuple[str, str]] = [
@@ -403,7 +404,7 @@ class ChangeList:
         query = select(related).order_by(pk).limit(50)
         rows = (await session.scalars(query)).all()
         key = prop.mapper.get_property_by_column(pk).key
-        label = related_admin.object_repr if related_admin else str
+        label = related_admin.object_repr if related_admin else name_of
         self._choices(found, name, [(str(getattr(r, key)), label(r)) for r in rows])
         return found
 

@@ -17,6 +17,7 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ColumnProperty
 
+from prow.admin._options import label_for, name_of
 from prow.db import InvalidValue, integrity_error_answer, parse_integrity_error, schema_for
 from prow.db._schemas import is_read_only, is_sensitive
 from prow.forms import ModelForm, bind_form, blank_form
@@ -63,6 +64,8 @@ class AdminForm:
         if change:
             leave_out.add(model_admin.pk_name)
         names = [name for name in wanted if name not in leave_out]
+        self.many = _many_to_many(model_admin, names if model_admin.fields is not None else None)
+        names = [name for name in names if name not in self.many]
         extra = [name for name in names if name not in editable]  # fields= naming a flag
         all_names = [prop.key for prop in mapper.attrs]
         exclude = [name for name in all_names if name not in names]
@@ -88,6 +91,45 @@ class AdminForm:
             and prop.columns[0].nullable
         }
 
+    async def many_fields(
+        self, session: AsyncSession, obj: Any, submitted: Any = None
+    ) -> list[ManyField]:
+        """The many-to-many fields: every related row, and which are chosen."""
+        out = []
+        for name, rel in self.many.items():
+            related = rel.mapper.class_
+            pk = _pk_attr(related)
+            rows = (await session.scalars(select(related).order_by(pk).limit(1000))).all()
+            related_admin = self.model_admin.site.admin_for(related)
+            label = related_admin.object_repr if related_admin else name_of
+            options = [(str(getattr(row, pk.key)), label(row)) for row in rows]
+            if submitted is not None:
+                chosen = {str(v) for v in submitted.getlist(name)}
+            elif obj is not None:
+                current = await getattr(obj.awaitable_attrs, name)
+                chosen = {str(getattr(row, pk.key)) for row in current}
+            else:
+                chosen = set()
+            out.append(ManyField(name, label_for(name), options, chosen))
+        return out
+
+    async def many_values(self, session: AsyncSession, request: Any) -> dict[str, list[Any]]:
+        """The related rows each many-to-many field names (unknown keys are left out)."""
+        submitted = await request.form()
+        out: dict[str, list[Any]] = {}
+        for name, rel in self.many.items():
+            related = rel.mapper.class_
+            pk = _pk_attr(related)
+            try:
+                keys = [pk.type.python_type(v) for v in submitted.getlist(name)]
+            except (TypeError, ValueError):
+                keys = []
+            rows = (
+                (await session.scalars(select(related).where(pk.in_(keys)))).all() if keys else []
+            )
+            out[name] = list(rows)
+        return out
+
     async def load_choices(self, session: AsyncSession) -> dict[str, list[tuple[Any, str]]]:
         """Each small related table's rows, for the foreign keys' ``<select>``."""
         out: dict[str, list[tuple[Any, str]]] = {}
@@ -98,7 +140,7 @@ class AdminForm:
             if (await session.scalar(select(func.count()).select_from(counted)) or 0) > limit:
                 continue
             rows = (await session.scalars(select(fk.related).order_by(pk))).all()
-            label = fk.related_admin.object_repr if fk.related_admin else str
+            label = fk.related_admin.object_repr if fk.related_admin else name_of
             choices = [(getattr(row, pk.key), label(row)) for row in rows]
             if name in self.nullable:
                 choices.insert(0, ("", "—"))
@@ -150,6 +192,32 @@ def _database_errors(
         form.add_error(None, str(message))
     for name in named:
         form.add_error(name, str(message))
+
+
+class ManyField:
+    """A many-to-many relationship drawn as a ``<select multiple>``."""
+
+    def __init__(self, name: str, label: str, options: list[tuple[str, str]], chosen: set[str]):
+        self.name = name
+        self.label = label
+        self.options = options
+        self.chosen = chosen
+        self.id = f"id_{name}"
+
+
+def _many_to_many(model_admin: ModelAdmin, named: list[str] | None) -> dict[str, Any]:
+    """The many-to-many relationships the form edits: those ``fields`` names, else the
+    ones neither sensitive nor read-only."""
+    out = {}
+    for rel in model_admin.mapper.relationships:
+        if rel.secondary is None or not rel.uselist or is_sensitive(rel):
+            continue
+        if named is not None:
+            if rel.key in named:
+                out[rel.key] = rel
+        elif not is_read_only(rel) and rel.key not in model_admin.exclude:
+            out[rel.key] = rel
+    return out
 
 
 def _related_model(model_admin: ModelAdmin, name: str) -> Any:

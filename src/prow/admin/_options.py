@@ -153,6 +153,10 @@ class ModelAdmin:
         names: list[str | Callable[[Any], Any]] = [prop.key for prop in self.column_props()]
         return names[:6]
 
+    def get_inlines(self) -> list[Any]:
+        """The inline tables of the change form (instances of the ``inlines`` classes)."""
+        return [inline(self) for inline in self.inlines]
+
     def get_ordering(self) -> list[str]:
         return list(self.ordering) or [f"-{self.pk_name}"]
 
@@ -162,10 +166,7 @@ class ModelAdmin:
 
     def object_repr(self, obj: Any) -> str:
         """How a row is named in titles, history and delete confirmations."""
-        text = str(obj)
-        if text.startswith("<") and " object at 0x" in text:
-            return f"{self.title} {getattr(obj, self.pk_name)}"
-        return text
+        return name_of(obj, self.title)
 
     def pk_of(self, obj: Any) -> Any:
         return getattr(obj, self.pk_name)
@@ -215,6 +216,26 @@ class ModelAdmin:
 
     async def delete_model(self, request: Any, session: Any, obj: Any) -> None:
         await session.delete(obj)
+
+
+#: Columns that name a row when its model has no ``__str__``, in order of preference.
+_LABEL_COLUMNS = ("name", "title", "username", "codename", "label", "email", "slug", "reference")
+
+
+def name_of(obj: Any, title: str | None = None) -> str:
+    """A row's name: its ``__str__`` when the model has one, else a naming column, else
+    "<Model> <key>"."""
+    if type(obj).__str__ is not object.__str__:  # type: ignore[comparison-overlap]
+        return str(obj)  # the model says how it is named
+    mapper = inspect(type(obj))
+    for name in _LABEL_COLUMNS:
+        prop = mapper.attrs.get(name)
+        if isinstance(prop, ColumnProperty) and not is_sensitive(prop):
+            value = getattr(obj, name, None)
+            if value:
+                return str(value)
+    key = mapper.get_property_by_column(mapper.primary_key[0]).key
+    return f"{title or type(obj).__name__} {getattr(obj, key)}"
 
 
 def table_name_human(class_name: str) -> str:

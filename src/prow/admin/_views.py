@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from prow._exceptions import HTTPError
+from prow._exceptions import HTTPError, RequestValidationError
 from prow._request import Request
 from prow._routing._router import Router
 from prow._security import csp_header
@@ -32,6 +32,7 @@ from prow.admin._history import (
     object_history,
     recent_actions,
 )
+from prow.admin._inlines import InlineForm
 from prow.admin._options import label_for
 from prow.auth import OptionalUser, login, logout, user_permissions
 from prow.auth._router import is_safe_redirect
@@ -420,16 +421,29 @@ class AdminViews:
         if request.method == "GET":
             initial = dict(request.query_params.items())
             form = spec.blank(request, initial or None, choices)
-            return self.form_page(request, model_admin, spec, form, None)
+            many = await spec.many_fields(session, None)
+            inlines = [await InlineForm.load(i, session, None) for i in model_admin.get_inlines()]
+            return self.form_page(
+                request, model_admin, spec, form, None, many=many, inlines=inlines
+            )
         form = await spec.bind(request, choices)
+        submitted = await request.form()
+        inlines = [InlineForm.read(i, submitted) for i in model_admin.get_inlines()]
         obj = None
-        if form.is_valid:
+        if form.is_valid and not any(inline.has_errors for inline in inlines):
             values = await spec.values(request, form)
             obj = _new(model_admin, values, form)
         if obj is not None:
+            related = await spec.many_values(session, request)
 
             async def write() -> None:
+                for name, rows in related.items():
+                    setattr(obj, name, rows)
                 await model_admin.save_model(request, session, obj, False)
+                if inlines:
+                    await session.flush()  # the key the child rows point to
+                    for inline in inlines:
+                        await inline.save(session, obj)
 
             if await spec.save(session, form, obj, write):
                 log_action(
@@ -445,8 +459,11 @@ class AdminViews:
                     f"The {model_admin.title.lower()} “{model_admin.object_repr(obj)}” was added.",
                     "success",
                 )
-                return await self.after_save(request, model_admin, obj)
-        return self.form_page(request, model_admin, spec, form, None, 422)
+                return await self.after_save(request, model_admin, obj, added=True)
+        many = await spec.many_fields(session, None, submitted)
+        return self.form_page(
+            request, model_admin, spec, form, None, 422, many=many, inlines=inlines
+        )
 
     async def change(
         self,
@@ -468,38 +485,65 @@ class AdminViews:
         choices = await spec.load_choices(session)
         if request.method == "GET":
             form = spec.blank(request, obj, choices)
-            return self.form_page(request, model_admin, spec, form, obj)
+            many = await spec.many_fields(session, obj)
+            inlines = [await InlineForm.load(i, session, obj) for i in model_admin.get_inlines()]
+            return self.form_page(request, model_admin, spec, form, obj, many=many, inlines=inlines)
         if not model_admin.has_change_permission(request):
             return self.forbidden(request, f"change {model_admin.title_plural}")
+        return await self.save_change(request, session, model_admin, spec, obj, choices)
+
+    async def save_change(
+        self,
+        request: Request,
+        session: Any,
+        model_admin: ModelAdmin,
+        spec: AdminForm,
+        obj: Any,
+        choices: dict[str, Any],
+    ) -> Response:
+        """Validate the submitted change form and its inlines; save, or draw them again."""
         form = await spec.bind(request, choices)
-        if form.is_valid:
+        submitted = await request.form()
+        inlines = [InlineForm.read(i, submitted) for i in model_admin.get_inlines()]
+        if form.is_valid and not any(inline.has_errors for inline in inlines):
             values = await spec.values(request, form)
             changed = [name for name, value in values.items() if getattr(obj, name) != value]
+            related = await spec.many_values(session, request)
+            for name, rows in related.items():
+                if set(await getattr(obj.awaitable_attrs, name)) != set(rows):
+                    changed.append(name)
 
             async def write() -> None:
                 _assign(obj, values, form)
+                for name, rows in related.items():
+                    setattr(obj, name, rows)
                 if form.errors:
                     raise FormError
                 await model_admin.save_model(request, session, obj, True)
+                for inline in inlines:
+                    if await inline.save(session, obj):
+                        changed.append(inline.inline.prefix)
 
             if await spec.save(session, form, obj, write):
-                log_action(
-                    session,
-                    user,
-                    model_admin.key,
-                    model_admin.pk_of(obj),
-                    model_admin.object_repr(obj),
-                    CHANGE,
-                    changed,
-                )
-                name = f"{model_admin.title.lower()} “{model_admin.object_repr(obj)}”"
+                user = request.scope.get("user")
+                key, text = model_admin.pk_of(obj), model_admin.object_repr(obj)
+                log_action(session, user, model_admin.key, key, text, CHANGE, changed)
+                name = f"{model_admin.title.lower()} “{text}”"
                 flash(request, f"The {name} was changed.", "success")
                 return await self.after_save(request, model_admin, obj)
-        return self.form_page(request, model_admin, spec, form, obj, 422)
+        many = await spec.many_fields(session, obj, submitted)
+        return self.form_page(
+            request, model_admin, spec, form, obj, 422, many=many, inlines=inlines
+        )
 
-    async def after_save(self, request: Request, model_admin: ModelAdmin, obj: Any) -> Response:
+    async def after_save(
+        self, request: Request, model_admin: ModelAdmin, obj: Any, *, added: bool = False
+    ) -> Response:
         form = await request.form()
-        if "_continue" in form:
+        if added and getattr(model_admin, "has_password_form", False):
+            flash(request, "Now give the new user a password.", "info")
+            target = self.model_url(model_admin, model_admin.pk_of(obj), "password")
+        elif "_continue" in form:
             target = self.model_url(model_admin, model_admin.pk_of(obj), "change")
         elif "_addanother" in form:
             target = self.model_url(model_admin, "add")
@@ -515,6 +559,9 @@ class AdminViews:
         form: Any,
         obj: Any,
         status: int = 200,
+        *,
+        many: list[Any] | None = None,
+        inlines: list[Any] | None = None,
     ) -> HTMLResponse:
         can_change = obj is None or model_admin.has_change_permission(request)
         readonly = (
@@ -545,6 +592,8 @@ class AdminViews:
             "can_delete": obj is not None and model_admin.has_delete_permission(request),
             "autocomplete": autocomplete,
             "user": request.scope.get("user"),
+            "many": many or [],
+            "inlines": inlines or [],
             "labels": {name: label_for(name.removesuffix("_id")) for name in spec.foreign_keys},
             "obj_repr": model_admin.object_repr(obj) if obj is not None else None,
             "password_url": self.model_url(model_admin, model_admin.pk_of(obj), "password")
@@ -692,7 +741,7 @@ def _assign(obj: Any, values: dict[str, Any], form: Any) -> None:
     for name, value in values.items():
         try:
             setattr(obj, name, value)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, RequestValidationError) as exc:
             field = getattr(exc, "field", name)
             form.add_error(field if field in form.model.model_fields else name, _problem(exc))
 
