@@ -9,11 +9,12 @@ next to the field it names.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import pydantic
-from sqlalchemy import func, inspect, select
+from sqlalchemy import CheckConstraint, func, inspect, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import ColumnProperty
 
@@ -170,7 +171,9 @@ class AdminForm:
                 await write()
                 await session.flush()
         except IntegrityError as exc:
-            _database_errors(form, integrity_error_answer(exc), parse_integrity_error(exc).fields)
+            violation = parse_integrity_error(exc)
+            fields = violation.fields or _check_columns(self.model_admin, violation.constraint)
+            _database_errors(form, integrity_error_answer(exc), fields)
         except InvalidValue as exc:
             _database_errors(form, None, exc.fields, exc.problem)
         except FormError:
@@ -218,6 +221,19 @@ def _many_to_many(model_admin: ModelAdmin, named: list[str] | None) -> dict[str,
         elif not is_read_only(rel) and rel.key not in model_admin.exclude:
             out[rel.key] = rel
     return out
+
+
+def _check_columns(model_admin: ModelAdmin, constraint: str | None) -> list[str]:
+    """The columns a CHECK constraint names (the database reports only the constraint)."""
+    if not constraint:
+        return []
+    table = model_admin.mapper.local_table
+    for found in getattr(table, "constraints", ()):
+        names = {str(found.name), f"ck_{table.name}_{found.name}"}  # the naming convention's
+        if isinstance(found, CheckConstraint) and constraint in names:
+            words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", str(found.sqltext)))
+            return [column.key for column in table.columns if column.name in words]
+    return []
 
 
 def _related_model(model_admin: ModelAdmin, name: str) -> Any:

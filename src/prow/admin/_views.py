@@ -522,7 +522,7 @@ class AdminViews:
                 await model_admin.save_model(request, session, obj, True)
                 for inline in inlines:
                     if await inline.save(session, obj):
-                        changed.append(inline.inline.prefix)
+                        changed.append(inline.inline.title.lower())
 
             if await spec.save(session, form, obj, write):
                 user = request.scope.get("user")
