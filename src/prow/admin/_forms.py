@@ -227,7 +227,7 @@ def _check_columns(model_admin: ModelAdmin, constraint: str | None) -> list[str]
     """The columns a CHECK constraint names (the database reports only the constraint)."""
     if not constraint:
         return []
-    table = model_admin.mapper.local_table
+    table: Any = model_admin.mapper.local_table
     for found in getattr(table, "constraints", ()):
         names = {str(found.name), f"ck_{table.name}_{found.name}"}  # the naming convention's
         if isinstance(found, CheckConstraint) and constraint in names:
