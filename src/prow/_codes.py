@@ -13,7 +13,8 @@ numbers   area
 E0xx      routing, parameters, middleware, OpenAPI (the core)
 E1xx      secret key and hosts (E10x), sessions (E12x), rate limits (E14x),
           auth (E16x), templates (E18x), forms (E19x)
-E2xx      tasks (E23x-E25x), their taskiq broker backends (E26x), mail (E27x)
+E2xx      admin (E20x-E22x), tasks (E23x-E25x), their taskiq broker backends (E26x),
+          mail (E27x)
 E3xx      cache (E300-E319), observability (E320-E339), channels (E34x)
 E4xx      static files
 E5xx      database (E50x), Resource and listings (E51x)
@@ -90,6 +91,12 @@ REGISTRY: Final = (
     ErrorCode("prow.E190", "Widget(name) names an unknown widget"),
     ErrorCode("prow.E191", "a form model is not a pydantic model"),
     ErrorCode("prow.E192", "a form option names a field the form lacks"),
+    ErrorCode("prow.E200", "admin.register() was given no model or no ModelAdmin"),
+    ErrorCode("prow.E201", "an admin model has a composite primary key"),
+    ErrorCode("prow.E202", "two admin models would have the same URL"),
+    ErrorCode("prow.E203", "a ModelAdmin option names a field the model lacks"),
+    ErrorCode("prow.E204", "the Admin prefix is not a path"),
+    ErrorCode("prow.E205", "an inline has no model or no foreign key to its parent"),
     ErrorCode("prow.E230", "a task's options are invalid"),
     ErrorCode("prow.E231", "a task's signature cannot be planned"),
     ErrorCode("prow.E232", "enqueue() with no running app that has Tasks"),

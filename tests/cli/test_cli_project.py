@@ -204,8 +204,8 @@ def test_the_project_passes_its_own_tests(generated: tuple[str, Path, Result]) -
     _, project, _ = generated
     result = run_tests(project)
     assert result.returncode == 0, result.stdout + result.stderr
-    # the example app's 3, the project's 2 and the new blog app's 1
-    assert "6 passed" in result.stdout, result.stdout
+    # the example app's 3, the project's 3 and the new blog app's 1
+    assert "7 passed" in result.stdout, result.stdout
 
 
 def test_the_app_answers_in_process(generated: tuple[str, Path, Result]) -> None:
