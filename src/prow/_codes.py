@@ -18,6 +18,7 @@ E5xx      database (E50x), Resource and listings (E51x)
 E6xx      settings and logging
 E7xx      project apps (``settings.apps``)
 E8xx      ``prow check`` findings
+E9xx      GraphQL
 ========  ===================================================================
 """
 
@@ -126,6 +127,13 @@ REGISTRY: Final = (
     ErrorCode("prow.E808", "prow check: the migration state cannot be read"),
     ErrorCode("prow.E809", "prow check --deploy: allowed hosts are only this machine's"),
     ErrorCode("prow.E810", "prow check: the database server cannot be reached now"),
+    ErrorCode("prow.E900", "a GraphQL option has an invalid value"),
+    ErrorCode("prow.E901", "a model is exposed twice on one GraphQL endpoint"),
+    ErrorCode("prow.E902", "an exposed Resource has Depends() permission guards"),
+    ErrorCode("prow.E903", "a GraphQL field is defined twice"),
+    ErrorCode("prow.E904", "GraphQL is changed after its schema was built"),
+    ErrorCode("prow.E905", "a GraphQL endpoint has no query"),
+    ErrorCode("prow.E906", "a GraphQL resolver asks for a dependency it cannot get"),
 )
 
 #: Every registered code by its name.
