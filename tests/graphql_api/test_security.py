@@ -94,3 +94,17 @@ def test_configuration_mistakes_fail_at_start_up(models: Any) -> None:
         gql.expose(models.Anthology)
     with pytest.raises(Exception, match=r"prow\.E905"):
         GraphQL().sdl()
+
+
+def test_an_unreachable_database_is_a_503_with_retry_after(catalogue: Any) -> None:
+    from prow.db import DatabaseUnavailable
+
+    def setup(app: Any, gql: GraphQL) -> None:
+        @gql.query
+        def down() -> int:
+            raise DatabaseUnavailable("SELECT 1", None, ConnectionRefusedError("refused"))
+
+    api = catalogue(setup=setup)
+    response = api.client.post("/graphql", json={"query": "{ down }"})
+    assert response.status_code == 503
+    assert int(response.headers["retry-after"]) > 0

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import strawberry
 from cross_web import HTTPException
 from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.extensions import (
     AddValidationRules,
@@ -31,6 +32,7 @@ from prow._exceptions import ConfigurationError, HTTPError
 from prow._params._markers import Depends
 from prow._request import HTTPConnection, Request
 from prow._websocket import WebSocket
+from prow.db import DatabaseUnavailable
 from prow.extensions import Extension
 from prow.graphql._context import GraphQLContext
 from prow.graphql._limits import complexity_rule
@@ -284,9 +286,17 @@ def _list_size(resources: Sequence[Resource]) -> int:
 
 
 def _unexpected(error: GraphQLError) -> bool:
-    """Whether to hide ``error``'s message: a failure no one meant to show (a bug, a driver)."""
+    """Whether to hide ``error``'s message: a failure no one meant to show (a bug, a driver).
+
+    The database being unreachable is not hidden here: the view answers it as REST does
+    (503 with Retry-After, see ``ProwView._handle_errors``).
+    """
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError | HTTPError)
+    return original is not None and not isinstance(original, (GraphQLError, HTTPError, *_OUTAGES))
+
+
+#: Failures that mean "the database cannot serve now": answered 503 by prow.db's handlers.
+_OUTAGES = (DatabaseUnavailable, sa_exc.TimeoutError, sa_exc.DisconnectionError)
 
 
 class _Schema(strawberry.Schema):

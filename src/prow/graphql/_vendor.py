@@ -10,12 +10,13 @@ from importlib.resources import files
 from typing import TYPE_CHECKING, Final
 
 from prow._exceptions import HTTPError
+from prow._security import csp_header
 from prow.responses import Response
 
 if TYPE_CHECKING:
     from prow._app import App
 
-__all__ = ["graphiql_html", "mount_assets"]
+__all__ = ["GRAPHIQL_CSP", "graphiql_html", "mount_assets"]
 
 _JS: Final = "text/javascript; charset=utf-8"
 # The only files served: a request names one of these keys, never a path.
@@ -26,6 +27,22 @@ _MEDIA_TYPES: Final = {
     "react-dom.production.min.js": _JS,
     "graphiql-init.js": _JS,
 }
+
+#: GraphiQL's page may run only its own files, and talk only to this site. Its editor and
+#: its React components set styles inline, hence 'unsafe-inline' for styles (not scripts).
+GRAPHIQL_CSP: Final = csp_header(
+    {
+        "default-src": "'none'",
+        "script-src": "'self'",
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": "'self'",
+        "form-action": "'none'",
+        "base-uri": "'none'",
+        "frame-ancestors": "'none'",
+    }
+)
 
 _DEFAULT_QUERY = "# Welcome to GraphiQL: write a query, then press Ctrl-Enter.\n"
 

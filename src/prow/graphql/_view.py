@@ -29,6 +29,12 @@ from prow.responses import HTMLResponse, Response
 __all__ = ["ProwView"]
 
 
+def _outages() -> tuple[type[BaseException], ...]:
+    from prow.graphql._extension import _OUTAGES
+
+    return _OUTAGES
+
+
 class _RequestAdapter(AsyncHTTPRequestAdapter):
     """A prow ``Request`` as Strawberry's view reads one."""
 
@@ -149,6 +155,15 @@ class ProwView(AsyncBaseHTTPView[Request, Response, Response, WebSocket, WebSock
     async def get_root_value(self, request: Any) -> Any:
         return None
 
+    def _handle_errors(self, errors: list[Any], response_data: Any) -> None:
+        # The database being unreachable is answered as REST answers it: 503 with
+        # Retry-After (prow.db's handlers), which clients and load balancers understand,
+        # rather than a 200 whose data is null.
+        for error in errors:
+            original = getattr(error, "original_error", None)
+            if isinstance(original, _outages()):
+                raise original
+
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
         response = Response(
             self.encode_json(response_data),
@@ -158,8 +173,11 @@ class ProwView(AsyncBaseHTTPView[Request, Response, Response, WebSocket, WebSock
         return response
 
     async def render_graphql_ide(self, request: Request) -> Response:
+        from prow.graphql._vendor import GRAPHIQL_CSP
+
         assert self._ide_html is not None
-        return HTMLResponse(self._ide_html)
+        headers = {"Content-Security-Policy": GRAPHIQL_CSP, "Cache-Control": "no-store"}
+        return HTMLResponse(self._ide_html, headers=headers)
 
     def is_websocket_request(self, request: Any) -> TypeGuard[WebSocket]:
         return isinstance(request, WebSocket)
