@@ -15,6 +15,7 @@ prow.E807  migrations not applied to the database
 prow.E808  the database's migration state cannot be read
 prow.E809  the allowed hosts are only this machine's names (deploy)
 prow.E810  the database server cannot be reached now (refused, unreachable, starting up)
+prow.E811  the models changed without a migration
 ========== =================================================================================
 
 Loading the app already checks the rest: apps (``prow.E7xx``), settings (``prow.E601``).
@@ -270,7 +271,7 @@ def migration_problems(app: App, folder: Path) -> list[Problem]:
     except MigrationError as exc:
         return [_unreadable(str(exc))]
     if not pending:
-        return []
+        return _model_problems(url, folder)
     names = ", ".join(f"{entry.revision} ({entry.message})" for entry in pending)
     return [
         Problem(
@@ -278,6 +279,26 @@ def migration_problems(app: App, folder: Path) -> list[Problem]:
             f"{len(pending)} migration{'s' if len(pending) > 1 else ''} not applied to the "
             f"database: {names}.",
             "run `prow migrate` (before starting the new version of the app).",
+        )
+    ]
+
+
+def _model_problems(url: str, folder: Path) -> list[Problem]:
+    """Models changed since the newest migration: the first request that reads a new
+    column would answer 500 ("no such column")."""
+    from prow.db import MigrationError, model_changes
+
+    try:
+        changes = model_changes(url=url, directory=folder)
+    except MigrationError as exc:
+        return [_unreadable(str(exc))]
+    if not changes:
+        return []
+    return [
+        Problem(
+            "prow.E811",
+            f"the models changed since the newest migration: {', '.join(changes)}.",
+            'run `prow makemigrations -m "what changed"`, review the file, then `prow migrate`.',
         )
     ]
 
