@@ -132,7 +132,6 @@ REGISTRY: Final = (
     ErrorCode("prow.E811", "prow check: the models changed without a migration"),
     ErrorCode("prow.E900", "a GraphQL option has an invalid value"),
     ErrorCode("prow.E901", "a model is exposed twice on one GraphQL endpoint"),
-    ErrorCode("prow.E902", "an exposed Resource has Depends() permission guards"),
     ErrorCode("prow.E903", "a GraphQL field is defined twice"),
     ErrorCode("prow.E904", "GraphQL is changed after its schema was built"),
     ErrorCode("prow.E905", "a GraphQL endpoint has no query"),

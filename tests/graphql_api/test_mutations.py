@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
+from prow import Depends, Header, HTTPError
 from prow.db import Resource
 
 CREATE = """mutation($data: PoemCreateInput!) {
@@ -91,3 +93,34 @@ def test_read_only_actions(catalogue: Any, models: Any) -> None:
     api = catalogue(resource=models.poems_resource(actions=["list", "retrieve"]))
     sdl = api.gql.sdl()
     assert "createAnthology" in sdl and "createPoem" not in sdl and "deletePoem" not in sdl
+
+
+CLOSED: list[str] = []
+
+
+async def who(x_user: Annotated[str | None, Header()] = None) -> AsyncIterator[str | None]:
+    try:
+        yield x_user
+    finally:
+        CLOSED.append(x_user or "")
+
+
+async def staff(user: Annotated[str | None, Depends(who)]) -> None:
+    if user is None:
+        raise HTTPError(401, "log in first")
+    if user != "ann":
+        raise HTTPError(403, "staff only")
+
+
+def test_depends_guards_run_as_the_rest_routes_run_them(catalogue: Any, models: Any) -> None:
+    CLOSED.clear()
+    resource = models.poems_resource(permissions={"delete": Depends(staff)})
+    api = catalogue(resource=resource)
+    answer = api.query("mutation { deletePoem(id: 1) }")
+    assert answer["errors"][0]["extensions"] == {"code": "UNAUTHENTICATED", "status": 401}
+    answer = api.query("mutation { deletePoem(id: 1) }", headers={"x-user": "bob"})
+    assert answer["errors"][0]["message"] == "staff only"
+    answer = api.query("mutation { deletePoem(id: 1) }", headers={"x-user": "ann"})
+    assert answer == {"data": {"deletePoem": 1}}
+    assert CLOSED == ["", "bob", "ann"]  # the yield dependency was closed each time
+    assert api.query("{ poem(id: 2) { id } }")["data"]["poem"] == {"id": 2}  # reads unguarded

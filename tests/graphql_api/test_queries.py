@@ -110,3 +110,19 @@ def test_queries_by_get_but_never_mutations(catalogue: Any) -> None:
     response = api.client.get("/graphql", params={"query": mutation})
     assert response.status_code == 400
     assert api.query("{ poem(id: 1) { title } }")["data"]["poem"] is not None
+
+
+def test_sibling_fields_share_the_session_one_statement_at_a_time(catalogue: Any) -> None:
+    # GraphQL resolves these concurrently; the session and its connection cannot be.
+    api = catalogue()
+    answer = api.query(
+        """{ poems(first: 20) { totalCount edges { node { anthology { name } motifs { text } } } }
+             anthologies { totalCount edges { node { poems { id } } } }
+             motifs { totalCount }
+             one: poem(id: 1) { title } two: poem(id: 2) { title } }"""
+    )
+    assert "errors" not in answer, answer
+    data = answer["data"]
+    assert (data["poems"]["totalCount"], data["anthologies"]["totalCount"]) == (60, 3)
+    assert data["motifs"]["totalCount"] == 4
+    assert (data["one"]["title"], data["two"]["title"]) == ("poem 00", "poem 01")

@@ -109,15 +109,6 @@ class GraphQL(Extension):
                     f"{resource.model.__name__} is exposed twice on GraphQL {self.path}; "
                     "expose it once (its Resource, if it has one)",
                 )
-            if resource._guards:
-                # A Depends guard runs as a route dependency over REST; running it here
-                # would need the route's plan. Refusing beats serving without the check.
-                raise ConfigurationError(
-                    "prow.E902",
-                    f"Resource({resource.model.__name__}) has permissions given as Depends(...) "
-                    "guards, which GraphQL cannot run yet; write them as check functions "
-                    "(request, action, row) or a has_permission hook",
-                )
             self._resources.append(resource)
 
     def query(self, resolver: F | None = None, /, *, name: str | None = None) -> Any:
@@ -232,8 +223,11 @@ class GraphQL(Extension):
         from prow.graphql._vendor import graphiql_html
         from prow.graphql._view import ProwView
 
+        schema = self.schema
+        for api in self._apis.values():
+            api.plan_guards(app.dependency_overrides)
         view = ProwView(
-            self.schema,
+            schema,
             ide_html=graphiql_html(self.path) if self.graphiql else None,
             allow_queries_via_get=self.allow_get,
             connection_init_wait_timeout=timedelta(seconds=self.connection_init_wait_timeout),

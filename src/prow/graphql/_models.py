@@ -32,6 +32,7 @@ from prow.db._listing import MAX_OFFSET, ListPlan
 from prow.db._model import table_name_for
 from prow.db._schemas import column_python_type
 from prow.graphql._errors import graphql_error, input_error
+from prow.graphql._guards import Guards
 from prow.graphql._loaders import RelationLoad
 from prow.graphql._types import given, graphql_type, input_class, make_type
 
@@ -123,25 +124,29 @@ class ModelAPI:
             default_limit=resource.default_limit,
         )
         self.object_type: Any = None
+        self._planned_guards: Guards | None = None
         self._filters: dict[str, tuple[str, Any]] = {}
 
     # -- types ------------------------------------------------------------------------
 
     def declare(self, enums: dict[type[Any], Any]) -> None:
         """Make the (still undecorated) object type's fields; relations come in ``relate``."""
+        relationships = self.resource._mapper.relationships
+        # A relationship the read schema shows nested (a Resource's load=) becomes a relation
+        # field of the object type, loaded in batches, like the others (see relate).
         annotations = {
             name: graphql_type(field.annotation, enums)
             for name, field in self.resource.read_schema.model_fields.items()
+            if name not in relationships
         }
         self._annotations = annotations
         self._relations: dict[str, Any] = {}
 
     def relate(self, apis: dict[type[Any], ModelAPI]) -> None:
         """Add a field for each relationship to another exposed model, loaded in batches."""
-        read_fields = self.resource.read_schema.model_fields
         for rel in self.resource._mapper.relationships:
             target = apis.get(rel.mapper.class_)
-            if target is None or rel.key in read_fields or rel.info.get("sensitive"):
+            if target is None or rel.info.get("sensitive"):
                 continue
             plan = RelationLoad(rel)
             kind: Any = target.type_ref()
@@ -226,6 +231,7 @@ class ModelAPI:
     async def _retrieve(self, info: strawberry.Info, id: Any) -> Any:
         context: GraphQLContext = info.context
         resource = self.resource
+        await self._guard(context, "retrieve")
         try:
             row = await resource._get(context.request, context.session, id)
         except HTTPError as exc:
@@ -238,6 +244,7 @@ class ModelAPI:
     async def _list(self, info: strawberry.Info, **args: Any) -> Any:
         context: GraphQLContext = info.context
         resource = self.resource
+        await self._guard(context, "list")
         await self._allow(context, "list", None)
         values = self._values(args)
         scoped = None
@@ -365,6 +372,7 @@ class ModelAPI:
     async def _create(self, info: strawberry.Info, data: Any) -> Any:
         context: GraphQLContext = info.context
         resource, session, request = self.resource, context.session, context.request
+        await self._guard(context, "create")
         body = self._validated(f"create{self.name}", resource.create_schema, data)
         await self._allow(context, "create", None)
         values = body.model_dump(exclude_unset=True)
@@ -382,6 +390,7 @@ class ModelAPI:
     async def _update(self, info: strawberry.Info, id: Any, data: Any) -> Any:
         context: GraphQLContext = info.context
         resource, session, request = self.resource, context.session, context.request
+        await self._guard(context, "update")
         body = self._validated(f"update{self.name}", resource.update_schema, data)
         row = await self._get(context, id)
         await self._allow(context, "update", row)
@@ -400,6 +409,7 @@ class ModelAPI:
     async def _delete(self, info: strawberry.Info, id: Any) -> Any:
         context: GraphQLContext = info.context
         resource, session, request = self.resource, context.session, context.request
+        await self._guard(context, "delete")
         row = await self._get(context, id)
         await self._allow(context, "delete", row)
         async with _changing(session):
@@ -414,11 +424,26 @@ class ModelAPI:
 
     # -- shared steps -----------------------------------------------------------------------
 
+    def plan_guards(self, overrides: Any) -> None:
+        """Plan the resource's ``Depends`` guards (at set-up: a mistake fails the start-up)."""
+        self._planned_guards = Guards(self.resource._guards, self.name, overrides)
+
+    def _guards(self, request: Any) -> Guards:
+        if self._planned_guards is None:  # a schema used without its extension's set-up
+            self.plan_guards(getattr(request.app, "dependency_overrides", None))
+        assert self._planned_guards is not None
+        return self._planned_guards
+
     async def _get(self, context: GraphQLContext, pk: Any) -> Any:
         try:
             return await self.resource._get(context.request, context.session, pk)
         except HTTPError as exc:
             raise graphql_error(exc) from None
+
+    async def _guard(self, context: GraphQLContext, action: str) -> None:
+        """The action's ``Depends`` guards: first, as a REST route resolves them."""
+        if action in self.resource._guards:
+            await self._guards(context.request).check(context.request, action)
 
     async def _allow(self, context: GraphQLContext, action: str, row: Any) -> None:
         try:
