@@ -126,3 +126,16 @@ def test_sibling_fields_share_the_session_one_statement_at_a_time(catalogue: Any
     assert (data["poems"]["totalCount"], data["anthologies"]["totalCount"]) == (60, 3)
     assert data["motifs"]["totalCount"] == 4
     assert (data["one"]["title"], data["two"]["title"]) == ("poem 00", "poem 01")
+
+
+def test_a_page_without_total_count_runs_no_count(catalogue: Any) -> None:
+    api = catalogue()
+    query = """query($after: String) { poems(first: 30, after: $after) {
+        pageInfo { hasNextPage endCursor } edges { node { id } } } }"""
+    answer = api.query(query)
+    assert api.counter.count == 1, api.counter.statements
+    page = answer["data"]["poems"]
+    assert page["pageInfo"]["hasNextPage"] is True and len(page["edges"]) == 30
+    page = api.query(query, {"after": page["pageInfo"]["endCursor"]})["data"]["poems"]
+    assert page["pageInfo"]["hasNextPage"] is False and len(page["edges"]) == 30
+    assert page["edges"][-1]["node"]["id"] == 60

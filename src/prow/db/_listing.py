@@ -217,11 +217,14 @@ class ListPlan:
         session: AsyncSession,
         values: Mapping[str, Any],
         scoped: sa.Select[Any] | None = None,
+        *,
+        count: bool = True,
     ) -> Fetched:
         """The rows of the page ``values`` ask for, before they are shaped into an answer.
 
         ``values`` holds ``limit``, ``offset``, ``order``, ``search``, ``cursor`` and the
-        filters (``filter_values`` names them); the GraphQL API pages with it too.
+        filters (``filter_values`` names them); the GraphQL API pages with it too. With
+        ``count=False`` an offset page runs no ``COUNT`` (its ``total`` is None).
         """
         conditions = self._conditions(values)
         statement = self._select if scoped is None else scoped
@@ -230,7 +233,7 @@ class ListPlan:
         if values.get("cursor") is not None:
             return await self._cursor_rows(session, statement, values)
         scoped_now = scoped is not None
-        return await self._offset_rows(session, statement, conditions, values, scoped_now)
+        return await self._offset_rows(session, statement, conditions, values, scoped_now, count)
 
     @property
     def filter_values(self) -> tuple[tuple[str, FilterParam], ...]:
@@ -272,6 +275,7 @@ class ListPlan:
         conditions: list[Any],
         values: Mapping[str, Any],
         scoped: bool,
+        count: bool = True,
     ) -> Fetched:
         limit, offset = values["limit"], values["offset"]
         if conditions or values["order"] or scoped:
@@ -280,7 +284,10 @@ class ListPlan:
         else:
             page_of = {"_limit": limit, "_offset": offset}
             rows = await self._rows(session, self._default_page, page_of)
-        if offset == 0 and len(rows) < limit:
+        total: int | None
+        if not count:
+            total = None
+        elif offset == 0 and len(rows) < limit:
             total = len(rows)  # the whole result fits in this page: no COUNT needed
         else:
             total = (await session.scalar(self._counting(statement, conditions, scoped))) or 0

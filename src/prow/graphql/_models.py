@@ -250,10 +250,17 @@ class ModelAPI:
         scoped = None
         if resource._hooks.get_query:
             scoped = await resource.get_query(context.request, context.session, self.listing.select)
+        # Without totalCount in the query, an offset page reads one row more (is there a
+        # next page?) instead of counting every row.
+        count = self.listing.cursor_name is not None or _asks_for(info, "totalCount")
+        limit = values["limit"]
+        if not count:
+            values["limit"] = limit + 1
         try:
-            fetched = await self.listing.fetch(context.session, values, scoped)
+            fetched = await self.listing.fetch(context.session, values, scoped, count=count)
         except HTTPError as exc:
             raise graphql_error(exc) from None
+        values["limit"] = limit
         return self._connection(values, fetched)
 
     def _values(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -313,9 +320,12 @@ class ModelAPI:
             has_next = fetched.next_cursor is not None
             has_previous = bool(values["cursor"])
         else:
-            start = values["offset"]
+            start, limit = values["offset"], values["limit"]
+            if fetched.total is None:
+                has_next, rows = len(rows) > limit, rows[:limit]
+            else:
+                has_next = start + len(rows) < fetched.total
             cursors = [_offset_token(start + index) for index in range(len(rows))]
-            has_next = fetched.total is not None and start + len(rows) < fetched.total
             has_previous = start > 0
         edges = [edge(cursor=cursor, node=row) for cursor, row in zip(cursors, rows, strict=True)]
         info = PageInfo(
@@ -450,6 +460,17 @@ class ModelAPI:
             await self.resource._allow(action, context.request, context.session, row)
         except HTTPError as exc:
             raise graphql_error(exc) from None
+
+
+def _asks_for(info: strawberry.Info, name: str) -> bool:
+    """Whether the field being resolved selects ``name`` (fragments included)."""
+    pending = list(info.selected_fields)
+    while pending:
+        selection = pending.pop()
+        if getattr(selection, "name", None) == name:
+            return True
+        pending.extend(getattr(selection, "selections", ()))
+    return False
 
 
 def _constrained(annotation: Any, constraints: dict[str, Any]) -> Any:
