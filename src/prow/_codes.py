@@ -21,6 +21,7 @@ E5xx      database (E50x), Resource and listings (E51x)
 E6xx      settings and logging
 E7xx      project apps (``settings.apps``)
 E8xx      ``prow check`` findings
+E9xx      GraphQL
 ========  ===================================================================
 """
 
@@ -164,6 +165,12 @@ REGISTRY: Final = (
     ErrorCode("prow.E810", "prow check: the database server cannot be reached now"),
     ErrorCode("prow.E811", "prow check: the models changed without a migration"),
     ErrorCode("prow.E812", "prow check: a dependency in use whose extra is not declared"),
+    ErrorCode("prow.E900", "a GraphQL option has an invalid value"),
+    ErrorCode("prow.E901", "a model is exposed twice on one GraphQL endpoint"),
+    ErrorCode("prow.E903", "a GraphQL field is defined twice"),
+    ErrorCode("prow.E904", "GraphQL is changed after its schema was built"),
+    ErrorCode("prow.E905", "a GraphQL endpoint has no query"),
+    ErrorCode("prow.E906", "a GraphQL resolver asks for a dependency it cannot get"),
 )
 
 #: Every registered code by its name.
