@@ -63,6 +63,8 @@ REGISTRY: Final = (
     ErrorCode("prow.E025", "app.extension(Kind) asks for an extension the app does not have"),
     ErrorCode("prow.E026", "extensions require each other in a cycle"),
     ErrorCode("prow.E030", "App(openapi=...) has a key the document does not know"),
+    ErrorCode("prow.E031", "a path placeholder is taken by no parameter"),
+    ErrorCode("prow.E032", "a plain 'def' takes the async database session"),
     ErrorCode("prow.E100", "the secret key is missing, short or a placeholder"),
     ErrorCode("prow.E101", "allowed_hosts is one string instead of a list"),
     ErrorCode("prow.E102", "SecurityHeaders(extra=...) names a header responses set"),
@@ -126,6 +128,8 @@ REGISTRY: Final = (
     ErrorCode("prow.E808", "prow check: the migration state cannot be read"),
     ErrorCode("prow.E809", "prow check --deploy: allowed hosts are only this machine's"),
     ErrorCode("prow.E810", "prow check: the database server cannot be reached now"),
+    ErrorCode("prow.E811", "prow check: the models changed without a migration"),
+    ErrorCode("prow.E812", "prow check: a dependency in use whose extra is not declared"),
 )
 
 #: Every registered code by its name.

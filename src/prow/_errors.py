@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import logging
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 import pydantic_core
@@ -17,6 +18,7 @@ from prow.responses import HTMLResponse, Response
 from prow.scope import UNHANDLED
 
 __all__ = [
+    "EXPLAINERS",
     "UNHANDLED",
     "debug_response",
     "log_disconnect",
@@ -29,6 +31,12 @@ PROBLEM_JSON = "application/problem+json"
 
 logger = logging.getLogger("prow.error")
 
+#: Functions that put an unhandled error into words a user can act on (or answer ``None``):
+#: the note is added to the exception before it is logged, so the log, the debug page and a
+#: failing test all show it. A battery adds its own when it is set up (the database's names
+#: a relationship that was read before it was loaded, and the loader option that fixes it).
+EXPLAINERS: list[Callable[[BaseException], str | None]] = []
+
 
 def log_unhandled(connection: HTTPConnection, exc: BaseException, *, answered: bool = True) -> None:
     """Log an error nobody handled (once, with its traceback) and report it on the scope.
@@ -38,6 +46,10 @@ def log_unhandled(connection: HTTPConnection, exc: BaseException, *, answered: b
     an exception closes the connection without ``Connection: close``, so the client's next
     request on that keep-alive connection fails as well, and it logs the traceback again.
     """
+    for explain in EXPLAINERS:
+        note = explain(exc)
+        if note is not None and note not in getattr(exc, "__notes__", ()):
+            exc.add_note(note)
     scope = connection.scope
     when = "in" if answered else "after the response to"
     method, path = scope.get("method", "WEBSOCKET"), scope.get("path", "")

@@ -23,6 +23,7 @@ from prow import (
     HTMLResponse,
     Path,
     Query,
+    Request,
     Router,
     UploadFile,
 )
@@ -116,7 +117,7 @@ def params_app() -> App:
         return None
 
     @app.get("/ignored/{slug}")
-    async def ignores_path() -> None:
+    async def reads_path_by_hand(request: Request) -> None:  # request.path_params["slug"]
         return None
 
     return app

@@ -24,6 +24,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from prow._extras import missing_extra
+
+try:  # a missing dependency names the extra that installs it, not just the module
+    import argon2 as _argon2  # noqa: F401
+    import itsdangerous as _itsdangerous  # noqa: F401
+    import jwt as _jwt  # noqa: F401
+    import sqlalchemy as _sqlalchemy  # noqa: F401
+except ModuleNotFoundError as _missing:
+    raise missing_extra("prow.auth", _missing) from _missing
+
 from prow.auth._apikeys import hash_api_key, revoke_api_key
 from prow.auth._auth import Auth
 from prow.auth._current import (

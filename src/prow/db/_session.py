@@ -147,6 +147,12 @@ def _database_answers(method: str, path: str) -> dict[int, dict[str, Any]]:
 
 get_session.__openapi_responses__ = _database_answers  # type: ignore[attr-defined]
 get_connection.__openapi_responses__ = _database_answers  # type: ignore[attr-defined]
+_ASYNC_ONLY = (
+    "its queries must be awaited. Write 'async def' (and 'await db.execute(...)', "
+    "'await db.get(...)'), as every prow handler that uses the database does."
+)
+get_session.__prow_async_only__ = _ASYNC_ONLY  # type: ignore[attr-defined]
+get_connection.__prow_async_only__ = _ASYNC_ONLY  # type: ignore[attr-defined]
 
 #: A handler parameter annotated ``DBSession`` receives the request's ``AsyncSession``.
 DBSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
