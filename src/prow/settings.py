@@ -138,6 +138,11 @@ class Settings(BaseSettings):
     #: Where ``prow.tasks`` keeps tasks: none for the project's database, or a broker URL
     #: (``redis://...``, ``amqp://...``, ``nats://...``) for ``Tasks()`` with no backend.
     tasks_url: str | None = Field(default=None, repr=False)
+    #: Connections each worker's pool keeps open; keep ``workers x (pool_size + max_overflow)``
+    #: below the server's ``max_connections`` (PostgreSQL's default: 100).
+    database_pool_size: int = Field(default=10, ge=1)
+    #: Connections opened beyond ``database_pool_size`` in a burst (closed when returned).
+    database_max_overflow: int = Field(default=10, ge=0)
     #: ``auto`` writes readable text when ``debug`` is on and JSON lines otherwise.
     log_format: LogFormat = "auto"
     #: The least severe log level written (``DEBUG`` ... ``CRITICAL``), any letter case.
@@ -271,6 +276,8 @@ class DatabaseKwargs(TypedDict):
     connect_timeout: float | None
     pool_timeout: float | None
     statement_timeout: float | None
+    pool_size: int
+    max_overflow: int
 
 
 def database_kwargs(settings: Settings) -> DatabaseKwargs:
@@ -283,6 +290,8 @@ def database_kwargs(settings: Settings) -> DatabaseKwargs:
         "connect_timeout": settings.database_connect_timeout,
         "pool_timeout": settings.database_pool_timeout,
         "statement_timeout": settings.database_statement_timeout,
+        "pool_size": settings.database_pool_size,
+        "max_overflow": settings.database_max_overflow,
     }
 
 
