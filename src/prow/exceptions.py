@@ -7,7 +7,9 @@
     │   ├── RequestValidationError      the request did not match the handler's parameters (422)
     │   │   └── AccountError            prow.auth: a username or e-mail address is refused (422)
     │   ├── CacheUnavailable            prow.cache: the cache is down and set to fail (503)
-    │   └── ChannelsUnavailable         prow.channels: the pub/sub backend is down for now (503)
+    │   ├── ChannelsUnavailable         prow.channels: the pub/sub backend is down for now (503)
+    │   ├── BadHeaderError              prow.mail: a line break in a mail header (400; a ValueError)
+    │   └── MailUnavailable             prow.mail: the mail server cannot be reached now (503)
     ├── ConfigurationError              the app is set up wrongly; ``.code`` is a stable prow.E...
     ├── WebSocketDisconnect             the client closed the websocket (``.code``, ``.reason``)
     ├── WebSocketError                  raise it to close a websocket with a code and a reason
@@ -17,10 +19,14 @@
     ├── MigrationError                  prow.db: a migration command could not run
     ├── RateLimitStoreError             prow.ratelimit: the store failed and fails closed (503)
     ├── SessionStoreUnavailable         prow.sessions: the session store is down for now (503)
+    ├── MailError                       prow.mail: the mail server refused a message or the login
+    ├── TaskFailed                      prow.tasks: the awaited task failed its last attempt
     ├── ValueError
     │   ├── InvalidCookie               a cookie name, value or attribute browsers would refuse
     │   ├── ChannelError                prow.channels: a bad channel name or event id (400)
     │   └── PasswordError               prow.auth: a password breaks the strength rules (422)
+    ├── TypeError
+    │   └── TaskArgumentsError          prow.tasks: enqueue() got arguments the task refuses
     ├── RuntimeError
     │   ├── SessionTooLarge             prow.sessions: a cookie session grew past 4 KB
     │   └── SlowSubscriber              prow.channels: a subscriber fell too far behind
@@ -72,12 +78,15 @@ if TYPE_CHECKING:
         MigrationWarning,
         ValueTooLong,
     )
+    from prow.mail import BadHeaderError, MailError, MailUnavailable
     from prow.ratelimit import RateLimitStoreError
     from prow.sessions import SessionStoreUnavailable, SessionTooLarge
+    from prow.tasks import TaskArgumentsError, TaskFailed
     from prow.testing import WebSocketDenialResponse
 
 __all__ = [
     "AccountError",
+    "BadHeaderError",
     "CLIError",
     "CacheUnavailable",
     "ChannelError",
@@ -88,6 +97,8 @@ __all__ = [
     "HTTPError",
     "InvalidCookie",
     "InvalidValue",
+    "MailError",
+    "MailUnavailable",
     "MigrationError",
     "MigrationWarning",
     "PasswordError",
@@ -97,6 +108,8 @@ __all__ = [
     "SessionStoreUnavailable",
     "SessionTooLarge",
     "SlowSubscriber",
+    "TaskArgumentsError",
+    "TaskFailed",
     "TokenError",
     "ValueTooLong",
     "WebSocketDenialResponse",
@@ -107,6 +120,9 @@ __all__ = [
 # The batteries' classes: name -> the public package that defines it, imported on first use.
 _LAZY = {
     "AccountError": "prow.auth",
+    "BadHeaderError": "prow.mail",
+    "MailError": "prow.mail",
+    "MailUnavailable": "prow.mail",
     "CLIError": "prow.cli",
     "CacheUnavailable": "prow.cache",
     "ChannelError": "prow.channels",
@@ -120,6 +136,8 @@ _LAZY = {
     "RateLimitStoreError": "prow.ratelimit",
     "SessionStoreUnavailable": "prow.sessions",
     "SessionTooLarge": "prow.sessions",
+    "TaskArgumentsError": "prow.tasks",
+    "TaskFailed": "prow.tasks",
     "TokenError": "prow.auth",
     "ValueTooLong": "prow.db",
     "WebSocketDenialResponse": "prow.testing",

@@ -26,11 +26,9 @@ def import_prometheus() -> Any:
     try:
         import prometheus_client
     except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
-        raise ModuleNotFoundError(
-            "Observability(metrics=True) needs prometheus-client; install it with: "
-            "pip install 'prow[observability]'",
-            name=exc.name,
-        ) from exc
+        from prow._extras import missing_extra
+
+        raise missing_extra("Observability(metrics=True)", exc) from exc
     return prometheus_client
 
 

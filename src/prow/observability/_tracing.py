@@ -31,11 +31,9 @@ def import_otel() -> Any:
     try:
         from opentelemetry import trace
     except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
-        raise ModuleNotFoundError(
-            "Observability(tracing=True) needs opentelemetry-api; install it with: "
-            "pip install 'prow[observability]'",
-            name=exc.name,
-        ) from exc
+        from prow._extras import missing_extra
+
+        raise missing_extra("Observability(tracing=True)", exc) from exc
     return trace
 
 
