@@ -105,6 +105,15 @@ def test_the_dockerfile_steps_succeed_as_a_script_in_a_fresh_venv(
         check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    # Here prow was already installed (the checkout's); in the image it comes from vendor/:
+    # pip finds it there with no package index at all.
+    found = subprocess.run(
+        [str(venv / "bin" / "pip"), "download", "--no-index", "--no-deps",
+         "--find-links", str(workdir / "vendor"), "--dest", str(tmp_path / "found"), "prow"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert found.returncode == 0, found.stderr[-3000:]
+    assert [p.name.split("-")[0] for p in (tmp_path / "found").iterdir()] == ["prow"]
 
     # The installed app, as the container starts it, with the compose file's settings.
     check = subprocess.run(
