@@ -26,6 +26,19 @@ from click.testing import CliRunner
 from prow.cli import main
 
 
+def run(
+    command: list[str],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: int = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` to the end, its output captured as text; never raises on failure."""
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     name = f"shop_{uuid.uuid4().hex[:6]}"
@@ -96,46 +109,32 @@ def test_the_dockerfile_steps_succeed_as_a_script_in_a_fresh_venv(
                 script.append(f"cp -r {copied} {shlex.quote(target)}")
         elif instruction == "RUN":
             script.append(arguments)
-    result = subprocess.run(
-        ["bash", "-c", "\n".join(script)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = run(["bash", "-c", "\n".join(script)], env=env, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     # Here prow was already installed (the checkout's); in the image it comes from vendor/:
     # pip finds it there with no package index at all.
-    found = subprocess.run(
+    found = run(
         [str(venv / "bin" / "pip"), "download", "--no-index", "--no-deps",
          "--find-links", str(workdir / "vendor"), "--dest", str(tmp_path / "found"), "prow"],
-        env=env, capture_output=True, text=True, timeout=120, check=False,
+        env=env,
     )  # fmt: skip
     assert found.returncode == 0, found.stderr[-3000:]
     assert [p.name.split("-")[0] for p in (tmp_path / "found").iterdir()] == ["prow"]
 
     # The installed app, as the container starts it, with the compose file's settings.
-    check = subprocess.run(
-        [
-            str(venv / "bin" / "python"),
-            "-c",
-            f"from {name}.main import app; from prow.channels import Channels; "
-            "app.build(); print(type(app.extension(Channels).backend).__name__)",
-        ],
-        cwd=tmp_path,  # not the project: the installed package is what runs
-        env={
-            **env,
-            "PROW_ENV": "production",
-            "PROW_SECRET_KEY": secrets.token_urlsafe(48),
-            "PROW_REDIS_URL": "redis://127.0.0.1:6379/0",
-            "PROW_DATABASE_URL": "sqlite:///./x.sqlite3",
-        },
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    production = {
+        **env,
+        "PROW_ENV": "production",
+        "PROW_SECRET_KEY": secrets.token_urlsafe(48),
+        "PROW_REDIS_URL": "redis://127.0.0.1:6379/0",  # not connected to: only built
+        "PROW_DATABASE_URL": "sqlite:///./x.sqlite3",
+    }
+    imports = (
+        f"from {name}.main import app; from prow.channels import Channels; "
+        "app.build(); print(type(app.extension(Channels).backend).__name__)"
     )
+    # From tmp_path, not the project: the installed package is what runs.
+    check = run([str(venv / "bin" / "python"), "-c", imports], cwd=tmp_path, env=production)
     assert check.returncode == 0, check.stderr[-3000:]
     assert check.stdout.strip() == "RedisChannelBackend"
 
@@ -143,9 +142,7 @@ def test_the_dockerfile_steps_succeed_as_a_script_in_a_fresh_venv(
 def _compose_command() -> list[str] | None:
     docker = shutil.which("docker")
     if docker is not None:
-        probe = subprocess.run(
-            [docker, "compose", "version"], capture_output=True, timeout=30, check=False
-        )
+        probe = run([docker, "compose", "version"], timeout=30)
         if probe.returncode == 0:
             return [docker, "compose"]
     legacy = shutil.which("docker-compose")
@@ -159,29 +156,13 @@ def test_docker_compose_accepts_the_compose_file(project: tuple[str, Path], tmp_
     assert command is not None
     _name, folder = project
     env = {**os.environ, "PROW_SECRET_KEY": secrets.token_urlsafe(48)}
-    result = subprocess.run(
-        [*command, "config", "--services"],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run([*command, "config", "--services"], cwd=folder, env=env)
     assert result.returncode == 0, result.stderr
     assert set(result.stdout.split()) == {"app", "migrate", "worker", "db", "redis"}
     # Without a secret key (here, nor in a .env beside the file), compose refuses to start.
     alone = tmp_path / "compose.yaml"
     shutil.copy(folder / "compose.yaml", alone)
     env.pop("PROW_SECRET_KEY")
-    refused = subprocess.run(
-        [*command, "config"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    refused = run([*command, "config"], cwd=tmp_path, env=env)
     assert refused.returncode != 0
     assert "PROW_SECRET_KEY" in refused.stderr
