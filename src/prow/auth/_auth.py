@@ -160,6 +160,8 @@ class Auth(Extension, Generic[UserT]):
                 "CurrentUser, requires() and login() need Auth installed on the app: "
                 "App(extensions=[Auth()]) or Auth(app)",
             )
+        if found._app is None:  # installed with App(extensions=[...]), not set up yet (CLI)
+            found._app = app
         return found
 
     # -- keys and tokens ------------------------------------------------------------------
