@@ -79,6 +79,8 @@ class App(Router):
         security_headers: SecurityHeaders | None = SecurityHeaders(),  # noqa: B008 - frozen
         csrf_trusted_origins: Sequence[str] = (),
         extensions: Sequence[Extension] = (),
+        health_url: str | None = "/healthz",
+        ready_url: str | None = "/readyz",
         **options: Unpack[RouteOptions],
     ) -> None:
         if isinstance(extensions, Extension):
@@ -97,6 +99,12 @@ class App(Router):
         self.openapi_url = openapi_url
         self.docs_url = docs_url
         self.redoc_url = redoc_url
+        #: Liveness and readiness (``prow._health``); ``None`` leaves the path out.
+        self.health_url = health_url
+        self.ready_url = ready_url
+        #: Seconds each readiness check may take, and the ``Retry-After`` of a 503 from it.
+        self.ready_timeout = 1.0
+        self.ready_retry_after = 5
         self.openapi_settings: dict[str, Any] = dict(openapi or {})
         self.redirect_slashes = redirect_slashes
         self.max_body_size = max_body_size
@@ -302,12 +310,14 @@ class App(Router):
         """Resolve every route, index it in the route table and plan its parameters."""
         self._table, self._names, self._mounts = RouteTable(), {}, []
         routes = self.resolved(owner=self) + self._docs_routes()
+        routes += self._health_routes(routes)
         try:
             self._index(routes)
             for route in routes:
                 if isinstance(route, Route | WebSocketRoute):
                     route.prepare(self.dependency_overrides)
                     route.protect(self.csrf_guard)
+            self._extensions.prepare_routes(routes)
         except Exception:
             # Leave nothing half-built: the next attempt reports the same mistake.
             self._table, self._names, self._mounts = RouteTable(), {}, []
@@ -343,6 +353,20 @@ class App(Router):
 
         router = docs_router(self)
         return [] if router is None else router.resolved()
+
+    def _health_routes(
+        self, routes: list[Route | WebSocketRoute | Mount]
+    ) -> list[Route | WebSocketRoute | Mount]:
+        if self.health_url is None and self.ready_url is None:
+            return []
+        from prow._health import health_routes
+
+        # A project's own /healthz (or a mount under a prefix covering it) wins over ours.
+        taken = {r.path for r in routes if not isinstance(r, Mount)}
+        for url in (self.health_url, self.ready_url):
+            if url and any(isinstance(r, Mount) and r.path and r.covers(url) for r in routes):
+                taken.add(url)
+        return list(health_routes(self, taken))
 
     def _build_stack(self) -> ASGIApp:
         app: ASGIApp = self._dispatch

@@ -223,6 +223,12 @@ def test_worker_runs_tasks_and_periodic_ones_once_per_period(sqlite_url: str) ->
     async def tick() -> None:
         calls.append(("tick",))
 
+    minute = (datetime.datetime.now(datetime.UTC).minute + 30) % 60
+
+    @task(schedule=f"{minute} * * * *", queue="ticks", name="tests.tasks.hourly")
+    async def hourly() -> None:  # its last period began 30 minutes ago: not run late
+        calls.append(("hourly",))
+
     app, tasks = make_app(sqlite_url)
 
     async def scenario() -> None:
@@ -241,6 +247,7 @@ def test_worker_runs_tasks_and_periodic_ones_once_per_period(sqlite_url: str) ->
     assert sorted(c for c in calls if c[0] == "add") == [("add", n, 1) for n in range(5)]
     ticks = calls.count(("tick",))
     assert 2 <= ticks <= 4  # one per second across both workers, not one per worker
+    assert ("hourly",) not in calls
 
 
 def test_configuration_mistakes_have_codes() -> None:

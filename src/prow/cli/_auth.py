@@ -53,7 +53,10 @@ def createsuperuser(
     """
     from prow.auth import AccountError, Auth, PasswordError, normalize_email, validate_password
 
-    auth = Auth.of(load_app(app_path))
+    loaded = load_app(app_path)
+    if Auth.installed_on(loaded) is None and hasattr(loaded, "build"):
+        loaded.build()  # an extension that requires Auth (the admin) installs it when built
+    auth = Auth.of(loaded)
     username, email = _identity(username, email, no_input)
     try:  # before asking for the password: the rules of every registration (NFKC...)
         username = auth.user_model(username=username).username

@@ -31,12 +31,7 @@ __all__ = ["Project", "find_project", "new", "render", "startapp"]
 #: Names that would shadow a package every project imports, or a folder of the layout.
 _RESERVED = frozenset({"prow", "app", "apps", "main", "migrations", "settings", "test", "tests"})
 #: Placeholders in template paths, and the value each stands for.
-_PATH_PLACEHOLDERS = (
-    ("__name__", "name"),
-    ("__app__", "app"),
-    ("__migration__", "migration"),
-    ("__users_migration__", "users_migration"),
-)
+_PATH_PLACEHOLDERS = (("__name__", "name"), ("__app__", "app"), ("__migration__", "migration"))
 
 
 @dataclass(frozen=True)
@@ -177,8 +172,6 @@ def _project_files(values: dict[str, str]) -> dict[PurePosixPath, str]:
         ) from None
     now = datetime.datetime.now()
     revision = uuid.uuid4().hex[-12:]
-    users_revision = uuid.uuid4().hex[-12:]
-    later = now + datetime.timedelta(minutes=1)  # so that the files sort in their order
     files = render(
         "project",
         {
@@ -186,9 +179,6 @@ def _project_files(values: dict[str, str]) -> dict[PurePosixPath, str]:
             # Named as `prow makemigrations` names its files, so they sort by date.
             "migration": f"{now:%Y_%m_%d_%H%M}-{revision}_create_notes",
             "revision": revision,
-            # The tables of prow.auth, for the account pages the project has wired.
-            "users_migration": f"{later:%Y_%m_%d_%H%M}-{users_revision}_create_users",
-            "users_revision": users_revision,
             "create_date": str(now),
             # For development only (.env is git-ignored); production sets its own.
             "secret_key": secrets.token_urlsafe(48),

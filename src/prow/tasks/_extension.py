@@ -23,6 +23,7 @@ import contextvars
 import datetime
 import importlib
 import logging
+import os
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -80,6 +81,9 @@ class Tasks(Extension):
         self._app: App | None = None
         self._relay_task: asyncio.Task[None] | None = None
         self._relay_wakeup: asyncio.Event | None = None
+        # One relay at a time in this process: two (the loop's and run_pending's) would both
+        # read the same rows where the database cannot skip locked ones (SQLite) and send twice.
+        self._relay_lock: asyncio.Lock | None = None
 
     def __repr__(self) -> str:
         return f"Tasks({type(self.backend).__name__})"
@@ -100,6 +104,9 @@ class Tasks(Extension):
 
     def setup(self, app: App) -> None:
         self._app = app
+        if self._spec is None:  # the settings' tasks_url, else $PROW_TASKS_URL, else the database
+            self._spec = configured_url(app)
+            self._backend = None
         self.backend  # noqa: B018 - a wrong backend URL stops the set-up (prow.E233)
         app.add_middleware(_TaskScope)
 
@@ -108,6 +115,7 @@ class Tasks(Extension):
         _started.append(self)
         if not self.backend.in_database:
             self._relay_wakeup = asyncio.Event()
+            self._relay_lock = asyncio.Lock()
             self._relay_task = asyncio.ensure_future(self._relay_loop())
 
     async def shutdown(self, app: App) -> None:
@@ -216,6 +224,12 @@ class Tasks(Extension):
         """Send what the outbox holds to the broker backend; how many were sent."""
         if self.backend.in_database:
             return 0
+        if self._relay_lock is not None:
+            async with self._relay_lock:
+                return await self._relay(limit)
+        return await self._relay(limit)
+
+    async def _relay(self, limit: int) -> int:
         from sqlalchemy import select, update
 
         table: Any = OutboxRow.__table__
@@ -274,6 +288,12 @@ async def _outbox_add(session: AsyncSession | AsyncConnection, message: TaskMess
     table: Any = OutboxRow.__table__
     result: Any = await session.execute(insert_ignore(dialect_of(session), table), values)
     return bool(result.rowcount)
+
+
+def configured_url(app: App) -> str | None:
+    """The backend URL the project configured: its settings' ``tasks_url``, or $PROW_TASKS_URL."""
+    settings: Any = app.state.settings if "settings" in app.state else None
+    return getattr(settings, "tasks_url", None) or os.environ.get("PROW_TASKS_URL") or None
 
 
 def _make_backend(spec: Backend | str | None) -> Backend:
