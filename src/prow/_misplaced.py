@@ -20,13 +20,16 @@ _BATTERIES = {
         "Connection DBSession Database Model Resource ResourceOptions get_or_404 "
         "get_session schema_for"
     ),
-    "prow.auth": "Auth CurrentUser OptionalUser User Group Permission APIKey login logout",
+    "prow.auth": (
+        "Auth Accounts CurrentUser OptionalUser User Group Permission APIKey login logout"
+    ),
     "prow.testing": "TestClient AsyncTestClient",
     "prow.templating": "Templates flash",
     "prow.staticfiles": "StaticFiles",
     "prow.sessions": "SessionMiddleware Sessions",
     "prow.ratelimit": "rate_limit RateLimits",
-    "prow.forms": "ModelForm",
+    "prow.forms": "ModelForm related_fields",
+    "prow.mail": "Mail send_mail EmailMessage",
 }
 
 #: A name users look for in ``prow`` -> the import that gives it (or its prow equivalent).
