@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -276,3 +277,10 @@ async def _result_of_unkept() -> None:
     from prow.tasks import TaskHandle
 
     await TaskHandle(Tasks(), write_note, "x", True).result()
+
+
+def test_ready_asks_a_backend_of_its_own(tmp_path: Path) -> None:
+    tasks = Tasks(f"sqlite+aiosqlite:///{tmp_path / 'own.sqlite3'}")
+    app = App(extensions=[Database(f"sqlite+aiosqlite:///{tmp_path / 'app.sqlite3'}"), tasks])
+    with TestClient(app) as client:
+        client.portal.call(tasks.ready, app)  # SELECT 1 on the tasks' own database

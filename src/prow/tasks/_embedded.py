@@ -117,6 +117,7 @@ class DatabaseBackend(Backend):
 
     def __init__(self, database: Database | None = None) -> None:
         self._database = database
+        self._owns_database = database is not None
 
     @property
     def database(self) -> Database:
@@ -131,6 +132,11 @@ class DatabaseBackend(Backend):
             self._database = database(app)
         if self.database.backend == "sqlite":
             await self._use_wal()
+
+    async def ready(self) -> None:
+        if self._owns_database:  # the app's own Database answers /readyz for itself
+            async with self.database.engine.connect() as connection:
+                await connection.exec_driver_sql("SELECT 1")
 
     async def _use_wal(self) -> None:
         # Workers and the web server write the same file: in WAL mode readers do not block the
