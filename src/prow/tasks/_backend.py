@@ -59,7 +59,14 @@ __all__ = [
 ]
 
 #: URL scheme -> ``"module:Class"`` of a broker backend taking the URL as its one argument.
-BACKEND_SCHEMES: dict[str, str] = {}
+BACKEND_SCHEMES: dict[str, str] = {
+    # taskiq's brokers (prow.tasks._taskiq explains what is used of them).
+    "redis": "prow.tasks._redis:RedisBackend",
+    "rediss": "prow.tasks._redis:RedisBackend",
+    "amqp": "prow.tasks._amqp:AmqpBackend",
+    "amqps": "prow.tasks._amqp:AmqpBackend",
+    "nats": "prow.tasks._nats:NatsBackend",
+}
 
 
 def utcnow() -> datetime:

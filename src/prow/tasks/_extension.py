@@ -23,6 +23,7 @@ import contextvars
 import datetime
 import importlib
 import logging
+import os
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -103,6 +104,9 @@ class Tasks(Extension):
 
     def setup(self, app: App) -> None:
         self._app = app
+        if self._spec is None:  # the settings' tasks_url, else $PROW_TASKS_URL, else the database
+            self._spec = configured_url(app)
+            self._backend = None
         self.backend  # noqa: B018 - a wrong backend URL stops the set-up (prow.E233)
         app.add_middleware(_TaskScope)
 
@@ -288,6 +292,12 @@ async def _outbox_add(session: AsyncSession | AsyncConnection, message: TaskMess
     table: Any = OutboxRow.__table__
     result: Any = await session.execute(insert_ignore(dialect_of(session), table), values)
     return bool(result.rowcount)
+
+
+def configured_url(app: App) -> str | None:
+    """The backend URL the project configured: its settings' ``tasks_url``, or $PROW_TASKS_URL."""
+    settings: Any = app.state.settings if "settings" in app.state else None
+    return getattr(settings, "tasks_url", None) or os.environ.get("PROW_TASKS_URL") or None
 
 
 def _make_backend(spec: Backend | str | None) -> Backend:
