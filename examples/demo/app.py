@@ -5,7 +5,8 @@ http://127.0.0.1:8000/docs. It stores its rows in ``./demo.sqlite3`` (or the dat
 ``PROW_DATABASE_URL``), applies the migrations in ``examples/demo/migrations/`` when it starts
 and adds a few sample rows to an empty catalogue, and two users: ``alice``, who may add,
 change and delete items (permissions ``item.add``, ``item.change``...), and ``bob``, who may only
-read (passwords in ``DEMO_USERS``).
+read (passwords in ``DEMO_USERS``). Alice is staff: she logs in to the admin at /admin, where
+she sees and edits what her permissions allow.
 
 Pages: http://127.0.0.1:8000/items (a form that adds an item), /login, /account (only when
 logged in), /graphql (the catalogue over GraphQL, with GraphiQL). Sessions are signed with
@@ -32,6 +33,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from prow import App, HTTPError, Query, Router
+from prow.admin import Admin, ModelAdmin
 from prow.auth import Auth, grant, requires, resource_permissions
 from prow.db import Database, DBSession, Migration, Model, Resource, database, get_or_404, migrate
 from prow.graphql import GraphQL
@@ -50,6 +52,8 @@ DEMO_USERS = {
     ),
     "bob": ("builder-can-fix-it", []),
 }
+#: The demo's users who may log in to the admin at /admin (with the permissions above).
+DEMO_STAFF = frozenset({"alice"})
 #: Anyone may read the catalogue; writing needs the model's add/change/delete permission.
 WRITES = ("create", "replace", "update", "delete")
 
@@ -75,11 +79,20 @@ def create_app(database_url: str | None = None) -> App:
             Sessions(),
             RateLimits(),
             Auth(),
+            _admin(),
             catalogue_graphql(),
         ],
     )
     demo.include(routes)
     return demo
+
+
+def _admin() -> Admin:
+    """The admin site at /admin: the catalogue, and prow.auth's users and groups."""
+    site = Admin(title="prow demo admin")
+    site.register(Category, CategoryAdmin)
+    site.register(Item, ItemAdmin)
+    return site
 
 
 # -- models: tables "category" and "item" -----------------------------------------------------
@@ -105,6 +118,22 @@ class Item(Model):
     category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
     category: Mapped[Category] = relationship(back_populates="items")
     created_at: Mapped[datetime.datetime] = mapped_column(server_default=func.now())
+
+
+class CategoryAdmin(ModelAdmin):
+    app_label = "catalogue"
+    list_display = ("name",)
+    search_fields = ("name",)
+    ordering = ("name",)
+
+
+class ItemAdmin(ModelAdmin):
+    app_label = "catalogue"
+    list_display = ("name", "category__name", "price", "created_at")
+    list_filter = ("category", "created_at")
+    search_fields = ("name", "category__name")
+    ordering = ("name",)
+    readonly_fields = ("created_at",)
 
 
 # -- the API: two resources and two hand-written routes ---------------------------------------
@@ -238,7 +267,8 @@ async def seed(db: Database) -> None:
         if await session.scalar(select(func.count(Item.id))):
             return
         for username, (password, permissions) in DEMO_USERS.items():
-            user = await Auth().create_user(session, username, password)
+            staff = username in DEMO_STAFF
+            user = await Auth().create_user(session, username, password, is_staff=staff)
             for permission in permissions:
                 await grant(session, user, permission)
         tools, snacks = Category(name="tools"), Category(name="snacks")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 import sys
 import textwrap
 import uuid
@@ -313,3 +314,41 @@ def test_a_database_that_can_never_work_stops_the_check(project: Path) -> None:
         f"app = App(extensions=[Database({missing!r})])\n"
     )
     one_line_error(check("--app", module(project, source)), "prow.E505", "unable to open")
+
+
+# -- extras ---------------------------------------------------------------------------------
+
+
+def test_a_dependency_in_use_that_the_project_does_not_declare(tmp_path: Path) -> None:
+    """Checked in a fresh interpreter: this one has imported every battery for other tests."""
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "__init__.py").write_text("")
+    (tmp_path / "shop" / "main.py").write_text(
+        "from prow import App\nfrom prow.db import Database\n"
+        "app = App(extensions=[Database('sqlite:///./shop.sqlite3')])\n"
+    )
+
+    def check_with(dependencies: str) -> subprocess.CompletedProcess[str]:
+        (tmp_path / "pyproject.toml").write_text(
+            f'[project]\nname = "shop"\nversion = "1"\ndependencies = [{dependencies}]\n'
+            '[tool.prow]\npackage = "shop"\napp = "shop.main:app"\n'
+        )
+        env = {key: value for key, value in os.environ.items() if not key.startswith("PROW_")}
+        return subprocess.run(
+            [sys.executable, "-m", "prow.cli", "check"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    missing = check_with('"prow[server]>=0.1"')
+    assert missing.returncode == 1, missing.stdout + missing.stderr
+    assert missing.stdout.startswith("prow.E812 the app uses aiosqlite, sqlalchemy, which ")
+    assert "prow's 'db' extra" in missing.stdout and '"prow[db,server]"' in missing.stdout
+    declared = check_with('"prow[postgres,server]>=0.1"')  # postgres brings prow[db]
+    assert declared.returncode == 0, declared.stdout + declared.stderr
+    direct = check_with('"prow", "SQLAlchemy[asyncio]>=2", "aiosqlite"')
+    assert direct.returncode == 0, direct.stdout + direct.stderr
