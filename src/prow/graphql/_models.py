@@ -543,7 +543,7 @@ def _schema_input(
     }
     if not fields:
         fields = {"_": (bool, False, None)}
-    return input_class(name, fields, enums, f"What {schema.__name__} accepts.")
+    return input_class(name, fields, enums, f"The fields {schema.__name__} accepts.")
 
 
 def _relation_resolver(plan: RelationLoad) -> Callable[..., Any]:
