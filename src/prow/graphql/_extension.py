@@ -238,7 +238,6 @@ class GraphQL(Extension):
 
     def setup(self, app: App) -> None:
         from prow.db import DBSession
-        from prow.graphql._vendor import graphiql_html
         from prow.graphql._view import ProwView
 
         schema = self.schema
@@ -248,7 +247,7 @@ class GraphQL(Extension):
             self._check_channels(app)
         view = ProwView(
             schema,
-            ide_html=graphiql_html(self.path) if self.graphiql else None,
+            ide_path=self.path if self.graphiql else None,
             allow_queries_via_get=self.allow_get,
             connection_init_wait_timeout=timedelta(seconds=self.connection_init_wait_timeout),
         )
