@@ -253,7 +253,7 @@ class GraphQL(Extension):
         )
         self._view = view
 
-        async def graphql_endpoint(request: Request, session: DBSession) -> Any:
+        async def graphql_endpoint(request: Request, session: Any = None) -> Any:
             context = GraphQLContext(request, session)
             try:
                 response = await view.run(request, context=context)
@@ -264,7 +264,12 @@ class GraphQL(Extension):
             return response
 
         # Real objects, not the strings ``from __future__`` makes: the planner reads them.
-        graphql_endpoint.__annotations__ = {"request": Request, "session": DBSession}
+        # A schema that never touches the database asks for no session (nor a Database).
+        params = [inspect.Parameter("request", _KEYWORD, annotation=Request)]
+        if self._needs_session():
+            params.append(inspect.Parameter("session", _KEYWORD, annotation=DBSession))
+        graphql_endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        graphql_endpoint.__annotations__ = {p.name: p.annotation for p in params}
         app.add_route(
             self.path,
             graphql_endpoint,
@@ -297,12 +302,29 @@ class GraphQL(Extension):
         graphql_schema = self.schema._schema
         return getattr(graphql_schema, f"{kind}_type") is not None
 
+    def _needs_session(self) -> bool:
+        """Whether a resolver may use the database: an exposed model, or a DBSession asked."""
+        if self._resources:
+            return True
+        return any(
+            _asks_for_session(function)
+            for fields in self._fields.values()
+            for function in fields.values()
+        )
+
     def _add_websocket(self, app: App, view: ProwView) -> None:
         from prow.db._database import database
 
-        async def graphql_websocket(websocket: WebSocket) -> None:
-            async with database(app).session() as session:
-                await view.run(websocket, context=GraphQLContext(websocket, session))
+        if not self._needs_session():
+
+            async def graphql_websocket(websocket: WebSocket) -> None:
+                await view.run(websocket, context=GraphQLContext(websocket, None))
+
+        else:
+
+            async def graphql_websocket(websocket: WebSocket) -> None:
+                async with database(app).session() as session:
+                    await view.run(websocket, context=GraphQLContext(websocket, session))
 
         app.websocket(self.path)(graphql_websocket)
 
@@ -347,6 +369,11 @@ class _Schema(strawberry.Schema):
 
 
 # -- the project's own fields, with prow's injections -------------------------------------
+
+
+def _asks_for_session(function: Callable[..., Any]) -> bool:
+    hints = typing.get_type_hints(function, include_extras=True)
+    return any(_injection(hint) is _session_of for hint in hints.values())
 
 
 def _custom_field(kind: str, function: Callable[..., Any]) -> Any:
