@@ -201,3 +201,10 @@ def test_configuration_mistakes_are_refused() -> None:
     with pytest.raises(ConfigurationError) as caught:
         Observability(ready_timeout=0)
     assert caught.value.code == "prow.E321"
+
+
+def test_tracing_without_a_configured_provider_records_nothing_and_serves() -> None:
+    app = make_app(Observability(tracing=True))
+    with TestClient(app) as client:
+        assert client.get("/items/5").json()["id"] == 5
+        assert client.get("/broken").status_code == 503

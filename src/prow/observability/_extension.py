@@ -147,6 +147,7 @@ class _ObservedMiddleware:
         self.app = app
         self.metrics = observability._metrics
         self.tracer = observability._tracer
+        self.explicit_provider = observability.tracer_provider is not None
         self.logs = observability.logs
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -173,7 +174,7 @@ class _ObservedMiddleware:
         async def watching(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
-                status = int(message["status"])
+                status = message["status"]
             await send(message)
 
         metrics = self.metrics
@@ -181,7 +182,7 @@ class _ObservedMiddleware:
             await self.app(scope, receive, watching)
             return status
         method = scope["method"]
-        in_progress = metrics.in_progress.labels(method)
+        in_progress = metrics.in_flight(method)
         in_progress.inc()
         started = time.perf_counter()
         try:
@@ -189,31 +190,29 @@ class _ObservedMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             in_progress.dec()
-            route = scope.get(ROUTE, _UNMATCHED)
-            metrics.requests.labels(method, route, str(status)).inc()
-            metrics.duration.labels(method, route).observe(elapsed)
+            count, duration = metrics.series(method, scope.get(ROUTE, _UNMATCHED), status)
+            count.inc()
+            duration.observe(elapsed)
         return status
 
     async def _traced(self, scope: Scope, receive: Receive, send: Send) -> None:
         from opentelemetry import context, propagate, trace
 
-        from prow.observability._tracing import TRACER
+        from prow.observability._tracing import HEADERS_GETTER, TRACER
 
+        if not self.tracing_configured():
+            await self._measured(scope, receive, send)
+            return
         method = scope["method"]
-        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        parent = propagate.extract(carrier)
-        span = self.tracer.start_span(
-            method,
-            context=parent,
-            kind=trace.SpanKind.SERVER,
-            attributes={
-                "http.request.method": method,
-                "url.path": scope["path"],
-                "url.scheme": scope.get("scheme", "http"),
-            },
-        )
+        parent = propagate.extract(scope["headers"], getter=HEADERS_GETTER)  # type: ignore[arg-type]
+        span = self.tracer.start_span(method, context=parent, kind=trace.SpanKind.SERVER)
+        recording = span.is_recording()
+        if recording:
+            span.set_attribute("http.request.method", method)
+            span.set_attribute("url.path", scope["path"])
+            span.set_attribute("url.scheme", scope.get("scheme", "http"))
         attached = context.attach(trace.set_span_in_context(span, parent))
-        tracer_token = TRACER.set(self.tracer)
+        tracer_token = TRACER.set(self.tracer if recording else None)
         status = 500
         try:
             status = await self._measured(scope, receive, send)
@@ -223,14 +222,32 @@ class _ObservedMiddleware:
         finally:
             TRACER.reset(tracer_token)
             context.detach(attached)
-            route = scope.get(ROUTE)
-            if route is not None:
-                span.update_name(f"{method} {route}")
-                span.set_attribute("http.route", route)
-            span.set_attribute("http.response.status_code", status)
-            if status >= 500:
-                span.set_status(trace.Status(trace.StatusCode.ERROR))
+            if recording:
+                _finish_span(span, method, scope.get(ROUTE), status)
             span.end()
+
+    def tracing_configured(self) -> bool:
+        """Whether spans go anywhere: a provider was given, or one was set globally.
+
+        Until an application sets a tracer provider, OpenTelemetry's global one records
+        nothing; prow then skips the span work altogether (it would be thrown away).
+        """
+        if self.explicit_provider:
+            return True
+        from opentelemetry import trace
+
+        return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
+def _finish_span(span: Any, method: str, route: str | None, status: int) -> None:
+    from opentelemetry import trace
+
+    if route is not None:
+        span.update_name(f"{method} {route}")
+        span.set_attribute("http.route", route)
+    span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span.set_status(trace.Status(trace.StatusCode.ERROR))
 
 
 def _has_sqlalchemy() -> bool:
