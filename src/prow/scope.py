@@ -35,9 +35,6 @@ Each key, then who writes it and who reads it:
     ``ObjectPermission``, which loads them itself when no guard did.
 ``prow.flashes``
     ``flash()``; ``get_flashed_messages()``.
-``prow.route``
-    the wrapper ``prow.observability`` puts on each route (only with metrics or tracing on):
-    the matched route's template; its middleware, for metric labels and the span's name.
 ``prow.unhandled``
     whoever wants to see the request's unhandled exceptions puts an empty list there before
     calling the app (the test clients, to raise the first one in the test; the access log,
@@ -56,7 +53,6 @@ __all__ = [
     "FLASHES",
     "HEADERS",
     "MAX_BODY_SIZE",
-    "ROUTE",
     "SESSION",
     "UNHANDLED",
     "USER",
@@ -73,7 +69,6 @@ USER = "user"
 AUTH_PERMISSIONS = "prow.auth.permissions"
 FLASHES = "prow.flashes"
 UNHANDLED = "prow.unhandled"
-ROUTE = "prow.route"
 
 
 class HeaderList(list[tuple[bytes, bytes]]):
