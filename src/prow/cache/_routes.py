@@ -83,6 +83,9 @@ class _CachedHandle:
         if method not in ("GET", "HEAD"):
             await self.inner(scope, receive, send)
             return
+        if self.policy.ttl == 0:  # ETag only: nothing is looked up or kept
+            await self.inner(scope, receive, _Capture(self, scope, send, None).send)
+            return
         key = self.key_for(scope)
         if key is None:  # a personal route asked with credentials: not for a shared cache
             await self.inner(scope, receive, send)
@@ -130,21 +133,16 @@ class _CachedHandle:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
         cache = self.cache
-        if self.policy.ttl == 0:
-            await self.inner(scope, receive, _Capture(self, scope, send, None).send)
-            return
         entry = await cache._call(cache.backend.get, None, key)
         if entry is not None:
             await self._replay(scope, send, entry)
             return
         lock = key + ":lock"
         token = secrets.token_hex(8)
-        held = await cache._acquire(lock, token)
-        if not held:
-            entry = await cache._wait_for(lambda: _read(cache, key), lock, token)
-            if entry is not _MISSING:
-                await self._replay(scope, send, entry)
-                return
+        entry = await cache._claim(lambda: _read(cache, key), lock, token)
+        if entry is not _MISSING:
+            await self._replay(scope, send, entry)
+            return
         try:
             store = key if scope["method"] == "GET" else None  # a HEAD answer has no body
             await self.inner(scope, receive, _Capture(self, scope, send, store).send)

@@ -139,20 +139,23 @@ class Observability(Extension):
 class _ObservedRoute:
     """A route's ``handle``, timed, counted and traced under the route's template."""
 
-    __slots__ = ("explicit_provider", "inner", "metrics", "template", "tracer")
+    __slots__ = ("configured", "inner", "metrics", "template", "tracer")
 
     def __init__(self, observability: Observability, template: str, inner: Handle) -> None:
         self.inner = inner
         self.template = template
         self.metrics = observability._metrics
         self.tracer = observability._tracer
-        self.explicit_provider = observability.tracer_provider is not None
+        #: Whether spans go somewhere: a provider was given, or one was set globally.
+        self.configured = observability.tracer_provider is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.tracer is not None and self.tracing_configured():
             await self._traced(scope, receive, send)
-        else:
+        elif self.metrics is not None:
             await self._measured(scope, receive, send)
+        else:
+            await self.inner(scope, receive, send)
 
     async def _measured(self, scope: Scope, receive: Receive, send: Send) -> int:
         """Serve the request; record its metrics; return its status (500 when none)."""
@@ -221,11 +224,13 @@ class _ObservedRoute:
         Until an application sets a tracer provider, OpenTelemetry's global one records
         nothing; prow then skips the span work altogether (it would be thrown away).
         """
-        if self.explicit_provider:
+        if self.configured:
             return True
         from opentelemetry import trace
 
-        return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+        # Once a provider is set it stays set (OpenTelemetry refuses to replace it).
+        self.configured = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+        return self.configured
 
 
 class _RequestIdMiddleware:
