@@ -5,10 +5,15 @@ http://127.0.0.1:8000/docs. It stores its rows in ``./demo.sqlite3`` (or the dat
 ``PROW_DATABASE_URL``), applies the migrations in ``examples/demo/migrations/`` when it starts
 and adds a few sample rows to an empty catalogue, and two users: ``alice``, who may add,
 change and delete items (permissions ``item.add``, ``item.change``...), and ``bob``, who may only
-read (passwords in ``DEMO_USERS``).
+read (passwords in ``DEMO_USERS``). Alice is staff: she logs in to the admin at /admin, where
+she sees and edits what her permissions allow.
+
+``POST /api/signup`` opens an account and enqueues a task that welcomes it by e-mail (printed
+on the console): ``prow worker --app examples.demo:app`` runs the tasks.
 
 Pages: http://127.0.0.1:8000/items (a form that adds an item), /login, /account (only when
-logged in). Sessions are signed with ``PROW_SECRET_KEY``, or with a random key per process.
+logged in), /graphql (the catalogue over GraphQL, with GraphiQL). Sessions are signed with
+``PROW_SECRET_KEY``, or with a random key per process.
 
 After changing the models, write the next migration (on a database that has every migration
 so far, e.g. ./demo.sqlite3 once the demo has run) with::
@@ -26,15 +31,19 @@ import pathlib
 import secrets
 from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import BaseModel, EmailStr, Field
 from sqlalchemy import CheckConstraint, ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from prow import App, HTTPError, Query, Router
+from prow.admin import Admin, ModelAdmin
 from prow.auth import Auth, grant, requires, resource_permissions
 from prow.db import Database, DBSession, Migration, Model, Resource, database, get_or_404, migrate
+from prow.graphql import GraphQL
+from prow.mail import Mail
 from prow.ratelimit import RateLimits
 from prow.sessions import Sessions
+from prow.tasks import Tasks, task
 
 #: Where the demo keeps its data unless ``PROW_DATABASE_URL`` names another database.
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///./demo.sqlite3"
@@ -48,6 +57,8 @@ DEMO_USERS = {
     ),
     "bob": ("builder-can-fix-it", []),
 }
+#: The demo's users who may log in to the admin at /admin (with the permissions above).
+DEMO_STAFF = frozenset({"alice"})
 #: Anyone may read the catalogue; writing needs the model's add/change/delete permission.
 WRITES = ("create", "replace", "update", "delete")
 
@@ -73,10 +84,22 @@ def create_app(database_url: str | None = None) -> App:
             Sessions(),
             RateLimits(),
             Auth(),
+            _admin(),
+            catalogue_graphql(),
+            Tasks(),  # background tasks in the same database: `prow worker` runs them
+            Mail(from_email="prow demo <demo@example.com>"),  # the console in development
         ],
     )
     demo.include(routes)
     return demo
+
+
+def _admin() -> Admin:
+    """The admin site at /admin: the catalogue, and prow.auth's users and groups."""
+    site = Admin(title="prow demo admin")
+    site.register(Category, CategoryAdmin)
+    site.register(Item, ItemAdmin)
+    return site
 
 
 # -- models: tables "category" and "item" -----------------------------------------------------
@@ -104,31 +127,53 @@ class Item(Model):
     created_at: Mapped[datetime.datetime] = mapped_column(server_default=func.now())
 
 
+class CategoryAdmin(ModelAdmin):
+    app_label = "catalogue"
+    list_display = ("name",)
+    search_fields = ("name",)
+    ordering = ("name",)
+
+
+class ItemAdmin(ModelAdmin):
+    app_label = "catalogue"
+    list_display = ("name", "category__name", "price", "created_at")
+    list_filter = ("category", "created_at")
+    search_fields = ("name", "category__name")
+    ordering = ("name",)
+    readonly_fields = ("created_at",)
+
+
 # -- the API: two resources and two hand-written routes ---------------------------------------
 
-routes.include(
-    Resource(
-        Category,
-        prefix="/api/categories",
-        filter_fields=["name"],
-        order_fields=["name"],
-        default_order="name",
-        tags=["categories"],
-        permissions=resource_permissions(Category, actions=WRITES),
-    )
+categories = Resource(
+    Category,
+    prefix="/api/categories",
+    filter_fields=["name"],
+    order_fields=["name"],
+    default_order="name",
+    tags=["categories"],
+    permissions=resource_permissions(Category, actions=WRITES),
 )
-routes.include(
-    Resource(
-        Item,
-        prefix="/api/items",
-        filter_fields=["name", "price", "category_id", "created_at"],
-        order_fields=["name", "price", "created_at"],
-        search_fields=["name"],
-        load=["category"],  # each item shows its category, fetched with one query per page
-        tags=["items"],
-        permissions=resource_permissions(Item, actions=WRITES),
-    )
+items = Resource(
+    Item,
+    prefix="/api/items",
+    filter_fields=["name", "price", "category_id", "created_at"],
+    order_fields=["name", "price", "created_at"],
+    search_fields=["name"],
+    load=["category"],  # each item shows its category, fetched with one query per page
+    tags=["items"],
+    permissions=resource_permissions(Item, actions=WRITES),
 )
+routes.include(categories)
+routes.include(items)
+
+
+def catalogue_graphql() -> GraphQL:
+    """The catalogue over GraphQL at /graphql (GraphiQL for browsers): the same Resources,
+    so the same fields, filters, ordering, search and permissions as /api/items."""
+    gql = GraphQL(path="/graphql")
+    gql.expose(items, categories)
+    return gql
 
 
 class CategoryStats(BaseModel):
@@ -192,6 +237,43 @@ async def discount(
     return PriceChange(id=item.id, name=item.name, old_price=old_price, new_price=item.price)
 
 
+class NewAccount(BaseModel):
+    username: Annotated[str, Field(min_length=1, max_length=150)]
+    email: EmailStr
+    password: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class Account(BaseModel):
+    id: int
+    username: str
+
+
+@api.post("/signup", status_code=201, tags=["accounts"])
+async def signup(data: NewAccount, session: DBSession, auth: Auth) -> Account:
+    """Open an account; a task welcomes it by e-mail.
+
+    The task is stored in this request's transaction: a sign-up that fails (a taken username,
+    a weak password) sends nothing. ``prow worker --app examples.demo:app`` runs it.
+    """
+    user = await auth.create_user(session, data.username, data.password, email=data.email)
+    await send_welcome.enqueue(user_id=user.id)
+    return Account(id=user.id, username=user.username)
+
+
+@task(retries=3, backoff=10.0)
+async def send_welcome(user_id: int, session: DBSession, auth: Auth, mail: Mail) -> None:
+    """Welcome a new account (retried with backoff if the mail server is down)."""
+    user = await session.get(auth.user_model, user_id)
+    if user is None or not user.email:
+        return  # deleted since, or no address: nothing to send
+    message = mail.message(
+        "Welcome to the prow demo",
+        f"Hello {user.username},\n\nyour account is ready: log in at /login.\n",
+        to=user.email,
+    )
+    await mail.send_now(message)  # already in a task: send it from here
+
+
 routes.include(api)
 
 
@@ -229,7 +311,8 @@ async def seed(db: Database) -> None:
         if await session.scalar(select(func.count(Item.id))):
             return
         for username, (password, permissions) in DEMO_USERS.items():
-            user = await Auth().create_user(session, username, password)
+            staff = username in DEMO_STAFF
+            user = await Auth().create_user(session, username, password, is_staff=staff)
             for permission in permissions:
                 await grant(session, user, permission)
         tools, snacks = Category(name="tools"), Category(name="snacks")

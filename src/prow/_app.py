@@ -11,7 +11,15 @@ import anyio.to_thread
 
 from prow._csrf import CsrfGuard
 from prow._datastructures import State
-from prow._errors import log_disconnect, log_unhandled, problem_response, server_error_response
+from prow._errors import (
+    error_page,
+    log_disconnect,
+    log_unhandled,
+    login_redirect,
+    prefers_html,
+    problem_response,
+    server_error_response,
+)
 from prow._exceptions import ConfigurationError, HTTPError
 from prow._request import DEFAULT_MAX_BODY_SIZE, ClientDisconnect, Request
 from prow._routing._options import RouteOptions
@@ -36,6 +44,8 @@ from prow.scope import HEADERS
 __all__ = ["App"]
 
 ExceptionHandler = Callable[[Request, Any], Any]
+#: Renders a browser's error page; ``None`` falls back to the built-in page.
+ErrorPageRenderer = Callable[[Request, HTTPError], Any]
 Lifespan = Callable[["App"], contextlib.AbstractAsyncContextManager[Mapping[str, Any] | None]]
 
 
@@ -113,6 +123,12 @@ class App(Router):
         self.exception_handlers: dict[type[BaseException] | int, ExceptionHandler] = dict(
             exception_handlers or {}
         )
+        #: Where a browser asking for a page that needs a login (401) is sent, with ``next=``;
+        #: ``None`` answers such a page with the 401 error page. ``prow.auth.Accounts`` sets it.
+        self.login_url: str | None = None
+        #: Renders error pages for browsers (``(request, error) -> Response | None``); set by
+        #: ``prow.templating.Templates`` to use ``404.html``-style templates. ``None``: built-in.
+        self.error_page_renderer: ErrorPageRenderer | None = None
         self.user_middleware: list[Any] = list(middleware)
         self._lifespan = lifespan
         self._on_startup = list(on_startup)
@@ -509,9 +525,26 @@ class App(Router):
                 raise TypeError(f"exception handler {handler!r} must return a Response")
             return result, None
         if isinstance(exc, HTTPError):
+            if prefers_html(request):
+                return await self._error_page(request, exc), None
             return problem_response(exc), None
         log_unhandled(request, exc)
+        if not self.debug and prefers_html(request):
+            return await self._error_page(request, HTTPError(500)), exc
         return server_error_response(request, exc, self.debug), exc
+
+    async def _error_page(self, request: Request, exc: HTTPError) -> Response:
+        """A browser's answer to an error: the login page for 401 on a GET, else a page."""
+        if exc.status == 401 and self.login_url and request.method in ("GET", "HEAD"):
+            return login_redirect(request, self.login_url)
+        render = self.error_page_renderer
+        if render is not None:
+            result = render(request, exc)
+            if inspect.isawaitable(result):
+                result = await result
+            if isinstance(result, Response):
+                return result
+        return error_page(exc)
 
     def _handler_for(self, exc: Exception) -> ExceptionHandler | None:
         handlers = self.exception_handlers

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from prow._exceptions import ConfigurationError
+from prow._exceptions import ConfigurationError, HTTPError
 from prow.extensions import Extension
-from prow.responses import HTMLResponse
+from prow.responses import HTMLResponse, Response
 from prow.templating._globals import template_globals
 from prow.templating._helpers import is_htmx
 from prow.templating._user import UserPage, UserUse, resolve_user
@@ -92,7 +92,7 @@ class Templates(Extension):
         self.context_processors = list(context_processors)
         self._user_use = UserUse()
         self.env = jinja2.Environment(
-            loader=jinja2.ChoiceLoader(self._fixed + _app_loaders(apps or ())),
+            loader=jinja2.ChoiceLoader([*self._fixed, *_app_loaders(apps or ()), _BUILT_IN]),
             autoescape=jinja2.select_autoescape(_ESCAPED, default_for_string=True),
             enable_async=enable_async,
             auto_reload=bool(auto_reload),
@@ -101,8 +101,33 @@ class Templates(Extension):
         self.env.globals.update(template_globals(static_name))
 
     def setup(self, app: App) -> None:
-        """Make the app's environment now (search path, reloading) rather than on first use."""
+        """Make the app's environment now (search path, reloading) rather than on first use.
+
+        The first ``Templates`` installed also renders the app's error pages for browsers
+        from ``404.html``, ``500.html``... (else ``error.html``) when it has them.
+        """
         self._env_for(app)
+        if app.error_page_renderer is None:
+            app.error_page_renderer = self.error_page
+
+    async def error_page(self, request: HTTPConnection, exc: HTTPError) -> Response | None:
+        """The page for ``exc`` from ``<status>.html`` or ``error.html``; ``None`` if neither.
+
+        The template sees ``status``, ``title`` and ``detail`` (a 5xx detail says nothing
+        of the failure).
+        """
+        env = self._env_for(request.app)
+        try:
+            template = env.get_or_select_template([f"{exc.status}.html", "error.html"])
+        except jinja2.TemplateNotFound:
+            return None
+        detail = exc.detail if exc.status < 500 else "Something went wrong on our side."
+        values = self.context(request, {"status": exc.status, "title": exc.title, "detail": detail})
+        if self.env.is_async:
+            text = await template.render_async(values)
+        else:
+            text = template.render(values)
+        return HTMLResponse(text, exc.status, headers=exc.headers)
 
     def get_template(self, name: str, request: HTTPConnection | None = None) -> jinja2.Template:
         """The compiled template ``name`` (cached); errors name the folders searched."""
@@ -142,7 +167,7 @@ class Templates(Extension):
         if self._apps is not None:
             return self.env.overlay(auto_reload=auto_reload)
         names = getattr(getattr(app.state, "settings", None), "apps", None) or ()
-        loader = jinja2.ChoiceLoader(self._fixed + _app_loaders(names))
+        loader = jinja2.ChoiceLoader([*self._fixed, *_app_loaders(names), _BUILT_IN])
         return self.env.overlay(loader=loader, auto_reload=auto_reload)
 
     def context(self, request: HTTPConnection, context: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -279,6 +304,11 @@ def _template_frame(exc: BaseException) -> tuple[str, int] | None:
             found = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
         tb = tb.tb_next
     return found
+
+
+#: prow's own templates, searched last: ``{% extends "prow/base.html" %}`` gives any page a
+#: finished layout (a small stylesheet, light and dark, flash messages) to start from.
+_BUILT_IN = jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates")
 
 
 def _search_path(env: jinja2.Environment) -> list[str]:
