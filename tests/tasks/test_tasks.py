@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -223,6 +224,12 @@ def test_worker_runs_tasks_and_periodic_ones_once_per_period(sqlite_url: str) ->
     async def tick() -> None:
         calls.append(("tick",))
 
+    minute = (datetime.datetime.now(datetime.UTC).minute + 30) % 60
+
+    @task(schedule=f"{minute} * * * *", queue="ticks", name="tests.tasks.hourly")
+    async def hourly() -> None:  # its last period began 30 minutes ago: not run late
+        calls.append(("hourly",))
+
     app, tasks = make_app(sqlite_url)
 
     async def scenario() -> None:
@@ -241,6 +248,7 @@ def test_worker_runs_tasks_and_periodic_ones_once_per_period(sqlite_url: str) ->
     assert sorted(c for c in calls if c[0] == "add") == [("add", n, 1) for n in range(5)]
     ticks = calls.count(("tick",))
     assert 2 <= ticks <= 4  # one per second across both workers, not one per worker
+    assert ("hourly",) not in calls
 
 
 def test_configuration_mistakes_have_codes() -> None:
@@ -269,3 +277,10 @@ async def _result_of_unkept() -> None:
     from prow.tasks import TaskHandle
 
     await TaskHandle(Tasks(), write_note, "x", True).result()
+
+
+def test_ready_asks_a_backend_of_its_own(tmp_path: Path) -> None:
+    tasks = Tasks(f"sqlite+aiosqlite:///{tmp_path / 'own.sqlite3'}")
+    app = App(extensions=[Database(f"sqlite+aiosqlite:///{tmp_path / 'app.sqlite3'}"), tasks])
+    with TestClient(app) as client:
+        client.portal.call(tasks.ready, app)  # SELECT 1 on the tasks' own database

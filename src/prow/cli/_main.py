@@ -6,7 +6,7 @@ import click
 
 from prow import __version__
 from prow.apps import cli_commands
-from prow.cli import _auth, _check, _db, _inspect, _project, _serve
+from prow.cli import _auth, _check, _db, _inspect, _project, _serve, _tasks
 from prow.cli._discovery import load_app
 from prow.cli._errors import CLIError, CLIGroup
 
@@ -92,6 +92,8 @@ _COMMANDS: tuple[click.Command, ...] = (
     _project.startapp,
     _check.check,
     _auth.createsuperuser,
+    _tasks.worker,
+    _tasks.tasks,
 )
 for _command in _COMMANDS:
     main.add_command(_command)

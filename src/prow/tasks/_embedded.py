@@ -117,6 +117,7 @@ class DatabaseBackend(Backend):
 
     def __init__(self, database: Database | None = None) -> None:
         self._database = database
+        self._owns_database = database is not None
 
     @property
     def database(self) -> Database:
@@ -129,6 +130,21 @@ class DatabaseBackend(Backend):
             from prow.db import database
 
             self._database = database(app)
+        if self.database.backend == "sqlite":
+            await self._use_wal()
+
+    async def ready(self) -> None:
+        if self._owns_database:  # the app's own Database answers /readyz for itself
+            async with self.database.engine.connect() as connection:
+                await connection.exec_driver_sql("SELECT 1")
+
+    async def _use_wal(self) -> None:
+        # Workers and the web server write the same file: in WAL mode readers do not block the
+        # writer and a commit costs one sync instead of several (the mode stays with the file).
+        async with self.database.engine.connect() as connection:
+            mode = await connection.exec_driver_sql("PRAGMA journal_mode")
+            if str(mode.scalar()).lower() not in ("wal", "memory"):
+                await connection.exec_driver_sql("PRAGMA journal_mode=WAL")
 
     # -- enqueue ----------------------------------------------------------------------------
 

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["Worker", "run_delivery"]
 
 logger = logging.getLogger("prow.tasks")
+#: How late a worker that has just started may still start a period that began before it.
+_CATCH_UP = datetime.timedelta(seconds=60)
 
 
 async def run_delivery(tasks: Tasks, delivery: Delivery, lease: float | None = None) -> None:
@@ -186,13 +188,25 @@ class Worker:
         self.processed = 0
         self._stopping = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
+        self._born = utcnow()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
 
     def stop(self) -> None:
         """Stop claiming; running tasks get ``grace`` seconds to finish."""
         self._stopping.set()
 
+    def abort(self) -> None:
+        """Stop now: cancel running tasks, which go back to the queue."""
+        self._stopping.set()
+        for running in list(self._running):
+            running.cancel()
+
     async def run(self) -> None:
         """Work until ``stop()``; then finish (or give back) what is running."""
+        self._born = utcnow()
         scheduler = asyncio.ensure_future(self._schedule()) if self.schedule else None
         try:
             await self._claim_loop()
@@ -205,7 +219,8 @@ class Worker:
         backend = self.tasks.backend
         while not self._stopping.is_set():
             free = self.concurrency - len(self._running)
-            if free <= 0:
+            # Claim in batches: wait until half the slots are free (one claim, several tasks).
+            if free <= 0 or (self._running and free < (self.concurrency + 1) // 2):
                 await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
                 continue
             try:
@@ -216,6 +231,9 @@ class Worker:
                 logger.warning("tasks: cannot claim now; trying again", exc_info=True)
                 await self._pause(self.poll)
                 continue
+            if self._stopping.is_set():  # stopped while claiming: give them back
+                await asyncio.gather(*(d.release() for d in deliveries), return_exceptions=True)
+                return
             for delivery in deliveries:
                 running = asyncio.ensure_future(run_delivery(self.tasks, delivery, self.lease))
                 self._running.add(running)
@@ -266,6 +284,11 @@ class Worker:
     ) -> None:
         slot = current_slot(now, task.options.schedule, task.options.every)
         if started.get(task.name) == slot:
+            return
+        if slot < self._born - _CATCH_UP:
+            # A period that began long before this worker started (a nightly job seen at
+            # noon) is not run late; one that began moments ago (a restart) still is.
+            started[task.name] = slot
             return
         if await self.tasks.backend.claim_period(task.name, slot):
             await self.tasks.enqueue(task, task.dump_arguments((), {}))
