@@ -173,3 +173,12 @@ async def test_many_messages_in_a_batch(backend: Backend) -> None:
             seen.append(delivery.message.id)
             await delivery.ack()
     assert sorted(seen) == sorted(m.id for m in sent)
+
+
+async def test_ready_answers_while_the_broker_does(backend: Backend) -> None:
+    await backend.ready()
+    await backend.shutdown()
+    with pytest.raises(Exception):  # noqa: B017 - each broker's client has its own error
+        await backend.ready()
+    await backend.startup(None)  # type: ignore[arg-type]
+    await backend.ready()

@@ -166,6 +166,8 @@ def test_broker_down_the_request_still_commits_and_the_relay_catches_up(
             assert time.monotonic() - started < 5
             with pytest.raises(RedisConnectionError):  # the relay cannot send: the row stays
                 client.portal.call(tasks.relay)
+            with pytest.raises(RedisConnectionError):  # /readyz would answer 503
+                client.portal.call(tasks.backend.ready)
             assert client.portal.call(_notes, app) == []
             redis.start()  # an empty Redis, as after a restart without persistence
             client.portal.call(_run_until, tasks, noted)

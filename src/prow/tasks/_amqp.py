@@ -126,6 +126,12 @@ class AmqpBackend(Backend):
         if self.records is not None:
             await self.records.shutdown()
 
+    async def ready(self) -> None:
+        """A passive declare of the default queue (``/readyz``): raises when RabbitMQ is gone."""
+        await self._channel.declare_queue(self.queue_name("default"), passive=True)
+        if self.records is not None:
+            await self.records.ready()
+
     @property
     def _channel(self) -> Any:
         if self._broker is None:

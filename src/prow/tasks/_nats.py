@@ -101,6 +101,12 @@ class NatsBackend(Backend):
         if broker is not None:
             await broker.shutdown()
 
+    async def ready(self) -> None:
+        """One round trip to the server (``/readyz``): raises when NATS does not answer."""
+        if self._broker is None or not self._broker.client.is_connected:
+            raise ConnectionError("not connected to NATS")
+        await self._broker.client.flush(timeout=2)
+
     @property
     def _js(self) -> Any:
         if self._broker is None:

@@ -181,6 +181,10 @@ class RedisBackend(Backend):
         self._redis = None
         self._groups = set()
 
+    async def ready(self) -> None:
+        """One ``PING`` (``/readyz``): raises when Redis does not answer."""
+        await self._client.ping()
+
     @property
     def _client(self) -> Any:  # redis.asyncio.Redis; its stubs type replies loosely
         if self._redis is None:
