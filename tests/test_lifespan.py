@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import pytest
 
-from prow import App, ConfigurationError, Path, Request
+from prow import App, ConfigurationError, Depends, Path, Request
 from prow.testing import TestClient
 
 
@@ -142,3 +142,35 @@ def test_body_and_form_mixed_fails_at_startup() -> None:
 
     with pytest.raises(ConfigurationError, match=r"^prow\.E006: "), TestClient(app):
         pass
+
+
+def test_a_path_placeholder_no_parameter_takes_fails_at_startup() -> None:
+    app = App()
+
+    @app.get("/shops/{shop_id}/items/{item_id}")
+    async def item(item_id: int) -> int:
+        return item_id
+
+    with pytest.raises(ConfigurationError) as info, TestClient(app):
+        pass
+    assert info.value.code == "prow.E031"
+    assert "{shop_id}" in str(info.value) and "{item_id}" not in str(info.value)
+
+
+def test_a_path_placeholder_taken_by_a_dependency_or_read_by_hand_is_fine() -> None:
+    app = App()
+
+    async def shop(shop_id: int) -> int:
+        return shop_id
+
+    @app.get("/shops/{shop_id}/items/{item_id}")
+    async def item(item_id: int, found: Annotated[int, Depends(shop)]) -> list[int]:
+        return [found, item_id]
+
+    @app.get("/raw/{anything}")
+    async def raw(request: Request) -> str:
+        return str(request.path_params["anything"])
+
+    with TestClient(app) as client:
+        assert client.get("/shops/2/items/3").json() == [2, 3]
+        assert client.get("/raw/x").json() == "x"

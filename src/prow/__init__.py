@@ -11,6 +11,9 @@
         return {"item_id": item_id, "q": q}
 """
 
+import sys
+from typing import Any
+
 from prow._app import App
 from prow._csrf import CSRF_FIELD, CSRF_HEADER, csrf_token
 from prow._exceptions import (
@@ -21,6 +24,7 @@ from prow._exceptions import (
     WebSocketError,
 )
 from prow._formdata import FormData, UploadFile
+from prow._misplaced import misplaced_name
 from prow._params import Body, Cookie, Depends, File, Form, Header, Path, Query
 from prow._request import HTTPConnection, Request
 from prow._routing._options import RouteOptions
@@ -76,3 +80,8 @@ __all__ = [
     "WebSocketState",
     "csrf_token",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # A missing name: say where it lives (``from prow import Resource`` -> prow.db).
+    raise misplaced_name(__name__, name, sys._getframe(1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 import sys
 import textwrap
 import uuid
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner, Result
 
 from prow.cli import main
-from prow.db import makemigrations, migrate
+from prow.db import Model, makemigrations, migrate
 
 STRONG_KEY = secrets.token_urlsafe(48)
 PRODUCTION = {
@@ -150,16 +151,23 @@ def test_the_projects_settings_class_is_found_from_a_subfolder(project: Path) ->
 # -- migrations -------------------------------------------------------------------------------
 
 
-def write_migration(folder: Path, url: str) -> str:
-    """A migrations folder with one revision, made from a metadata of the test's own."""
+@pytest.fixture
+def models(monkeypatch: pytest.MonkeyPatch) -> sa.MetaData:
+    """The project's models, as ``prow check`` sees them (this process has other tests' too)."""
     metadata = sa.MetaData()
     sa.Table("probe", metadata, sa.Column("id", sa.Integer, primary_key=True))
-    written = makemigrations("create probe", url=url, directory=folder, models=metadata)
+    monkeypatch.setattr(Model, "metadata", metadata)
+    return metadata
+
+
+def write_migration(folder: Path, url: str, message: str = "create probe") -> str:
+    """A migration of the models in the folder (made from the models fixture's metadata)."""
+    written = makemigrations(message, url=url, directory=folder)
     assert written is not None
     return written.name.split("-")[1].split("_")[0]
 
 
-def test_pending_migrations_fail_until_migrated(project: Path) -> None:
+def test_pending_migrations_fail_until_migrated(project: Path, models: sa.MetaData) -> None:
     url = f"sqlite:///{project / 'app.sqlite3'}"
     revision = write_migration(project / "migrations", url)
     name = module(project, f"from prow import App\napp = App(database_url={url!r})\n")
@@ -173,7 +181,26 @@ def test_pending_migrations_fail_until_migrated(project: Path) -> None:
     assert check("--app", name).exit_code == 0
 
 
-def test_a_migrations_folder_elsewhere(project: Path) -> None:
+def test_models_changed_without_a_migration(project: Path, models: sa.MetaData) -> None:
+    url = f"sqlite:///{project / 'app.sqlite3'}"
+    write_migration(project / "migrations", url)
+    migrate(url=url, directory=project / "migrations")
+    name = module(project, f"from prow import App\napp = App(database_url={url!r})\n")
+    assert check("--app", name).exit_code == 0
+    models.tables["probe"].append_column(sa.Column("title", sa.String(50)))
+    sa.Table("note", models, sa.Column("id", sa.Integer, primary_key=True))
+    result = check("--app", name)
+    assert result.exit_code == 1, result.output
+    first = result.output.splitlines()[0]
+    assert first.startswith("prow.E811 the models changed since the newest migration: ")
+    assert "add column probe.title" in first and "add table note" in first
+    assert "prow makemigrations" in result.output
+    write_migration(project / "migrations", url, "title and notes")
+    migrate(url=url, directory=project / "migrations")
+    assert check("--app", name).exit_code == 0
+
+
+def test_a_migrations_folder_elsewhere(project: Path, models: sa.MetaData) -> None:
     url = f"sqlite:///{project / 'app.sqlite3'}"
     write_migration(project / "db" / "migrations", url)
     name = module(project, f"from prow import App\napp = App(database_url={url!r})\n")
@@ -182,7 +209,7 @@ def test_a_migrations_folder_elsewhere(project: Path) -> None:
     assert result.exit_code == 1 and result.output.startswith("prow.E807")
 
 
-def test_an_unreachable_database(project: Path) -> None:
+def test_an_unreachable_database(project: Path, models: sa.MetaData) -> None:
     write_migration(project / "migrations", f"sqlite:///{project / 'app.sqlite3'}")
     missing = f"sqlite:///{project / 'no' / 'such' / 'folder' / 'app.sqlite3'}"
     name = module(project, f"from prow import App\napp = App(database_url={missing!r})\n")
@@ -287,3 +314,41 @@ def test_a_database_that_can_never_work_stops_the_check(project: Path) -> None:
         f"app = App(extensions=[Database({missing!r})])\n"
     )
     one_line_error(check("--app", module(project, source)), "prow.E505", "unable to open")
+
+
+# -- extras ---------------------------------------------------------------------------------
+
+
+def test_a_dependency_in_use_that_the_project_does_not_declare(tmp_path: Path) -> None:
+    """Checked in a fresh interpreter: this one has imported every battery for other tests."""
+    (tmp_path / "shop").mkdir()
+    (tmp_path / "shop" / "__init__.py").write_text("")
+    (tmp_path / "shop" / "main.py").write_text(
+        "from prow import App\nfrom prow.db import Database\n"
+        "app = App(extensions=[Database('sqlite:///./shop.sqlite3')])\n"
+    )
+
+    def check_with(dependencies: str) -> subprocess.CompletedProcess[str]:
+        (tmp_path / "pyproject.toml").write_text(
+            f'[project]\nname = "shop"\nversion = "1"\ndependencies = [{dependencies}]\n'
+            '[tool.prow]\npackage = "shop"\napp = "shop.main:app"\n'
+        )
+        env = {key: value for key, value in os.environ.items() if not key.startswith("PROW_")}
+        return subprocess.run(
+            [sys.executable, "-m", "prow.cli", "check"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    missing = check_with('"prow[server]>=0.1"')
+    assert missing.returncode == 1, missing.stdout + missing.stderr
+    assert missing.stdout.startswith("prow.E812 the app uses aiosqlite, sqlalchemy, which ")
+    assert "prow's 'db' extra" in missing.stdout and '"prow[db,server]"' in missing.stdout
+    declared = check_with('"prow[postgres,server]>=0.1"')  # postgres brings prow[db]
+    assert declared.returncode == 0, declared.stdout + declared.stderr
+    direct = check_with('"prow", "SQLAlchemy[asyncio]>=2", "aiosqlite"')
+    assert direct.returncode == 0, direct.stdout + direct.stderr

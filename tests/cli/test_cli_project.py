@@ -24,9 +24,12 @@ from click.testing import CliRunner, Result
 from prow.cli import main
 
 PROJECT_FILES = {
+    ".dockerignore",
     ".env",
     ".env.example",
     ".gitignore",
+    "Dockerfile",
+    "compose.yaml",
     "README.md",
     "conftest.py",
     "pyproject.toml",
@@ -100,12 +103,85 @@ def test_new_writes_the_project_layout(generated: tuple[str, Path, Result]) -> N
     settings = (project / name / "settings.py").read_text()
     assert f'apps: list[str] = ["{name}.apps.example"]' in settings
     main_module = (project / name / "main.py").read_text()
-    assert "app = create_app(load_settings(Settings))" in main_module
+    assert "app = create_app(settings, extensions=shared_state(settings))" in main_module
     assert len(main_module.splitlines()) < 15
     assert f'app = "{name}.main:app"' in (project / "pyproject.toml").read_text()
     env = (project / ".env").read_text()
     assert "PROW_DEBUG=true" in env and "PROW_SECRET_KEY=" in env
     assert "PROW_SECRET_KEY=change-me" in (project / ".env.example").read_text()
+
+
+def test_a_new_project_installs_from_its_vendored_wheel(
+    generated: tuple[str, Path, Result], tmp_path: Path
+) -> None:
+    """A fresh environment with only the wheel (no prow checkout) installs and tests it.
+
+    prow comes from the project's vendor/ wheel, offline; its dependencies (SQLAlchemy, ...)
+    come from this environment through a path file, not from the network, to keep it fast.
+    """
+    _, project, _ = generated
+    (wheel,) = (project / "vendor").glob("prow-*-py3-none-any.whl")
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120
+    )
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    install = subprocess.run(
+        [
+            sys.executable,  # this environment's pip, installing into the new one
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "-q",
+            "--no-index",
+            "--no-deps",
+            "--find-links",
+            str(project / "vendor"),
+            "prow",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert install.returncode == 0, install.stdout + install.stderr
+    here = [path for path in sys.path if path.endswith("site-packages")]
+    # After installing: pip would take this checkout's (editable) prow for the wheel.
+    (Path(site) / "dependencies.pth").write_text("\n".join(here) + "\n")
+    where = subprocess.run(
+        [str(python), "-c", "import prow; print(prow.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert where.startswith(site), where  # the wheel's prow, not this checkout's
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PROW_")}
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env['PATH']}"
+    tests = subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    version = subprocess.run(
+        [str(venv / "bin" / "prow"), "--version"], capture_output=True, text=True, check=False
+    )
+    assert version.returncode == 0 and "0." in version.stdout, version.stdout + version.stderr
+    assert wheel.read_bytes() == (
+        Path(invoke("wheel", "--out", str(tmp_path / "again")).output.strip()).read_bytes()
+    )  # the same files give the same wheel
 
 
 def test_startapp_adds_an_app_and_says_how_to_list_it(
@@ -128,8 +204,8 @@ def test_the_project_passes_its_own_tests(generated: tuple[str, Path, Result]) -
     _, project, _ = generated
     result = run_tests(project)
     assert result.returncode == 0, result.stdout + result.stderr
-    # the example app's 3, the project's 2 and the new blog app's 1
-    assert "6 passed" in result.stdout, result.stdout
+    # the example app's 3, the project's 3 and the new blog app's 1
+    assert "7 passed" in result.stdout, result.stdout
 
 
 def test_the_app_answers_in_process(generated: tuple[str, Path, Result]) -> None:
@@ -232,6 +308,7 @@ def test_minimal_is_one_file_and_its_test(tmp_path: Path) -> None:
         "pyproject.toml",
         "README.md",
         ".gitignore",
+        "vendor",  # the prow wheel it installs from
     }
     tested = run_tests(project)
     assert tested.returncode == 0, tested.stdout + tested.stderr

@@ -16,11 +16,11 @@ from typing import Any
 
 import anyio.to_thread
 
-from prow._exceptions import RequestValidationError
+from prow._exceptions import ConfigurationError, RequestValidationError
 from prow._params._body import BodyPlan, build_body_plan
 from prow._params._convert import ConversionError
 from prow._params._errors import missing
-from prow._params._plan import CallPlan, DependencyRef, ParamPlan, compile_call
+from prow._params._plan import CallPlan, DependencyRef, ParamPlan, compile_call, describe
 from prow._request import HTTPConnection, Request
 from prow._security import CREDENTIAL_HEADERS
 from prow.background import BackgroundTasks
@@ -339,10 +339,51 @@ def plan_route(
         call = depends.dependency
         plan = compile_call(call, path_names, special_types)
         pre.append(DependencyRef(None, call, depends.use_cache, plan, depends.scope))
+    declared = [plan for ref in pre for plan in ref.plan.walk()] + list(root.walk())
+    _check_async_only(declared)
+    _check_path_names(declared, path_names, owner)
     if overrides:
         root = _override(root, overrides, path_names, special_types)
         pre = [_override_ref(ref, overrides, path_names, special_types) for ref in pre]
     return RoutePlan(root, pre, owner)
+
+
+#: What a callable needs to read the path's values by hand (``request.path_params``).
+_SEES_PATH = frozenset(("request", "websocket", "connection"))
+
+
+def _check_async_only(plans: list[CallPlan]) -> None:
+    """A plain ``def`` may not take what only works awaited (the async database session):
+    it would get a coroutine where it expects rows (``'coroutine' object is not iterable``).
+    A dependency says so with a ``__prow_async_only__`` attribute: the fix, in words."""
+    for plan in plans:
+        if plan.kind not in ("sync", "gen"):
+            continue
+        for ref in plan.dependencies:
+            fix = getattr(ref.call, "__prow_async_only__", None)
+            if fix is not None:
+                raise ConfigurationError(
+                    "prow.E032",
+                    f"{describe(plan.call)} is a plain 'def' but its parameter {ref.name!r} "
+                    f"is only usable from async code: {fix}",
+                )
+
+
+def _check_path_names(plans: list[CallPlan], path_names: frozenset[str], owner: str) -> None:
+    """Every ``{placeholder}`` of the path is taken by the handler or a dependency (or read
+    from the request by hand): a forgotten one is a typo or a lost filter, said at start-up."""
+    if not path_names or any(kind in _SEES_PATH for plan in plans for _, kind in plan.specials):
+        return
+    taken = {param.alias for plan in plans for param in plan.params if param.source == "path"}
+    missing = sorted(path_names - taken)
+    if missing:
+        names = ", ".join(f"{{{name}}}" for name in missing)
+        first = missing[0]
+        raise ConfigurationError(
+            "prow.E031",
+            f"the path of {owner} has {names} but neither the handler nor its dependencies "
+            f"take it: add a parameter (e.g. '{first}: int') or remove the segment.",
+        )
 
 
 def _override(

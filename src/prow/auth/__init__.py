@@ -24,6 +24,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from prow._extras import missing_extra
+
+try:  # a missing dependency names the extra that installs it, not just the module
+    import argon2 as _argon2  # noqa: F401
+    import itsdangerous as _itsdangerous  # noqa: F401
+    import jwt as _jwt  # noqa: F401
+    import sqlalchemy as _sqlalchemy  # noqa: F401
+except ModuleNotFoundError as _missing:
+    raise missing_extra("prow.auth", _missing) from _missing
+
 from prow.auth._apikeys import hash_api_key, revoke_api_key
 from prow.auth._auth import Auth
 from prow.auth._current import (
@@ -68,6 +78,7 @@ from prow.auth._router import is_safe_redirect
 from prow.auth._tokens import TokenError
 
 if TYPE_CHECKING:
+    from prow.auth._accounts import Accounts
     from prow.auth._default import APIKey, User
 
 
@@ -77,6 +88,10 @@ def __getattr__(name: str) -> Any:
         from prow.auth import _default
 
         return getattr(_default, name)
+    if name == "Accounts":  # the account pages need templates and mail: loaded when named
+        from prow.auth._accounts import Accounts
+
+        return Accounts
     raise AttributeError(f"module 'prow.auth' has no attribute {name!r}")
 
 
@@ -85,6 +100,7 @@ __all__ = [
     "AbstractAPIKey",
     "AbstractUser",
     "AccountError",
+    "Accounts",
     "Auth",
     "CurrentUser",
     "Group",

@@ -15,6 +15,8 @@ prow.E807  migrations not applied to the database
 prow.E808  the database's migration state cannot be read
 prow.E809  the allowed hosts are only this machine's names (deploy)
 prow.E810  the database server cannot be reached now (refused, unreachable, starting up)
+prow.E811  the models changed without a migration
+prow.E812  the app uses a dependency of an extra that pyproject.toml does not ask for
 ========== =================================================================================
 
 Loading the app already checks the rest: apps (``prow.E7xx``), settings (``prow.E601``).
@@ -23,6 +25,9 @@ Loading the app already checks the rest: apps (``prow.E7xx``), settings (``prow.
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
+import sys
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from prow._exceptions import ConfigurationError
+from prow._extras import canonical, extras_providing, installed_by, requirement
 from prow._security import key_weakness
 from prow.cli._discovery import app_option, load_app
 from prow.cli._errors import CLIError
@@ -99,7 +105,9 @@ def check(app_path: str | None, deploy: bool, migrations: Path | None) -> None:
     app = _load(app_path, project)
     _build(app)
     settings = _settings(app, project)
-    problems = deploy_problems(settings, app) if deploy else []
+    # Read what the app imported before the checks below import more (Alembic, drivers).
+    problems = extras_problems(project.root) if project else []
+    problems += deploy_problems(settings, app) if deploy else []
     folder = migrations or (project.root if project else Path.cwd()) / "migrations"
     problems += reachability_problems(app)
     problems += migration_problems(app, folder)
@@ -270,7 +278,7 @@ def migration_problems(app: App, folder: Path) -> list[Problem]:
     except MigrationError as exc:
         return [_unreadable(str(exc))]
     if not pending:
-        return []
+        return _model_problems(url, folder)
     names = ", ".join(f"{entry.revision} ({entry.message})" for entry in pending)
     return [
         Problem(
@@ -279,6 +287,61 @@ def migration_problems(app: App, folder: Path) -> list[Problem]:
             f"database: {names}.",
             "run `prow migrate` (before starting the new version of the app).",
         )
+    ]
+
+
+def _model_problems(url: str, folder: Path) -> list[Problem]:
+    """Models changed since the newest migration: the first request that reads a new
+    column would answer 500 ("no such column")."""
+    from prow.db import MigrationError, model_changes
+
+    try:
+        changes = model_changes(url=url, directory=folder)
+    except MigrationError as exc:
+        return [_unreadable(str(exc))]
+    if not changes:
+        return []
+    return [
+        Problem(
+            "prow.E811",
+            f"the models changed since the newest migration: {', '.join(changes)}.",
+            'run `prow makemigrations -m "what changed"`, review the file, then `prow migrate`.',
+        )
+    ]
+
+
+def extras_problems(root: Path) -> list[Problem]:
+    """Dependencies the app imported that only an extra of prow installs, and that the
+    project's ``pyproject.toml`` does not ask for: a fresh environment of the project would
+    fail with ``ModuleNotFoundError`` (here they are installed for another reason)."""
+    try:
+        project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return []  # find_project read it a moment ago: nothing to add
+    declared = project.get("project", {}).get("dependencies")
+    if not isinstance(declared, list):
+        return []  # not an installable project: nothing says how its environment is made
+    parsed = [requirement(line) for line in declared if isinstance(line, str)]
+    asked = {found[0] for found in parsed if found}
+    extras = {extra for found in parsed if found and found[0] == "prow" for extra in found[1]}
+    covered = asked | installed_by(extras)
+    owners = importlib.metadata.packages_distributions()
+    missing: dict[str, set[str]] = {}
+    for module in sorted(name for name in sys.modules if "." not in name):
+        for distribution in {canonical(owner) for owner in owners.get(module, ())}:
+            wanted = extras_providing(distribution)
+            if wanted and distribution not in covered:
+                missing.setdefault(wanted[0], set()).add(module)
+    return [
+        Problem(
+            "prow.E812",
+            f"the app uses {', '.join(sorted(modules))}, which prow's {extra!r} extra "
+            "installs, but pyproject.toml's dependencies do not ask for it: a new "
+            "environment of the project would fail with ModuleNotFoundError.",
+            f"add {extra!r} to the extras of prow in [project] dependencies "
+            f'("prow[{",".join(sorted(extras | {extra}))}]"), then reinstall.',
+        )
+        for extra, modules in sorted(missing.items())
     ]
 
 

@@ -24,6 +24,7 @@ import click
 
 from prow import __version__
 from prow.cli._errors import CLIError
+from prow.cli._wheel import build_wheel
 
 __all__ = ["Project", "find_project", "new", "render", "startapp"]
 
@@ -149,6 +150,8 @@ def new(name: str, minimal: bool, directory: Path | None) -> None:
     values = {"name": name, "prow_version": __version__}
     files = render("minimal", values) if minimal else _project_files(values)
     _write(target, files)
+    # prow is not on a package index yet: the project carries the wheel it installs from.
+    build_wheel(target / "vendor")
     click.echo(f"Created {'app' if minimal else 'project'} {name} in {target}")
     click.echo("Next:")
     click.echo(f"  cd {target}")

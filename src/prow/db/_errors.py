@@ -38,7 +38,9 @@ from sqlalchemy.engine import Dialect, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.schema import ColumnCollectionConstraint
 
+from prow._errors import EXPLAINERS
 from prow._exceptions import HTTPError
+from prow.db._lazy import explain as explain_unloaded
 from prow.db._model import Model
 
 if TYPE_CHECKING:
@@ -560,7 +562,10 @@ async def _respond(request: Request, error: HTTPError) -> Response:
 
 
 def install_error_handlers(app: App) -> None:
-    """Answer database errors 404/409/422/503 on ``app``, keeping handlers the user set."""
+    """Answer database errors 404/409/422/503 on ``app``, keeping handlers the user set;
+    an unloaded relationship's 500 says which one and how to load it."""
+    if explain_unloaded not in EXPLAINERS:
+        EXPLAINERS.append(explain_unloaded)
     handlers = app.exception_handlers
     handlers.setdefault(sa_exc.NoResultFound, _not_found)
     handlers.setdefault(sa_exc.IntegrityError, _integrity)

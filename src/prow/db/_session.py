@@ -23,8 +23,9 @@ map, no ORM loading), the cheaper road for reads and hand-written statements::
         row = (await connection.execute(ONE_POST, {"id": post_id})).mappings().first()
         ...
 
-Both skip the commit when the driver reports that no transaction is open (SQLite's drivers know
-exactly: a read-only request leaves nothing to commit), and commit otherwise.
+Both skip the commit when the driver reports that no transaction is open (SQLite's and
+asyncpg's drivers know exactly: a read-only request leaves nothing to commit), and commit
+otherwise.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from prow._exceptions import HTTPError
 from prow._params import Depends
 from prow._request import Request
 from prow.db._database import Database, database
+from prow.db._lean import driver_in_transaction
 from prow.extensions import requires_extension
 
 __all__ = ["Connection", "DBSession", "get_connection", "get_or_404", "get_session"]
@@ -92,9 +94,6 @@ def _session_has_work(session: AsyncSession) -> bool:
         # A flush failed and the handler swallowed the error: the transaction is rolled
         # back, and commit() must raise so the client is not told its write succeeded.
         return True
-    bind = session.bind
-    if bind is None or bind.dialect.name != "sqlite":
-        return True  # only SQLite's driver can say that nothing is uncommitted
     if session.new or session.deleted or session.dirty:
         return True  # the commit flushes them
     # SQLAlchemy keeps the transaction's connections in ``_connections`` (bind or
@@ -109,14 +108,19 @@ def _uncommitted(connection: SyncConnection | None) -> bool:
     """Whether a commit may have anything to do on ``connection``.
 
     Only a driver that reports its transaction state exactly may say no: SQLite's (the
-    ``sqlite3`` module under aiosqlite) opens a transaction only for a write, so a request
-    that only read has nothing to commit. Every other driver is committed.
+    ``sqlite3`` module under aiosqlite) opens a transaction only for a write, and on
+    PostgreSQL (asyncpg) prow begins one only before the first statement that is not a
+    plain read (``prow.db._lean``), so a request that only read has nothing to commit.
+    Every other driver is committed.
     """
     if connection is None or not connection.in_transaction():
         return False
-    if connection.dialect.name == "sqlite":
-        return bool(getattr(connection.connection.driver_connection, "in_transaction", True))
+    if connection.dialect.name in _EXACT_DIALECTS:
+        return driver_in_transaction(connection.connection.driver_connection)
     return True
+
+
+_EXACT_DIALECTS = frozenset(("sqlite", "postgresql"))
 
 
 async def _rollback_quietly(target: AsyncSession | AsyncConnection) -> None:
@@ -146,6 +150,12 @@ def _database_answers(method: str, path: str) -> dict[int, dict[str, Any]]:
 
 get_session.__openapi_responses__ = _database_answers  # type: ignore[attr-defined]
 get_connection.__openapi_responses__ = _database_answers  # type: ignore[attr-defined]
+_ASYNC_ONLY = (
+    "its queries must be awaited. Write 'async def' (and 'await db.execute(...)', "
+    "'await db.get(...)'), as every prow handler that uses the database does."
+)
+get_session.__prow_async_only__ = _ASYNC_ONLY  # type: ignore[attr-defined]
+get_connection.__prow_async_only__ = _ASYNC_ONLY  # type: ignore[attr-defined]
 
 #: A handler parameter annotated ``DBSession`` receives the request's ``AsyncSession``.
 DBSession = Annotated[AsyncSession, Depends(get_session, scope="function")]

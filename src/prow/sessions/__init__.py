@@ -24,6 +24,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from prow._extras import missing_extra
+
+try:  # a missing dependency names the extra that installs it, not just the module
+    import itsdangerous as _itsdangerous  # noqa: F401
+except ModuleNotFoundError as _missing:
+    raise missing_extra("prow.sessions", _missing) from _missing
+
 from prow._renamed import renamed_attribute
 from prow.sessions._extension import Sessions
 from prow.sessions._middleware import DEFAULT_MAX_AGE, SessionMiddleware, SessionTooLarge
