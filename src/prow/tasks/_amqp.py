@@ -348,8 +348,10 @@ class AmqpBackend(Backend):
         if state in (None, TaskState.FAILED):
             names.append(self.dead_letters)
         if state in (None, TaskState.QUEUED):
-            queues = [queue] if queue else [q.name for q in self._broker._task_queues]
-            names.extend(self.queue_name(q) if queue else q for q in queues)
+            if queue is not None:
+                names.append(self.queue_name(queue))
+            else:
+                names.extend(known.name for known in self._broker._task_queues)
         channel = await self._broker.write_conn.channel()
         try:
             for name in names:
@@ -364,6 +366,11 @@ class AmqpBackend(Backend):
         """Delete this backend's queues and exchange (tests; a project's own clean-up)."""
         if self.records is not None:
             await self.records.drop()
+        read, self._read = self._read, None  # its consumers first: deleting their queues
+        self._buffers = {}  # under them makes RabbitMQ cancel them, and aio-pika say so
+        if read is not None:
+            with contextlib.suppress(Exception):
+                await read.close()
         channel = await self._broker.write_conn.channel()
         try:
             names = {q.name for q in self._broker._task_queues} | {self.dead_letters}
