@@ -115,29 +115,32 @@ class NatsBackend(Backend):
 
     # -- sending ------------------------------------------------------------------------
     async def send(self, messages: Sequence[TaskMessage]) -> list[bool]:
-        """Publish each message through taskiq-nats; False when its key was already stored."""
+        """Publish the messages through taskiq-nats; False when its key was already stored.
+
+        The publishes of a batch (the relay sends up to 500) go out together, each
+        acknowledged by JetStream before this returns.
+        """
+        return list(await asyncio.gather(*(self._send_one(message) for message in messages)))
+
+    async def _send_one(self, message: TaskMessage) -> bool:
         from nats.js.errors import KeyWrongLastSequenceError
         from taskiq import BrokerMessage
 
-        sent = []
-        for message in messages:
-            if message.key is not None:
-                try:
-                    await self._records.create(f"key.{_digest(message.key)}", message.id.encode())
-                except KeyWrongLastSequenceError:
-                    sent.append(False)
-                    continue
-            await self._put_record(TaskInfo(message, TaskState.QUEUED))
-            await self._broker.kick(
-                BrokerMessage(
-                    task_id=message.id,
-                    task_name=message.task,
-                    message=encode_message(message),
-                    labels={"queue_name": self.subject(message.queue)},
-                )
+        if message.key is not None:
+            try:
+                await self._records.create(f"key.{_digest(message.key)}", message.id.encode())
+            except KeyWrongLastSequenceError:
+                return False
+        await self._put_record(TaskInfo(message, TaskState.QUEUED))
+        await self._broker.kick(
+            BrokerMessage(
+                task_id=message.id,
+                task_name=message.task,
+                message=encode_message(message),
+                labels={"queue_name": self.subject(message.queue)},
             )
-            sent.append(True)
-        return sent
+        )
+        return True
 
     async def _put_record(self, info: TaskInfo) -> None:
         key = f"task.{info.message.id}"
