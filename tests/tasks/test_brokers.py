@@ -90,10 +90,10 @@ async def test_a_lease_that_runs_out_hands_the_message_to_another_worker(url: st
 async def test_extend_keeps_the_lease(url: str) -> None:
     async with started(url) as first, started(url) as second:
         await first.send([message()])
-        [held] = await first.claim(["default"], limit=1, lease=2.0, wait=2.0)
-        for _ in range(3):
-            await held.extend(2.0)
-            assert await second.claim(["default"], limit=1, lease=2.0, wait=1.0) == []
+        [held] = await first.claim(["default"], limit=1, lease=3.0, wait=2.0)
+        for _ in range(5):  # 5 s or more in all, past the first lease of 3 s
+            await held.extend(3.0)
+            assert await second.claim(["default"], limit=1, lease=3.0, wait=1.0) == []
         await held.ack()
 
 
