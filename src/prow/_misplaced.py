@@ -20,13 +20,20 @@ _BATTERIES = {
         "Connection DBSession Database Model Resource ResourceOptions get_or_404 "
         "get_session schema_for"
     ),
-    "prow.auth": "Auth CurrentUser OptionalUser User Group Permission APIKey login logout",
+    "prow.auth": "Auth Accounts CurrentUser OptionalUser User Group Permission APIKey login logout",
     "prow.testing": "TestClient AsyncTestClient",
     "prow.templating": "Templates flash",
     "prow.staticfiles": "StaticFiles",
     "prow.sessions": "SessionMiddleware Sessions",
     "prow.ratelimit": "rate_limit RateLimits",
-    "prow.forms": "ModelForm",
+    "prow.forms": "ModelForm related_fields",
+    "prow.admin": "Admin ModelAdmin TabularInline",
+    "prow.tasks": "task Tasks Worker",
+    "prow.mail": "send_mail EmailMessage Mail",
+    "prow.cache": "Cache CachePolicy",
+    "prow.channels": "Channels",
+    "prow.graphql": "GraphQL",
+    "prow.observability": "Observability",
 }
 
 #: A name users look for in ``prow`` -> the import that gives it (or its prow equivalent).
