@@ -33,7 +33,6 @@ import contextlib
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +42,7 @@ from prow.tasks._taskiq import (
     decode_message,
     encode_info,
     encode_message,
+    from_the_start,
     import_extra,
     next_attempt,
     split_options,
@@ -339,7 +339,7 @@ class AmqpBackend(Backend):
         try:
             for incoming, info in await self._dead_letters(channel, 2**31):
                 if ids is None or info.message.id in ids:
-                    fresh = replace(info.message, attempts=0, eta=None, key=None)
+                    fresh = from_the_start(info.message)
                     await self.send([fresh])
                     await incoming.ack()
                     count += 1
@@ -414,7 +414,7 @@ class AmqpDelivery(Delivery):
     async def retry(self, eta: datetime, error: str) -> None:
         """Publish the next attempt through a delay queue, then acknowledge this one."""
         retry = next_attempt(self.message, eta)
-        await self.backend.send([replace(retry, key=None)])
+        await self.backend.send([retry])
         await self._record(TaskInfo(retry, TaskState.QUEUED, error=error))
         await self.incoming.ack()
 

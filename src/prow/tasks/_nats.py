@@ -23,7 +23,6 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +32,7 @@ from prow.tasks._taskiq import (
     decode_message,
     encode_info,
     encode_message,
+    from_the_start,
     import_extra,
     next_attempt,
     number_option,
@@ -274,7 +274,7 @@ class NatsBackend(Backend):
         ]
         for info in chosen:
             await self._failed.delete(f"task.{info.message.id}")
-            await self.send([replace(info.message, attempts=0, eta=None, key=None)])
+            await self.send([from_the_start(info.message)])
         return len(chosen)
 
     async def purge(self, state: TaskState | None = None, queue: str | None = None) -> int:
@@ -336,7 +336,7 @@ class NatsDelivery(Delivery):
     async def retry(self, eta: datetime, error: str) -> None:
         """Publish the next attempt, due at ``eta``, then acknowledge this one."""
         retry = next_attempt(self.message, eta)
-        await self.backend.send([replace(retry, key=None)])
+        await self.backend.send([retry])
         await self.backend._put_record(TaskInfo(retry, TaskState.QUEUED, error=error))
         await self.raw.ack_sync()
 

@@ -45,6 +45,7 @@ from prow.tasks._taskiq import (
     decode_message,
     encode_info,
     encode_message,
+    from_the_start,
     import_extra,
     next_attempt,
     number_option,
@@ -361,7 +362,7 @@ class RedisBackend(Backend):
         failed = await self.list(TaskState.FAILED, limit=2**31)
         chosen = [info for info in failed if ids is None or info.message.id in ids]
         for info in chosen:
-            await self.send([replace(info.message, attempts=0, eta=None, key=None)])
+            await self.send([from_the_start(info.message)])
         return len(chosen)
 
     async def purge(self, state: TaskState | None = None, queue: str | None = None) -> int:
@@ -424,7 +425,7 @@ class RedisDelivery(Delivery):
     async def retry(self, eta: datetime, error: str) -> None:
         """Send the next attempt (due at ``eta``), then acknowledge this one."""
         retry = next_attempt(self.message, eta)
-        await self.backend.send([_without_key(retry)])
+        await self.backend.send([retry])
         await self._done(TaskInfo(retry, TaskState.QUEUED, error=error))
 
     async def dead_letter(self, error: str) -> None:
@@ -434,7 +435,7 @@ class RedisDelivery(Delivery):
 
     async def release(self) -> None:
         """Put the message back at the end of its stream, same attempt."""
-        await self.backend.send([_without_key(self.message)])
+        await self.backend.send([replace(self.message, key=None)])  # same task, key stored
         await self._done()
 
     @property
@@ -446,8 +447,3 @@ class RedisDelivery(Delivery):
         await self.backend._client.zadd(
             self.backend._leases, {self._lease: time.time() + lease}, xx=True
         )
-
-
-def _without_key(message: TaskMessage) -> TaskMessage:
-    # A retry or a release is the same task: its idempotency key is already stored.
-    return replace(message, key=None)
