@@ -160,9 +160,9 @@ def test_delete_asks_first_and_lists_what_goes_with_it(client: TestClient) -> No
     assert client.get(ORDERS + "/1/change").status_code == 404
     assert "Deleted." in client.get(ORDERS + "/1/history").text
     blocked = client.get("/admin/shop/customer/1/delete").text
-    assert "still refer to it" in blocked
+    assert "12 orders <strong>(they refer to it: change or delete them first)" in blocked
     answer = client.post("/admin/shop/customer/1/delete", data={"csrf_token": csrf(blocked)})
-    assert "Nothing was deleted" in answer.text
+    assert "Nothing was deleted: 12 orders still refer to it." in answer.text
     assert client.post(ORDERS + "/2/delete").status_code == 403  # no CSRF token
 
 

@@ -128,8 +128,11 @@ async def related_counts(
             select(func.count()).select_from(column.table).where(column.in_(keys))
         )
         if count:
-            cascade = "delete" in rel.cascade or any(
-                fk.ondelete and fk.ondelete.upper() == "CASCADE" for fk in column.foreign_keys
+            # What session.delete() does: the ORM's delete cascade, or the database's ON
+            # DELETE CASCADE when the relationship leaves it to the database (passive_deletes).
+            cascade = "delete" in rel.cascade or bool(
+                rel.passive_deletes
+                and any((fk.ondelete or "").upper() == "CASCADE" for fk in column.foreign_keys)
             )
             related_admin = model_admin.site.admin_for(target)
             name = related_admin.title_plural if related_admin else target.__name__

@@ -350,6 +350,16 @@ class AdminViews:
                 "user": request.scope.get("user"),
             }
             return self.render(request, "delete_confirmation.html", context)
+        blockers = [
+            f"{item['count']} {item['name'].lower()}"
+            for item in await support.related_counts(session, model_admin, rows)
+            if not item["cascade"]
+        ]
+        if blockers:  # the ORM would empty their foreign keys, or the database refuse
+            flash(
+                request, f"Nothing was deleted: {', '.join(blockers)} still refer to it.", "error"
+            )
+            return RedirectResponse(back, status_code=303)
         user = request.scope.get("user")
         try:
             async with session.begin_nested():
