@@ -6,11 +6,15 @@ answer fails its check, so a broken app can never post a flattering figure.
 
 from __future__ import annotations
 
+import html
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from bench._db import expected_page, expected_row
+from bench.apps import _te as te
 
 __all__ = [
     "ALL_CASES",
@@ -20,6 +24,9 @@ __all__ = [
     "DB_NEGATIVE_CASES",
     "ENDPOINTS",
     "NEGATIVE_CASES",
+    "TE_CASES",
+    "TE_ENDPOINTS",
+    "TE_NEGATIVE_CASES",
     "Answer",
     "BenchError",
     "Case",
@@ -67,6 +74,7 @@ class Case:
     media: str = "application/json"
     expect: Any = None  # parsed JSON, or bytes for text; None for error cases
     headers: tuple[tuple[bytes, bytes], ...] = field(default=())
+    verify: Callable[[str, Any], None] | None = None  # checks a body no fixed value can (TE)
 
     def check(self, app: str, answer: Answer) -> None:
         """Raise ``BenchError`` unless ``answer`` is right for this case."""
@@ -75,11 +83,14 @@ class Case:
             raise BenchError(
                 f"{where}: status {answer.status}, want {self.statuses}: {answer.body!r}"
             )
-        if self.expect is None:
+        if self.expect is None and self.verify is None:
             return
         media = answer.headers.get("content-type", "")
         if not media.startswith(self.media):
             raise BenchError(f"{where}: content-type {media!r}, want {self.media}")
+        if self.verify is not None:
+            self.verify(where, answer.body)
+            return
         got: Any = answer.body if isinstance(self.expect, bytes) else json.loads(answer.body)
         if got != self.expect:
             raise BenchError(f"{where}: body {got!r}, want {self.expect!r}")
@@ -127,4 +138,51 @@ DB_NEGATIVE_CASES: tuple[Case, ...] = (
     Case("db-orm-missing", "GET", "/db/orm/1000", statuses=(404,)),
     Case("db-orm-not-int", "GET", "/db/orm/abc", statuses=(400, 404, 422)),
 )
-ALL_CASES: dict[str, Case] = {**CASES, **DB_CASES}
+
+
+# TechEmpower's test types (bench/apps/_te.py): random rows, so the answers are checked for
+# their shape and values, and the fortunes page for every row, in order, escaped.
+def _worlds(n: int) -> Callable[[str, Any], None]:
+    def verify(where: str, body: bytes) -> None:
+        worlds = json.loads(body)
+        if not isinstance(worlds, list) or len(worlds) != n:
+            raise BenchError(f"{where}: want a list of {n} worlds, got {body[:200]!r}")
+        for world in worlds:
+            if set(world) != {"id", "randomNumber"}:
+                raise BenchError(f"{where}: want id and randomNumber, got {world!r}")
+            if not all(isinstance(v, int) and 1 <= v <= te.WORLD_ROWS for v in world.values()):
+                raise BenchError(f"{where}: values out of 1-{te.WORLD_ROWS}: {world!r}")
+        if len({world["id"] for world in worlds}) < n // 2:
+            raise BenchError(f"{where}: the ids are not random: {body[:200]!r}")
+
+    return verify
+
+
+_CELLS = re.compile(r"<tr><td>(.*?)</td><td>(.*?)</td></tr>", re.S)
+FORTUNES_SORTED = sorted(
+    [(0, te.ADDED), *((n, m) for n, m in enumerate(te.FORTUNES, 1))], key=lambda row: row[1]
+)
+
+
+def _fortunes(where: str, body: bytes) -> None:
+    page = body.decode()
+    if "<script>" in page:
+        raise BenchError(f"{where}: a message was not escaped")
+    rows = [(int(i), html.unescape(m)) for i, m in _CELLS.findall(page)]
+    if rows != FORTUNES_SORTED:
+        raise BenchError(f"{where}: want {FORTUNES_SORTED!r}, got {rows!r}")
+
+
+TE_CASES: dict[str, Case] = {
+    "queries": Case("queries", "GET", "/queries", query=b"n=20", verify=_worlds(20)),
+    "updates": Case("updates", "GET", "/updates", query=b"n=20", verify=_worlds(20)),
+    "fortunes": Case("fortunes", "GET", "/fortunes", media="text/html", verify=_fortunes),
+    "cached": Case("cached", "GET", "/cached-queries", query=b"n=20", verify=_worlds(20)),
+}
+TE_ENDPOINTS = tuple(TE_CASES)
+TE_NEGATIVE_CASES: tuple[Case, ...] = (
+    Case("queries-not-int", "GET", "/queries", query=b"n=abc", verify=_worlds(1)),
+    Case("queries-too-many", "GET", "/queries", query=b"n=501", verify=_worlds(500)),
+    Case("queries-none", "GET", "/queries", verify=_worlds(1)),
+)
+ALL_CASES: dict[str, Case] = {**CASES, **DB_CASES, **TE_CASES}

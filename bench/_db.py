@@ -1,6 +1,7 @@
 """The database behind ``GET /db`` and ``GET /db/list``: which one, its URLs, its rows.
 
-Every app reads the same table (``bench_row``, 100 rows) from the same database, chosen by the
+Every app reads the same table (``bench_row``, 100 rows, and TechEmpower's ``world`` and
+``fortune``: ``bench/apps/_te.py``) from the same database, chosen by the
 ``BENCH_DB`` environment variable when the app is imported: ``sqlite`` (the default, a file under
 ``bench/.work/``) or ``postgresql`` (``BENCH_PG_URL``, default
 ``postgresql://postgres@127.0.0.1:5432/test``). ``prepare`` stores the rows once before measuring.
@@ -18,6 +19,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from bench.apps import _te as te
 from bench.apps._rows import PAGE, ROW_TABLE, Row
 
 __all__ = [
@@ -94,6 +96,13 @@ async def _store(url: URL) -> None:
                 await connection.execute(ROW_TABLE.delete())
                 rows = [expected_row(n) for n in range(1, ROWS + 1)]
                 await connection.execute(insert(Row), rows)
+            await connection.run_sync(te.metadata.create_all)
+            worlds = await connection.scalar(select(func.count()).select_from(te.WORLD_TABLE))
+            if worlds != te.WORLD_ROWS:
+                await connection.execute(te.WORLD_TABLE.delete())
+                await connection.execute(te.FORTUNE_TABLE.delete())
+                await connection.execute(insert(te.WORLD_TABLE), te.world_rows())
+                await connection.execute(insert(te.FORTUNE_TABLE), te.fortune_rows())
     finally:
         await engine.dispose()
 

@@ -28,6 +28,8 @@ from bench._cases import (
     DB_CASES,
     DB_NEGATIVE_CASES,
     NEGATIVE_CASES,
+    TE_CASES,
+    TE_NEGATIVE_CASES,
     Answer,
     Case,
 )
@@ -217,6 +219,8 @@ def quick_check(name: str, repeats: int = 3) -> None:
     spec = APPS[name]
     app = load(spec)
     cases = (*CASES.values(), *NEGATIVE_CASES, *DB_CASES.values(), *DB_NEGATIVE_CASES)
+    if spec.te:
+        cases = (*cases, *TE_CASES.values(), *TE_NEGATIVE_CASES)
     for case in cases:
         case.check(name, drive(spec, app, case, repeats))
 

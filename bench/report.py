@@ -12,6 +12,7 @@ TARGETS = {"plaintext": 48_000, "json": 54_000, "users": 90_000, "items": 130_00
 # ... and as a ratio to the bare ASGI app (with SQLAlchemy core) on the same database.
 DB_TARGETS = {"db": 1.1, "db_orm": 1.1}
 DB_ENDPOINTS = ("db", "db_orm", "db_list")
+TE_ENDPOINTS = ("queries", "updates", "fortunes", "cached")
 
 COMMAND = "python -m bench"
 
@@ -264,8 +265,50 @@ issue's target is on SQLite; the PostgreSQL table (measured when `BENCH_PG_URL`,
 session (identity map, ORM loading, its own transaction) costs about 0.6M instructions more per
 request than the core statement on SQLite before any framework runs; prow's `Session` and
 `Connection` also commit what the request wrote (on SQLite they skip the `COMMIT` of a request that
-only read; on PostgreSQL they commit, and prow's pool pings the server before lending a
-connection, one extra round trip per request). The peers close without committing."""
+only read; on PostgreSQL (asyncpg) a read-only request sends its `SELECT` and nothing else: no
+ping, no `BEGIN`, no `COMMIT`; see docs/database.md, "Round trips on PostgreSQL"). The peers
+close without committing (SQLAlchemy's pool then sends a `ROLLBACK`)."""
+
+_TE_METHOD = """\
+TechEmpower's test types, on PostgreSQL with the same data (`world`: 10,000 rows, `fortune`: 12;
+`bench/apps/_te.py`), by their rules: `/queries?n=20` reads 20 random rows, one query each;
+`/updates?n=20` reads 20 and writes each back with a new random number (one batched `UPDATE`
+statement, sorted by id); `/fortunes` reads every fortune, adds one at request time, sorts them
+and renders `bench/templates/fortunes.html` with the framework's template engine, escaping on;
+`/cached-queries?n=20` answers 20 random rows from an in-process dict filled on first use (every
+app the same dict, so the framework's cost is compared, not a cache library's). Each app in its
+idiom: prow the `Connection` dependency (core statements built once) and `Templates`; FastAPI its
+SQL tutorial's `AsyncSession` dependency, `session.get` and `Jinja2Templates`; Django its ORM
+(`objects.get`, `bulk_update`) and templates; bare ASGI SQLAlchemy core on `engine.connect()` and
+Jinja2, no framework. Answers are checked before and after the loop (shape and range of every
+world, every fortune in order and escaped). N = {n}; lower is better; the ratio is to bare."""
+
+
+def _te_table(raw: dict[str, Any]) -> list[str]:
+    counts: dict[str, dict[str, int]] = raw.get("te_instructions") or {}
+    if not counts:
+        return ["Not measured in this run (`python -m bench --measures te`, needs PostgreSQL)."]
+    apps = list(counts)
+    bare = counts.get("bare", {})
+    lines = ["| test type | " + " | ".join(apps) + " | prow vs FastAPI | prow vs Django |"]
+    lines.append("|---|" + "---|" * (len(apps) + 2))
+    for endpoint in TE_ENDPOINTS:
+        cells = []
+        for app in apps:
+            value = counts[app].get(endpoint)
+            if value is None:
+                cells.append("—")
+            elif app != "bare" and bare.get(endpoint):
+                cells.append(f"{_k(value)} ({value / bare[endpoint]:.2f}×)")  # noqa: RUF001
+            else:
+                cells.append(_k(value))
+        prow = counts.get("prow", {}).get(endpoint)
+        versus = []
+        for peer in ("fastapi", "django"):
+            other = counts.get(peer, {}).get(endpoint)
+            versus.append(f"{other / prow:.2f}× cheaper" if prow and other else "—")  # noqa: RUF001
+        lines.append(f"| {endpoint} | " + " | ".join(cells) + " | " + " | ".join(versus) + " |")
+    return lines
 
 
 def write_report(raw: dict[str, Any], folder: Path, *, chart: bool = True) -> None:
@@ -290,6 +333,12 @@ def write_report(raw: dict[str, Any], folder: Path, *, chart: bool = True) -> No
         _DB_METHOD.format(n=raw.get("db_n", raw["n"])),
         "",
         *_db_tables(raw),
+        "",
+        "## TechEmpower's test types on PostgreSQL (callgrind; lower is better)",
+        "",
+        _TE_METHOD.format(n=raw.get("te_n", raw["n"])),
+        "",
+        *_te_table(raw),
         "",
         "## HTTP (wrk, one worker, 127.0.0.1)",
         "",

@@ -20,6 +20,7 @@ class AppSpec:
     interface: str  # "asgi" or "wsgi"
     requires: tuple[str, ...]  # importable top-level packages; the first is the framework measured
     pg_driver: str = "asyncpg"  # what the app needs to reach PostgreSQL
+    te: bool = False  # serves TechEmpower's test types (/queries, /updates, /fortunes...)
 
     @property
     def target(self) -> str:
@@ -33,12 +34,18 @@ _ASYNC_DB = ("sqlalchemy", "greenlet", "aiosqlite")
 APPS: dict[str, AppSpec] = {
     spec.name: spec
     for spec in (
-        AppSpec("bare", "bench.apps.bare", "asgi", ("pydantic", *_ASYNC_DB)),
-        AppSpec("prow", "bench.apps.prow_app", "asgi", ("prow", "pydantic", *_ASYNC_DB)),
+        AppSpec("bare", "bench.apps.bare", "asgi", ("pydantic", "jinja2", *_ASYNC_DB), te=True),
+        AppSpec("prow", "bench.apps.prow_app", "asgi", ("prow", "pydantic", *_ASYNC_DB), te=True),
         AppSpec(
             "starlette", "bench.apps.starlette_app", "asgi", ("starlette", "pydantic", *_ASYNC_DB)
         ),
-        AppSpec("fastapi", "bench.apps.fastapi_app", "asgi", ("fastapi", "pydantic", *_ASYNC_DB)),
+        AppSpec(
+            "fastapi",
+            "bench.apps.fastapi_app",
+            "asgi",
+            ("fastapi", "pydantic", "jinja2", *_ASYNC_DB),
+            te=True,
+        ),
         AppSpec(
             "litestar",
             "bench.apps.litestar_app",
@@ -52,6 +59,6 @@ APPS: dict[str, AppSpec] = {
             ("flask", "pydantic", "flask_sqlalchemy", "sqlalchemy"),
             pg_driver="psycopg",
         ),
-        AppSpec("django", "bench.apps.django_app", "wsgi", ("django", "pydantic"), "psycopg"),
+        AppSpec("django", "bench.apps.django_app", "wsgi", ("django", "pydantic"), "psycopg", True),
     )
 }

@@ -12,11 +12,13 @@ import json
 from typing import Any
 from urllib.parse import unquote_plus
 
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from bench._db import async_url
+from bench.apps import _te as te
 from bench.apps._models import Item
 from bench.apps._rows import ONE_ROW, PAGE, ROW_TABLE, Row
 
@@ -123,6 +125,72 @@ async def _rows(scope: dict[str, Any], send: Any) -> None:
     await _answer(send, 200, _JSON, json.dumps(body).encode())
 
 
+_HTML = [(b"content-type", b"text/html; charset=utf-8")]
+_jinja = Environment(loader=FileSystemLoader(te.TEMPLATES), autoescape=select_autoescape())
+_fortunes_page = _jinja.get_template("fortunes.html")
+_cache: dict[int, dict[str, int]] = {}
+
+
+def _n(scope: dict[str, Any]) -> int:
+    for pair in scope["query_string"].decode("latin-1").split("&"):
+        key, _, value = pair.partition("=")
+        if key == "n":
+            return te.count(value)
+    return te.count(None)
+
+
+async def _worlds(connection: Any, ids: list[int]) -> list[dict[str, int]]:
+    worlds = []
+    for world_id in ids:
+        row = (await connection.execute(te.ONE_WORLD, {"id": world_id})).one()
+        worlds.append({"id": row[0], "randomNumber": row[1]})
+    return worlds
+
+
+async def _queries(scope: dict[str, Any], send: Any) -> None:
+    async with _engine.connect() as connection:
+        worlds = await _worlds(connection, te.ids(_n(scope)))
+    await _answer(send, 200, _JSON, json.dumps(worlds).encode())
+
+
+async def _updates(scope: dict[str, Any], send: Any) -> None:
+    async with _engine.begin() as connection:
+        worlds = await _worlds(connection, te.ids(_n(scope)))
+        for world in worlds:
+            world["randomNumber"] = te.new_number()
+        changes = [{"b_id": w["id"], "b_number": w["randomNumber"]} for w in worlds]
+        await connection.execute(te.SET_WORLD, sorted(changes, key=lambda c: c["b_id"]))
+    await _answer(send, 200, _JSON, json.dumps(worlds).encode())
+
+
+async def _fortunes(scope: dict[str, Any], send: Any) -> None:
+    async with _engine.connect() as connection:
+        rows = [tuple(row) for row in await connection.execute(te.ALL_FORTUNES)]
+    rows.append((0, te.ADDED))
+    rows.sort(key=lambda row: row[1])
+    fortunes = [{"id": fortune_id, "message": message} for fortune_id, message in rows]
+    await _answer(send, 200, _HTML, _fortunes_page.render(fortunes=fortunes).encode())
+
+
+async def _cached(scope: dict[str, Any], send: Any) -> None:
+    found = []
+    for world_id in te.ids(_n(scope)):
+        world = _cache.get(world_id)
+        if world is None:
+            async with _engine.connect() as connection:
+                world = _cache[world_id] = (await _worlds(connection, [world_id]))[0]
+        found.append(world)
+    await _answer(send, 200, _JSON, json.dumps(found).encode())
+
+
+_TE_ROUTES = {
+    "/queries": _queries,
+    "/updates": _updates,
+    "/fortunes": _fortunes,
+    "/cached-queries": _cached,
+}
+
+
 async def _lifespan(receive: Any, send: Any) -> None:
     while True:
         message = await receive()
@@ -147,6 +215,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await _user(scope, send, path[7:])
     elif method == "POST" and path == "/items":
         await _items(receive, send)
+    elif method == "GET" and path in _TE_ROUTES:
+        await _TE_ROUTES[path](scope, send)
     elif method == "GET" and path == "/db/list":
         await _rows(scope, send)
     elif method == "GET" and path.startswith("/db/orm/") and path.count("/") == 3:

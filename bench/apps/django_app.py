@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 
 from bench._db import sync_url
+from bench.apps import _te as te
 
 
 def _database() -> dict[str, Any]:
@@ -46,6 +47,12 @@ if not settings.configured:
             "django.middleware.common.CommonMiddleware",
         ],
         INSTALLED_APPS=[],
+        TEMPLATES=[
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "DIRS": [str(te.TEMPLATES)],
+            }
+        ],
         DATABASES={"default": {**_database(), "CONN_MAX_AGE": None}},
         USE_TZ=True,
         # 404s are expected in the quick check's error cases: no warning line for each.
@@ -64,6 +71,7 @@ from django.core.paginator import Paginator  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.db import connection, models  # noqa: E402
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse  # noqa: E402
+from django.shortcuts import render  # noqa: E402
 from django.urls import path  # noqa: E402
 from django.views.decorators.csrf import csrf_exempt  # noqa: E402
 from django.views.decorators.http import require_GET, require_POST  # noqa: E402
@@ -144,7 +152,74 @@ def rows(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"items": items, "total": paginator.count, "limit": PAGE, "offset": offset})
 
 
+# -- TechEmpower's test types (bench/apps/_te.py): the ORM, bulk_update, Django's templates ----
+
+
+class World(models.Model):  # type: ignore[misc]
+    randomnumber = models.IntegerField()
+
+    class Meta:
+        app_label = "bench"
+        db_table = "world"
+        managed = False
+
+
+class Fortune(models.Model):  # type: ignore[misc]
+    message = models.CharField(max_length=2048)
+
+    class Meta:
+        app_label = "bench"
+        db_table = "fortune"
+        managed = False
+
+
+_cache: dict[int, dict[str, int]] = {}
+
+
+def _world(world_id: int) -> dict[str, int]:
+    world = World.objects.get(id=world_id)
+    return {"id": world.id, "randomNumber": world.randomnumber}
+
+
+@require_GET
+def queries(request: HttpRequest) -> HttpResponse:
+    worlds = [_world(world_id) for world_id in te.ids(te.count(request.GET.get("n")))]
+    return JsonResponse(worlds, safe=False)
+
+
+@require_GET
+def updates(request: HttpRequest) -> HttpResponse:
+    worlds = [World.objects.get(id=i) for i in sorted(te.ids(te.count(request.GET.get("n"))))]
+    for world in worlds:
+        world.randomnumber = te.new_number()
+    World.objects.bulk_update(worlds, ["randomnumber"])
+    return JsonResponse([{"id": w.id, "randomNumber": w.randomnumber} for w in worlds], safe=False)
+
+
+@require_GET
+def fortunes(request: HttpRequest) -> HttpResponse:
+    rows = list(Fortune.objects.all())
+    rows.append(Fortune(id=0, message=te.ADDED))
+    rows.sort(key=lambda fortune: fortune.message)
+    return render(request, "fortunes.html", {"fortunes": rows})
+
+
+@require_GET
+def cached_queries(request: HttpRequest) -> HttpResponse:
+    found = []
+    for world_id in te.ids(te.count(request.GET.get("n"))):
+        world = _cache.get(world_id)
+        if world is None:
+            world = _cache[world_id] = _world(world_id)
+        found.append(world)
+    return JsonResponse(found, safe=False)
+
+
 urlpatterns = [
+    path("queries", queries),
+    path("updates", updates),
+    path("fortunes", fortunes),
+    path("cached-queries", cached_queries),
     path("plaintext", plaintext),
     path("json", json_),
     path("users/<int:user_id>", user),

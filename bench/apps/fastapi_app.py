@@ -11,17 +11,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query
-from fastapi.responses import PlainTextResponse
-from sqlalchemy import func, select
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import String, func, select
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bench._db import async_url
+from bench.apps import _te as te
 from bench.apps._models import Item
 from bench.apps._rows import ONE_ROW, PAGE, Row, RowOut, RowPage
 
@@ -97,4 +100,72 @@ async def orm_row(row_id: int, session: SessionDep) -> Any:
     found = await session.get(Row, row_id)
     if found is None:
         raise HTTPException(status_code=404, detail="Row not found")
+    return found
+
+
+# -- TechEmpower's test types (bench/apps/_te.py), as FastAPI's SQL tutorial does it: ORM models,
+# the session dependency, Jinja2Templates -------------------------------------------------------
+
+
+class TEBase(DeclarativeBase):
+    pass
+
+
+class World(TEBase):
+    __tablename__ = "world"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    randomnumber: Mapped[int]
+
+
+class Fortune(TEBase):
+    __tablename__ = "fortune"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message: Mapped[str] = mapped_column(String(2048))
+
+
+templates = Jinja2Templates(directory=te.TEMPLATES)
+_cache: dict[int, dict[str, int]] = {}
+
+
+@app.get("/queries")
+async def queries(session: SessionDep, n: str | None = None) -> list[dict[str, int]]:
+    worlds = []
+    for world_id in te.ids(te.count(n)):
+        world = await session.get(World, world_id)
+        assert world is not None
+        worlds.append({"id": world.id, "randomNumber": world.randomnumber})
+    return worlds
+
+
+@app.get("/updates")
+async def updates(session: SessionDep, n: str | None = None) -> list[dict[str, int]]:
+    worlds = []
+    for world_id in sorted(te.ids(te.count(n))):
+        world = await session.get(World, world_id)
+        assert world is not None
+        world.randomnumber = te.new_number()
+        worlds.append({"id": world.id, "randomNumber": world.randomnumber})
+    await session.commit()
+    return worlds
+
+
+@app.get("/fortunes", response_class=HTMLResponse)
+async def fortunes(request: Request, session: SessionDep) -> Any:
+    rows = list((await session.scalars(select(Fortune))).all())
+    rows.append(Fortune(id=0, message=te.ADDED))
+    rows.sort(key=lambda fortune: fortune.message)
+    return templates.TemplateResponse(request, "fortunes.html", {"fortunes": rows})
+
+
+@app.get("/cached-queries")
+async def cached_queries(n: str | None = None) -> list[dict[str, int]]:
+    found = []
+    for world_id in te.ids(te.count(n)):
+        world = _cache.get(world_id)
+        if world is None:
+            async with new_session() as session:
+                row = await session.get(World, world_id)
+                assert row is not None
+                world = _cache[world_id] = {"id": row.id, "randomNumber": row.randomnumber}
+        found.append(world)
     return found

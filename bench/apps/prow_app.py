@@ -14,10 +14,13 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bench._db import async_url
+from bench.apps import _te as te
 from bench.apps._models import Item
 from bench.apps._rows import ONE_ROW, PAGE, TABLE
-from prow import App, HTTPError, PlainTextResponse
+from prow import App, HTTPError, PlainTextResponse, Request
 from prow.db import Connection, Database, DBSession, Model, Resource, get_or_404, schema_for
+from prow.responses import HTMLResponse
+from prow.templating import Templates
 
 
 class BenchRow(Model):
@@ -33,7 +36,7 @@ class BenchRow(Model):
 BenchRowRead = schema_for(BenchRow)
 
 app = App()
-app.install(Database(async_url()))
+db = app.install(Database(async_url()))
 
 
 @app.get("/plaintext")
@@ -70,3 +73,49 @@ async def orm_row(row_id: int, session: DBSession) -> BenchRowRead:  # type: ign
 
 
 app.include(Resource(BenchRow, prefix="/db/list", actions=["list"], default_limit=PAGE))
+
+# -- TechEmpower's test types (bench/apps/_te.py): the Connection (core) and prow's Templates --
+
+templates = Templates(directory=te.TEMPLATES)
+_cache: dict[int, dict[str, int]] = {}
+
+
+async def _world(connection: Any, world_id: int) -> dict[str, int]:
+    row = (await connection.execute(te.ONE_WORLD, {"id": world_id})).one()
+    return {"id": row.id, "randomNumber": row.randomnumber}
+
+
+@app.get("/queries")
+async def queries(connection: Connection, n: str | None = None) -> list[dict[str, int]]:
+    return [await _world(connection, world_id) for world_id in te.ids(te.count(n))]
+
+
+@app.get("/updates")
+async def updates(connection: Connection, n: str | None = None) -> list[dict[str, int]]:
+    worlds = [await _world(connection, world_id) for world_id in te.ids(te.count(n))]
+    for world in worlds:
+        world["randomNumber"] = te.new_number()
+    changes = [{"b_id": w["id"], "b_number": w["randomNumber"]} for w in worlds]
+    await connection.execute(te.SET_WORLD, sorted(changes, key=lambda c: c["b_id"]))
+    return worlds  # committed by Connection before the answer leaves
+
+
+@app.get("/fortunes")
+async def fortunes(request: Request, connection: Connection) -> HTMLResponse:
+    rows = [(row.id, row.message) for row in await connection.execute(te.ALL_FORTUNES)]
+    rows.append((0, te.ADDED))
+    rows.sort(key=lambda row: row[1])
+    listed = [{"id": fortune_id, "message": message} for fortune_id, message in rows]
+    return templates.render(request, "fortunes.html", {"fortunes": listed})
+
+
+@app.get("/cached-queries")
+async def cached_queries(n: str | None = None) -> list[dict[str, int]]:
+    found = []
+    for world_id in te.ids(te.count(n)):
+        world = _cache.get(world_id)
+        if world is None:  # a connection only for a miss
+            async with db.connect() as connection:
+                world = _cache[world_id] = await _world(connection, world_id)
+        found.append(world)
+    return found

@@ -9,7 +9,8 @@ read (passwords in ``DEMO_USERS``). Alice is staff: she logs in to the admin at 
 she sees and edits what her permissions allow.
 
 Pages: http://127.0.0.1:8000/items (a form that adds an item), /login, /account (only when
-logged in). Sessions are signed with ``PROW_SECRET_KEY``, or with a random key per process.
+logged in), /graphql (the catalogue over GraphQL, with GraphiQL). Sessions are signed with
+``PROW_SECRET_KEY``, or with a random key per process.
 
 After changing the models, write the next migration (on a database that has every migration
 so far, e.g. ./demo.sqlite3 once the demo has run) with::
@@ -35,6 +36,7 @@ from prow import App, HTTPError, Query, Router
 from prow.admin import Admin, ModelAdmin
 from prow.auth import Auth, grant, requires, resource_permissions
 from prow.db import Database, DBSession, Migration, Model, Resource, database, get_or_404, migrate
+from prow.graphql import GraphQL
 from prow.ratelimit import RateLimits
 from prow.sessions import Sessions
 
@@ -78,6 +80,7 @@ def create_app(database_url: str | None = None) -> App:
             RateLimits(),
             Auth(),
             _admin(),
+            catalogue_graphql(),
         ],
     )
     demo.include(routes)
@@ -135,29 +138,35 @@ class ItemAdmin(ModelAdmin):
 
 # -- the API: two resources and two hand-written routes ---------------------------------------
 
-routes.include(
-    Resource(
-        Category,
-        prefix="/api/categories",
-        filter_fields=["name"],
-        order_fields=["name"],
-        default_order="name",
-        tags=["categories"],
-        permissions=resource_permissions(Category, actions=WRITES),
-    )
+categories = Resource(
+    Category,
+    prefix="/api/categories",
+    filter_fields=["name"],
+    order_fields=["name"],
+    default_order="name",
+    tags=["categories"],
+    permissions=resource_permissions(Category, actions=WRITES),
 )
-routes.include(
-    Resource(
-        Item,
-        prefix="/api/items",
-        filter_fields=["name", "price", "category_id", "created_at"],
-        order_fields=["name", "price", "created_at"],
-        search_fields=["name"],
-        load=["category"],  # each item shows its category, fetched with one query per page
-        tags=["items"],
-        permissions=resource_permissions(Item, actions=WRITES),
-    )
+items = Resource(
+    Item,
+    prefix="/api/items",
+    filter_fields=["name", "price", "category_id", "created_at"],
+    order_fields=["name", "price", "created_at"],
+    search_fields=["name"],
+    load=["category"],  # each item shows its category, fetched with one query per page
+    tags=["items"],
+    permissions=resource_permissions(Item, actions=WRITES),
 )
+routes.include(categories)
+routes.include(items)
+
+
+def catalogue_graphql() -> GraphQL:
+    """The catalogue over GraphQL at /graphql (GraphiQL for browsers): the same Resources,
+    so the same fields, filters, ordering, search and permissions as /api/items."""
+    gql = GraphQL(path="/graphql")
+    gql.expose(items, categories)
+    return gql
 
 
 class CategoryStats(BaseModel):

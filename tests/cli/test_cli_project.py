@@ -24,9 +24,12 @@ from click.testing import CliRunner, Result
 from prow.cli import main
 
 PROJECT_FILES = {
+    ".dockerignore",
     ".env",
     ".env.example",
     ".gitignore",
+    "Dockerfile",
+    "compose.yaml",
     "README.md",
     "conftest.py",
     "pyproject.toml",
@@ -100,7 +103,7 @@ def test_new_writes_the_project_layout(generated: tuple[str, Path, Result]) -> N
     settings = (project / name / "settings.py").read_text()
     assert f'apps: list[str] = ["{name}.apps.example"]' in settings
     main_module = (project / name / "main.py").read_text()
-    assert "app = create_app(load_settings(Settings))" in main_module
+    assert "app = create_app(settings, extensions=shared_state(settings))" in main_module
     assert len(main_module.splitlines()) < 15
     assert f'app = "{name}.main:app"' in (project / "pyproject.toml").read_text()
     env = (project / ".env").read_text()

@@ -1,4 +1,4 @@
-"""The pool pings a database server before lending a connection, never a SQLite file."""
+"""No per-checkout ping where a dead connection is found for free; MySQL keeps its ping."""
 
 from __future__ import annotations
 
@@ -15,6 +15,20 @@ def test_sqlite_pool_does_not_ping(tmp_path: Path) -> None:
     assert pool._pre_ping is False
 
 
-def test_server_pools_ping_before_lending() -> None:
+def test_postgres_pool_does_not_ping() -> None:
+    # A connection the server closed is replaced when it is checked out (asyncpg has seen
+    # its socket close): see tests/db/test_round_trips.py, which restarts a server.
     pool: Any = Database("postgresql://u@127.0.0.1/app").engine.pool
+    assert pool._pre_ping is False
+
+
+def test_mysql_pool_pings_before_lending() -> None:
+    pool: Any = Database("mysql://u@127.0.0.1/app").engine.pool
     assert pool._pre_ping is True
+
+
+def test_pool_sizes_default_to_ten_and_ten() -> None:
+    pool: Any = Database("postgresql://u@127.0.0.1/app").engine.pool
+    assert (pool.size(), pool._max_overflow) == (10, 10)
+    sized: Any = Database("postgresql://u@127.0.0.1/app", pool_size=3, max_overflow=1).engine.pool
+    assert (sized.size(), sized._max_overflow) == (3, 1)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import pytest
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, String, bindparam, event, func, insert, select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -226,7 +227,7 @@ def test_read_only_requests_skip_the_commit_on_sqlite(
         assert client.get("/session/texts").json() == ["one", "three"]
 
 
-def test_read_only_requests_still_commit_on_servers(
+def test_read_only_requests_commit_where_the_driver_cannot_tell(
     server_database_url: str, make_tables: Callable[..., None], commits: list[str]
 ) -> None:
     make_tables(server_database_url, TsNote)
@@ -235,7 +236,9 @@ def test_read_only_requests_still_commit_on_servers(
         commits.clear()
         assert client.get("/connection/1").json() == {"id": 1, "text": "one"}
         assert client.get("/session/texts").json() == ["one"]
-        assert len(commits) == 2  # the driver cannot say the transaction is empty
+        # asyncpg says the transaction is empty (prow began none for a read); aiomysql cannot
+        expected = 0 if make_url(server_database_url).get_backend_name() == "postgresql" else 2
+        assert len(commits) == expected
 
 
 def test_one_session_per_request_shared_by_its_dependencies(tmp_path: Path) -> None:
@@ -401,7 +404,7 @@ def test_pool_options_reach_the_engine() -> None:
     db = Database("postgresql://u@127.0.0.1/app", pool_size=3, max_overflow=2, pool_timeout=7)
     pool: Any = db.engine.pool
     assert (pool.size(), pool._max_overflow, pool._timeout) == (3, 2, 7)
-    assert pool._pre_ping is True
+    assert pool._pre_ping is False  # a dead connection is found at checkout (test_round_trips)
 
 
 @pytest.mark.anyio

@@ -7,11 +7,12 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from prow import App, ConfigurationError
-from prow.db import Session, use_database
+from prow.db import Database, Session, use_database
 from prow.settings import database_kwargs, load_settings
 from prow.testing import TestClient
 
@@ -30,6 +31,8 @@ def test_defaults() -> None:
         "connect_timeout": 5.0,
         "pool_timeout": 5.0,
         "statement_timeout": 30.0,
+        "pool_size": 10,
+        "max_overflow": 10,
     }
 
 
@@ -41,6 +44,8 @@ def test_read_from_the_environment_and_none_switches_off(monkeypatch: pytest.Mon
         "connect_timeout": 2.5,
         "pool_timeout": 1.0,
         "statement_timeout": None,
+        "pool_size": 10,
+        "max_overflow": 10,
     }
 
 
@@ -82,3 +87,19 @@ def test_the_settings_bound_the_wait_for_a_lock(
             holder.execute("ROLLBACK")
             holder.close()
         assert db.url.startswith("sqlite+aiosqlite")
+
+
+def test_the_pool_is_sized_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROW_DATABASE_POOL_SIZE", "3")
+    monkeypatch.setenv("PROW_DATABASE_MAX_OVERFLOW", "0")
+    kwargs = database_kwargs(load_settings())
+    assert (kwargs["pool_size"], kwargs["max_overflow"]) == (3, 0)
+    pool: Any = Database("postgresql://u@127.0.0.1/app", **kwargs).engine.pool
+    assert (pool.size(), pool._max_overflow) == (3, 0)
+
+
+def test_a_pool_size_below_one_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROW_DATABASE_POOL_SIZE", "0")
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings()
+    assert "PROW_DATABASE_POOL_SIZE" in str(caught.value)

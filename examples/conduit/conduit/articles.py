@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import re
 import secrets
+from functools import cache
 from typing import Annotated
 
-from sqlalchemy import ColumnElement, Select, exists, func, select
+from sqlalchemy import Integer, Select, bindparam, exists, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload, with_expression
+from sqlalchemy.orm import joinedload, with_expression
 
 from prow import Depends, Path, Query, Router
 from prow.db import DBSession
 
 from .models import Article, Comment, Tag, User, favorites, follows
 from .schemas import ArticleOut, ArticlePage, ArticleUpdate, CommentOut, NewArticle, NewComment
-from .users import Embed, MaybeMe, Me, fail, following, link
+from .users import Embed, MaybeMe, Me, fail, following_me, link
 
 router = Router(prefix="/api", tags=["articles"])
 Limit = Annotated[int, Query(ge=1, le=100)]
@@ -24,21 +25,42 @@ Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
 CommentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
-def articles(me: User | None) -> Select[Article]:
-    """Newest first, with ``favorited`` and ``author.following`` as ``me`` sees them."""
-    me_id = me.id if me else None
-    favorited = exists().where(favorites.c.article_id == Article.id, favorites.c.user_id == me_id)
-    author = selectinload(Article.author).options(with_expression(User.following, following(me)))
-    return (
-        select(Article)
-        .options(with_expression(Article.favorited, favorited), author)
-        .order_by(Article.created_at.desc(), Article.id.desc())
-        .execution_options(populate_existing=True)  # counts and flags change between queries
-    )
+# Built once, run per request with bound values (SQLAlchemy caches their compiled SQL; nothing
+# is rebuilt per request): ``:me`` is the signed-in user's id (NULL when anonymous, or when the
+# ORM reloads a row by itself: no flag is set), ``:slug``, ``:tag``... what the request names
+# (docs/database.md, "Statements built once"). The author comes in the same statement (a join),
+# the tags in one more for the whole page.
+ME = bindparam("me", None, type_=Integer)
+FAVORITED = exists().where(favorites.c.article_id == Article.id, favorites.c.user_id == ME)
+AUTHOR = joinedload(Article.author).options(with_expression(User.following, following_me))
+ARTICLES = (
+    select(Article)
+    .options(with_expression(Article.favorited, FAVORITED), AUTHOR)
+    .order_by(Article.created_at.desc(), Article.id.desc())
+    .execution_options(populate_existing=True)  # counts and flags change between queries
+)
+BY_SLUG = ARTICLES.where(Article.slug == bindparam("slug"))
+FILTERS = {
+    "tag": Article.tags.any(Tag.name == bindparam("tag")),
+    "author": Article.author.has(User.username == bindparam("author")),
+    "favorited": Article.id.in_(
+        select(favorites.c.article_id).join(User).where(User.username == bindparam("favorited"))
+    ),
+    "feed": Article.author_id.in_(select(follows.c.followed_id).where(follows.c.follower_id == ME)),
+}
+
+
+@cache
+def listing(*names: str) -> tuple[Select[tuple[int]], Select[tuple[Article]]]:
+    """The count and the page of articles filtered by ``FILTERS[name]`` for each name."""
+    where = [FILTERS[name] for name in names]
+    page = ARTICLES.where(*where).limit(bindparam("limit")).offset(bindparam("offset"))
+    return select(func.count(Article.id)).where(*where), page
 
 
 async def find_article(session: DBSession, slug: str, me: User | None = None) -> Article:
-    article = await session.scalar(articles(me).where(Article.slug == slug))
+    values = {"slug": slug, "me": me.id if me else None}
+    article = await session.scalar(BY_SLUG, values)
     if article is None:
         raise fail(404, "article", "not found")
     return article
@@ -56,10 +78,12 @@ OwnArticle = Annotated[Article, Depends(own_article)]
 
 
 async def page(
-    session: DBSession, me: User | None, filters: list[ColumnElement[bool]], limit: int, offset: int
+    session: DBSession, me: User | None, limit: int, offset: int, **filters: str
 ) -> ArticlePage:
-    total = await session.scalar(select(func.count(Article.id)).where(*filters))
-    rows = await session.scalars(articles(me).where(*filters).limit(limit).offset(offset))
+    count, articles = listing(*filters)
+    values = {**filters, "me": me.id if me else None, "limit": limit, "offset": offset}
+    total = await session.scalar(count, values)
+    rows = await session.scalars(articles, values)
     return ArticlePage.model_validate({"articles": rows.all(), "articles_count": total})
 
 
@@ -98,21 +122,14 @@ async def list_articles(
     limit: Limit = 20,
     offset: Offset = 0,
 ) -> ArticlePage:
-    filters: list[ColumnElement[bool]] = []
-    if tag:
-        filters.append(Article.tags.any(Tag.name == tag))
-    if author:
-        filters.append(Article.author.has(User.username == author))
-    if favorited:
-        fans = select(favorites.c.article_id).join(User).where(User.username == favorited)
-        filters.append(Article.id.in_(fans))
-    return await page(session, me, filters, limit, offset)
+    chosen = {"tag": tag, "author": author, "favorited": favorited}
+    filters = {name: value for name, value in chosen.items() if value}
+    return await page(session, me, limit, offset, **filters)
 
 
 @router.get("/articles/feed")
 async def feed(session: DBSession, me: Me, limit: Limit = 20, offset: Offset = 0) -> ArticlePage:
-    followed = select(follows.c.followed_id).where(follows.c.follower_id == me.id)
-    return await page(session, me, [Article.author_id.in_(followed)], limit, offset)
+    return await page(session, me, limit, offset, feed="")
 
 
 @router.get("/articles/{slug}")
@@ -152,33 +169,49 @@ async def delete_article(article: OwnArticle, session: DBSession) -> None:
 
 @router.post("/articles/{slug}/favorite")
 async def favorite(slug: str, me: Me, session: DBSession) -> dict[str, ArticleOut]:
-    article = await find_article(session, slug)
-    await link(session, favorites, True, user_id=me.id, article_id=article.id)
+    await link(session, favorites, True, user_id=me.id, article_id=await article_id(session, slug))
     return one(await find_article(session, slug, me))
 
 
 @router.delete("/articles/{slug}/favorite")
 async def unfavorite(slug: str, me: Me, session: DBSession) -> dict[str, ArticleOut]:
-    article = await find_article(session, slug)
-    await link(session, favorites, False, user_id=me.id, article_id=article.id)
+    found = await article_id(session, slug)
+    await link(session, favorites, False, user_id=me.id, article_id=found)
     return one(await find_article(session, slug, me))
+
+
+COMMENTS = (
+    select(Comment)
+    .join(Article, Article.id == Comment.article_id)
+    .where(Article.slug == bindparam("slug"))
+    .options(joinedload(Comment.author).options(with_expression(User.following, following_me)))
+    .order_by(Comment.id.desc())
+    .execution_options(populate_existing=True)
+)
+ARTICLE_ID = select(Article.id).where(Article.slug == bindparam("slug"))
+
+
+async def article_id(session: DBSession, slug: str) -> int:
+    found = await session.scalar(ARTICLE_ID, {"slug": slug})
+    if found is None:
+        raise fail(404, "article", "not found")
+    return found
 
 
 @router.get("/articles/{slug}/comments")
 async def list_comments(slug: str, me: MaybeMe, session: DBSession) -> dict[str, list[CommentOut]]:
-    article = await find_article(session, slug)
-    author = selectinload(Comment.author).options(with_expression(User.following, following(me)))
-    query = select(Comment).where(Comment.article_id == article.id).options(author)
-    query = query.order_by(Comment.id.desc()).execution_options(populate_existing=True)
-    return {"comments": [CommentOut.model_validate(row) for row in await session.scalars(query)]}
+    values = {"slug": slug, "me": me.id if me else None}
+    comments = (await session.scalars(COMMENTS, values)).all()
+    if not comments:
+        await article_id(session, slug)  # none, or no such article (404)?
+    return {"comments": [CommentOut.model_validate(row) for row in comments]}
 
 
 @router.post("/articles/{slug}/comments", status_code=201)
 async def add_comment(
     slug: str, comment: Annotated[NewComment, Embed], me: Me, session: DBSession
 ) -> dict[str, CommentOut]:
-    article = await find_article(session, slug)
-    new = Comment(body=comment.body, article_id=article.id, author=me)
+    new = Comment(body=comment.body, article_id=await article_id(session, slug), author=me)
     session.add(new)
     await session.flush()  # sends the INSERT: the id and timestamps are known from here on
     return {"comment": CommentOut.model_validate(new)}
@@ -186,8 +219,9 @@ async def add_comment(
 
 @router.delete("/articles/{slug}/comments/{comment_id}", status_code=204)
 async def delete_comment(slug: str, comment_id: CommentId, me: Me, session: DBSession) -> None:
-    article = await find_article(session, slug)
-    query = select(Comment).where(Comment.id == comment_id, Comment.article_id == article.id)
+    query = select(Comment).where(
+        Comment.id == comment_id, Comment.article_id == await article_id(session, slug)
+    )
     comment = await session.scalar(query)
     if comment is None:
         raise fail(404, "comment", "not found")

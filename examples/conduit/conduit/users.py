@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from sqlalchemy import ColumnElement, Table, delete, exists, insert, select
+from sqlalchemy import Integer, Table, bindparam, delete, exists, insert, select
 from sqlalchemy.orm import with_expression
 
 from prow import Body, Depends, HTTPError, Request, Router
@@ -28,10 +28,16 @@ def fail(status: int, field: str, message: str) -> HTTPError:
     return HTTPError(status, message, extra={"field": field})
 
 
-def following(me: User | None) -> ColumnElement[bool]:
-    """SQL: whether ``me`` follows ``User`` (never, for an anonymous visitor)."""
-    me_id = me.id if me else None
-    return exists().where(follows.c.follower_id == me_id, follows.c.followed_id == User.id)
+#: SQL: whether the user ``:me`` follows ``User`` (never, when ``:me`` is NULL: anonymous).
+following_me = exists().where(
+    follows.c.follower_id == bindparam("me", None, type_=Integer), follows.c.followed_id == User.id
+)
+PROFILE = (
+    select(User)
+    .where(User.username == bindparam("username"))
+    .options(with_expression(User.following, following_me))
+    .execution_options(populate_existing=True)
+)
 
 
 async def link(session: DBSession, table: Table, on: bool, **key: Any) -> None:
@@ -94,9 +100,8 @@ async def update_user(
 
 
 async def find_profile(session: DBSession, username: str, me: User | None) -> User:
-    query = select(User).where(User.username == username)
-    query = query.options(with_expression(User.following, following(me)))
-    profile = await session.scalar(query.execution_options(populate_existing=True))
+    values = {"username": username, "me": me.id if me else None}
+    profile = await session.scalar(PROFILE, values)
     if profile is None:
         raise fail(404, "profile", "not found")
     return profile

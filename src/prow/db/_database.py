@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from prow._exceptions import ConfigurationError
+from prow.db import _lean as lean
 from prow.db._errors import guard_engine, install_error_handlers
 from prow.db._model import Model
 from prow.db._timeouts import (
@@ -43,6 +44,9 @@ __all__ = ["DEFAULT_DATABASE_URL", "ENV_VAR", "Database", "async_url", "database
 
 #: The URL used when nothing else is configured: a SQLite file in the working directory.
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./prow.sqlite3"
+#: Connections a pool keeps open, and how many more it opens in a burst (per worker process).
+DEFAULT_POOL_SIZE = 10
+DEFAULT_MAX_OVERFLOW = 10
 #: The environment variable read when neither the code nor the app names a URL.
 ENV_VAR = "PROW_DATABASE_URL"
 
@@ -112,9 +116,16 @@ class Database(Extension):
     is logged and answered 503 until it is back) and closes its pool at shutdown. Without a
     URL it uses the app's ``database_url``, then ``PROW_DATABASE_URL``, then a SQLite file.
 
-    For a database server the pool checks a connection before lending it
-    (``pool_pre_ping``), so after the server restarts the next request gets a fresh
-    connection instead of an error. SQLite skips the check: a file cannot restart.
+    The pool keeps ``pool_size`` connections open and opens up to ``max_overflow`` more in a
+    burst (defaults: the ``database_pool_size``/``database_max_overflow`` settings, 10 and 10);
+    every worker process has its own pool, so ``workers x (pool_size + max_overflow)`` must stay
+    below the server's ``max_connections`` (PostgreSQL: 100 by default).
+
+    On PostgreSQL (asyncpg) no round trip is spent on nothing: no liveness ping (a connection
+    the server closed is replaced when it is checked out, before anything is sent on it), and
+    a transaction begins only before the first statement that is not a plain ``SELECT``, so a
+    request that only reads sends its reads and nothing else (``lazy_begin=False`` restores
+    ``BEGIN`` before the first statement; see ``docs/database.md``).
 
     Nothing waits forever on a database that is down or frozen: opening a connection
     (``connect_timeout``), waiting for a pooled one (``pool_timeout``) and running one
@@ -135,8 +146,11 @@ class Database(Extension):
         connect_args: dict[str, Any] | None = None,
         connect_timeout: float | None = DEFAULT_CONNECT_TIMEOUT,
         statement_timeout: float | None = DEFAULT_STATEMENT_TIMEOUT,
+        lazy_begin: bool = True,
     ) -> None:
         self._explicit = url is not None
+        self._lazy_begin = lazy_begin
+        self._default_pool = pool_size is None and max_overflow is None
         self._default_timeouts = (connect_timeout, pool_timeout, statement_timeout) == (
             DEFAULT_CONNECT_TIMEOUT,
             DEFAULT_POOL_TIMEOUT,
@@ -155,6 +169,10 @@ class Database(Extension):
             "pool_recycle": pool_recycle,
         }
         self._pool_options = {key: value for key, value in options.items() if value is not None}
+        if self._default_pool:
+            self._pool_options.update(
+                pool_size=DEFAULT_POOL_SIZE, max_overflow=DEFAULT_MAX_OVERFLOW
+            )
         self._pool_options["echo"] = echo
         self._statement_timeout = statement_timeout
         self._engine: AsyncEngine | None = None
@@ -197,9 +215,13 @@ class Database(Extension):
             # A project made by prow.apps.create_app: its settings name the timeouts.
             from prow.settings import database_kwargs
 
-            timeouts: dict[str, Any] = dict(database_kwargs(settings))
+            given: dict[str, Any] = dict(database_kwargs(settings))
+            timeouts = {key: given[key] for key in self._timeouts}
             self._timeouts = checked_timeouts(**timeouts)
             self._statement_timeout = self._timeouts["statement_timeout"]
+        if self._default_pool and hasattr(settings, "database_pool_size"):
+            sizes = {"pool_size": settings.database_pool_size}
+            self._pool_options.update(sizes, max_overflow=settings.database_max_overflow)
         install_error_handlers(app)
 
     async def startup(self, app: App) -> None:
@@ -209,6 +231,33 @@ class Database(Extension):
     async def release(self, app: App) -> None:
         """Close the pool's connections (the next use opens new ones)."""
         await self.dispose()
+
+    async def ready(self, app: App) -> None:
+        """Readiness (``/readyz``): one ``SELECT 1`` through the pool."""
+        async with self.engine.connect() as connection:
+            await connection.exec_driver_sql("SELECT 1")
+
+    def pool_usage(self) -> dict[str, int]:
+        """The pool's connections by state (``checked_out``, ``idle``, ``overflow``, ``size``).
+
+        Empty before the engine exists, or for a pool that does not count (SQLite's).
+        Read by ``/metrics``; costs nothing per request.
+        """
+        engine = self._engine
+        if engine is None:
+            return {}
+        pool: Any = engine.sync_engine.pool
+        usage: dict[str, int] = {}
+        for state, method in (
+            ("checked_out", "checkedout"),
+            ("idle", "checkedin"),
+            ("overflow", "overflow"),
+            ("size", "size"),
+        ):
+            count = getattr(pool, method, None)
+            if callable(count):
+                usage[state] = int(count())
+        return usage
 
     async def check_connection(self) -> None:
         """Open and close one connection; raise ``prow.E505`` when the settings are wrong.
@@ -346,13 +395,20 @@ class Database(Extension):
     def _engine_options(self) -> dict[str, Any]:
         # Worked out from the URL in use (the app's setting may have replaced the default).
         timeouts = timeout_options(self._url, connect_args=self._connect_args, **self._timeouts)
-        return {**self._pool_options, **timeouts}
+        options = {**self._pool_options, **timeouts}
+        if self._default_pool and "pool_timeout" not in timeouts:
+            # A pool of one shared connection (in-memory SQLite) takes no sizes; an explicit
+            # size there is refused (prow.E504), the defaults are left out.
+            options.pop("pool_size", None)
+            options.pop("max_overflow", None)
+        return options
 
     def _create_engine(self) -> AsyncEngine:
         try:
-            # The ping is a round trip per request: worth it where a server can restart
-            # behind the pool's back, wasted on a SQLite file, whose connection cannot go stale.
-            ping = self.backend != "sqlite"
+            # No pool_pre_ping: a round trip per request. On PostgreSQL a connection the
+            # server closed is replaced at checkout for free (prow.db._lean); on MySQL the
+            # ping stays until the same is done there.
+            ping = self.backend in ("mysql", "mariadb")
             options = self._engine_options()
             engine = _create_async_engine(self._url, pool_pre_ping=ping, **options)
         except ModuleNotFoundError as exc:
@@ -368,6 +424,7 @@ class Database(Extension):
             ) from exc
         guard_engine(engine)
         bound_statements(engine, self._statement_timeout)
+        lean.install(engine, lazy_begin=self._lazy_begin)
         if self.backend == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         return engine

@@ -23,8 +23,9 @@ map, no ORM loading), the cheaper road for reads and hand-written statements::
         row = (await connection.execute(ONE_POST, {"id": post_id})).mappings().first()
         ...
 
-Both skip the commit when the driver reports that no transaction is open (SQLite's drivers know
-exactly: a read-only request leaves nothing to commit), and commit otherwise.
+Both skip the commit when the driver reports that no transaction is open (SQLite's and
+asyncpg's drivers know exactly: a read-only request leaves nothing to commit), and commit
+otherwise.
 """
 
 from __future__ import annotations
@@ -40,12 +41,14 @@ from prow._exceptions import HTTPError
 from prow._params import Depends
 from prow._request import Request
 from prow.db._database import Database, database
+from prow.db._lean import driver_in_transaction
 from prow.extensions import requires_extension
 
 __all__ = ["Connection", "DBSession", "get_connection", "get_or_404", "get_session"]
 
 T = TypeVar("T")
 logger = logging.getLogger("prow.db")
+DB_SESSION = "prow.db.session"  # the scope key (see prow.scope)
 
 
 @requires_extension(Database)
@@ -55,6 +58,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     Commits when the handler returns, rolls back when it raises; always closes.
     """
     async with database(request.app).session() as session:
+        request.scope[DB_SESSION] = session  # for prow.tasks: enqueue in this transaction
         try:
             yield session
         except Exception:
@@ -72,6 +76,7 @@ async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     raises; always goes back to the pool.
     """
     async with database(request.app).connect() as connection:
+        request.scope[DB_SESSION] = connection  # for prow.tasks: enqueue in this transaction
         try:
             yield connection
         except Exception:
@@ -89,9 +94,6 @@ def _session_has_work(session: AsyncSession) -> bool:
         # A flush failed and the handler swallowed the error: the transaction is rolled
         # back, and commit() must raise so the client is not told its write succeeded.
         return True
-    bind = session.bind
-    if bind is None or bind.dialect.name != "sqlite":
-        return True  # only SQLite's driver can say that nothing is uncommitted
     if session.new or session.deleted or session.dirty:
         return True  # the commit flushes them
     # SQLAlchemy keeps the transaction's connections in ``_connections`` (bind or
@@ -106,14 +108,19 @@ def _uncommitted(connection: SyncConnection | None) -> bool:
     """Whether a commit may have anything to do on ``connection``.
 
     Only a driver that reports its transaction state exactly may say no: SQLite's (the
-    ``sqlite3`` module under aiosqlite) opens a transaction only for a write, so a request
-    that only read has nothing to commit. Every other driver is committed.
+    ``sqlite3`` module under aiosqlite) opens a transaction only for a write, and on
+    PostgreSQL (asyncpg) prow begins one only before the first statement that is not a
+    plain read (``prow.db._lean``), so a request that only read has nothing to commit.
+    Every other driver is committed.
     """
     if connection is None or not connection.in_transaction():
         return False
-    if connection.dialect.name == "sqlite":
-        return bool(getattr(connection.connection.driver_connection, "in_transaction", True))
+    if connection.dialect.name in _EXACT_DIALECTS:
+        return driver_in_transaction(connection.connection.driver_connection)
     return True
+
+
+_EXACT_DIALECTS = frozenset(("sqlite", "postgresql"))
 
 
 async def _rollback_quietly(target: AsyncSession | AsyncConnection) -> None:
