@@ -27,6 +27,7 @@ _BATTERIES = {
     "prow.sessions": "SessionMiddleware Sessions",
     "prow.ratelimit": "rate_limit RateLimits",
     "prow.forms": "ModelForm",
+    "prow.admin": "Admin ModelAdmin TabularInline",
 }
 
 #: A name users look for in ``prow`` -> the import that gives it (or its prow equivalent).
