@@ -323,3 +323,12 @@ def test_foreign_key_over_a_large_table_is_a_search_box(client: TestClient) -> N
     assert found == {"results": [{"id": 1, "text": "Ada"}], "more": False}
     log_in(client, "viewer")
     assert client.get("/admin/shop/customer/autocomplete?q=a").status_code == 403
+
+
+def test_mistakes_in_urls_answer_the_admin_error_page(client: TestClient) -> None:
+    log_in(client)
+    missing = client.get("/admin/shop/nothing")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert "no model shop/nothing in the admin" in missing.text
+    bad = client.get(ORDERS + "?p=0")
+    assert bad.status_code == 400 and "<h1>Bad request</h1>" in bad.text

@@ -10,7 +10,9 @@ the CSRF token (the login form's origin is checked too: "login CSRF").
 from __future__ import annotations
 
 import csv
+import functools
 import io
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
@@ -59,6 +61,7 @@ _STATIC_TYPES = {
     ".txt": "text/plain; charset=utf-8",
 }
 PERMS_KEY = "prow.admin.perms"
+_TITLES = {400: "Bad request", 403: "Permission denied", 404: "Not found", 422: "Invalid value"}
 
 
 class AdminViews:
@@ -119,6 +122,22 @@ class AdminViews:
         held = frozenset() if user.is_superuser else await user_permissions(session, user)
         request.scope[PERMS_KEY] = held
         return None
+
+    def page(self, view: Callable[..., Awaitable[Response]]) -> Callable[..., Awaitable[Response]]:
+        """``view``, answering its ``HTTPError`` (404, 400...) with the admin's error page."""
+
+        @functools.wraps(view)
+        async def answer(**params: Any) -> Response:
+            try:
+                return await view(**params)
+            except HTTPError as exc:
+                if exc.status_code not in (400, 403, 404, 405, 422):
+                    raise
+                request = params["request"]
+                context = {"title": _TITLES.get(exc.status_code, "Error"), "message": exc.detail}
+                return self.render(request, "error.html", context, exc.status_code)
+
+        return answer
 
     def model_admin(self, app_label: str, model_name: str) -> ModelAdmin:
         found = self.site.find(app_label, model_name)
