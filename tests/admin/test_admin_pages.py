@@ -332,3 +332,25 @@ def test_mistakes_in_urls_answer_the_admin_error_page(client: TestClient) -> Non
     assert "no model shop/nothing in the admin" in missing.text
     bad = client.get(ORDERS + "?p=0")
     assert bad.status_code == 400 and "<h1>Bad request</h1>" in bad.text
+
+
+def test_deep_pages_follow_the_key_not_an_offset(client: TestClient) -> None:
+    log_in(client)
+    customers = "/admin/auth/user?o=-id"  # ordered by the key alone: keyset applies
+    assert client.get(customers + "&after=3").text.count('name="_selected"') == 2  # ids 2, 1
+    assert client.get("/admin/auth/user?o=username&after=3").status_code == 400
+    assert client.get(customers + "&after=x").status_code == 400
+    from prow.admin import Admin
+
+    order_admin = next(m for m in client.app.extension(Admin).model_admins if m.name == "order")
+    type(order_admin).list_per_page = 2
+    type(order_admin).ordering = ("-id",)
+    try:
+        page = client.get(ORDERS + "?p=10").text
+        assert "R006" in page and "R005" in page
+        assert 'href="?after=6" rel="next"' in page  # from page 10 on: keyset
+        after = client.get(ORDERS + "?after=6").text
+        assert "R004" in after and "R003" in after and "« First page" in after
+    finally:
+        type(order_admin).list_per_page = 10
+        type(order_admin).ordering = ("-created_at",)
