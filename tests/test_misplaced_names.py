@@ -21,6 +21,14 @@ import prow
         ("SessionMiddleware", "from prow.sessions import SessionMiddleware"),
         ("rate_limit", "from prow.ratelimit import rate_limit"),
         ("ModelForm", "from prow.forms import ModelForm"),
+        ("Admin", "from prow.admin import Admin"),
+        ("task", "from prow.tasks import task"),
+        ("send_mail", "from prow.mail import send_mail"),
+        ("Cache", "from prow.cache import Cache"),
+        ("Channels", "from prow.channels import Channels"),
+        ("GraphQL", "from prow.graphql import GraphQL"),
+        ("Observability", "from prow.observability import Observability"),
+        ("Accounts", "from prow.auth import Accounts"),
     ],
 )
 def test_from_prow_import_a_misplaced_name_says_where_it_lives(name: str, fix: str) -> None:

@@ -20,7 +20,7 @@ _BATTERIES = {
         "Connection DBSession Database Model Resource ResourceOptions get_or_404 "
         "get_session schema_for"
     ),
-    "prow.auth": "Auth CurrentUser OptionalUser User Group Permission APIKey login logout",
+    "prow.auth": "Auth Accounts CurrentUser OptionalUser User Group Permission APIKey login logout",
     "prow.testing": "TestClient AsyncTestClient",
     "prow.templating": "Templates flash",
     "prow.staticfiles": "StaticFiles",
@@ -28,6 +28,12 @@ _BATTERIES = {
     "prow.ratelimit": "rate_limit RateLimits",
     "prow.forms": "ModelForm",
     "prow.admin": "Admin ModelAdmin TabularInline",
+    "prow.tasks": "task Tasks Worker",
+    "prow.mail": "send_mail EmailMessage Mail",
+    "prow.cache": "Cache CachePolicy",
+    "prow.channels": "Channels",
+    "prow.graphql": "GraphQL",
+    "prow.observability": "Observability",
 }
 
 #: A name users look for in ``prow`` -> the import that gives it (or its prow equivalent).

@@ -474,7 +474,8 @@ def test_two_apps_sharing_templates_each_keep_their_environment(project: Path) -
         compiled = {id(template) for _, template, _ in seen[name]}
         assert len(compiled) == 1, f"{name}'s template was compiled again"
         searched = seen[name][0][2]
-        assert len(searched) == 1 and searched[0].endswith(f"{folder}/templates")
+        assert len(searched) == 2 and searched[0].endswith(f"{folder}/templates")
+        assert searched[1].endswith("prow/templating/templates")  # prow's own, last
     shop_env, blog_env = seen["shop"][0][0], seen["blog"][0][0]
     assert shop_env is not blog_env
     # Each app keeps its own reloading: only the debug app watches files.

@@ -92,7 +92,7 @@ class Templates(Extension):
         self.context_processors = list(context_processors)
         self._user_use = UserUse()
         self.env = jinja2.Environment(
-            loader=jinja2.ChoiceLoader(self._fixed + _app_loaders(apps or ())),
+            loader=jinja2.ChoiceLoader([*self._fixed, *_app_loaders(apps or ()), _BUILT_IN]),
             autoescape=jinja2.select_autoescape(_ESCAPED, default_for_string=True),
             enable_async=enable_async,
             auto_reload=bool(auto_reload),
@@ -167,7 +167,7 @@ class Templates(Extension):
         if self._apps is not None:
             return self.env.overlay(auto_reload=auto_reload)
         names = getattr(getattr(app.state, "settings", None), "apps", None) or ()
-        loader = jinja2.ChoiceLoader(self._fixed + _app_loaders(names))
+        loader = jinja2.ChoiceLoader([*self._fixed, *_app_loaders(names), _BUILT_IN])
         return self.env.overlay(loader=loader, auto_reload=auto_reload)
 
     def context(self, request: HTTPConnection, context: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -304,6 +304,11 @@ def _template_frame(exc: BaseException) -> tuple[str, int] | None:
             found = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
         tb = tb.tb_next
     return found
+
+
+#: prow's own templates, searched last: ``{% extends "prow/base.html" %}`` gives any page a
+#: finished layout (a small stylesheet, light and dark, flash messages) to start from.
+_BUILT_IN = jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates")
 
 
 def _search_path(env: jinja2.Environment) -> list[str]:
