@@ -41,12 +41,9 @@ class EditViews(AdminViews):
         app_label: str,
         model_name: str,
     ) -> Response:
-        refused = await self.gate(request, session, user)
-        if refused is not None:
-            return refused
-        model_admin = self.model_admin(app_label, model_name)
-        if not model_admin.has_add_permission(request):
-            return self.forbidden(request, f"add {model_admin.title_plural}")
+        model_admin = await self.enter(request, session, user, app_label, model_name, "add")
+        if isinstance(model_admin, Response):
+            return model_admin
         spec = AdminForm(model_admin, change=False)
         choices = await spec.load_choices(session)
         if request.method == "GET":
@@ -105,12 +102,9 @@ class EditViews(AdminViews):
         model_name: str,
         pk: str,
     ) -> Response:
-        refused = await self.gate(request, session, user)
-        if refused is not None:
-            return refused
-        model_admin = self.model_admin(app_label, model_name)
-        if not model_admin.has_view_permission(request):
-            return self.forbidden(request, f"view {model_admin.title_plural}")
+        model_admin = await self.enter(request, session, user, app_label, model_name, "view")
+        if isinstance(model_admin, Response):
+            return model_admin
         obj = await self.get_object(session, model_admin, request, pk)
         spec = AdminForm(model_admin, change=True)
         choices = await spec.load_choices(session)
@@ -242,12 +236,9 @@ class EditViews(AdminViews):
         model_name: str,
         pk: str,
     ) -> Response:
-        refused = await self.gate(request, session, user)
-        if refused is not None:
-            return refused
-        model_admin = self.model_admin(app_label, model_name)
-        if not model_admin.has_delete_permission(request):
-            return self.forbidden(request, f"delete {model_admin.title_plural}")
+        model_admin = await self.enter(request, session, user, app_label, model_name, "delete")
+        if isinstance(model_admin, Response):
+            return model_admin
         obj = await self.get_object(session, model_admin, request, pk)
         back = self.model_url(model_admin, pk, "change")
         if request.method == "GET":
@@ -280,12 +271,9 @@ class EditViews(AdminViews):
         model_name: str,
         pk: str,
     ) -> Response:
-        refused = await self.gate(request, session, user)
-        if refused is not None:
-            return refused
-        model_admin = self.model_admin(app_label, model_name)
-        if not model_admin.has_view_permission(request):
-            return self.forbidden(request, f"view {model_admin.title_plural}")
+        model_admin = await self.enter(request, session, user, app_label, model_name, "view")
+        if isinstance(model_admin, Response):
+            return model_admin
         entries = await object_history(session, model_admin.key, pk)
         obj = (
             await session.get(model_admin.model, model_admin.pk_from_path(pk))
@@ -314,14 +302,11 @@ class EditViews(AdminViews):
     ) -> Response:
         from prow.auth import Auth, PasswordError, keep_login
 
-        refused = await self.gate(request, session, user)
-        if refused is not None:
-            return refused
-        model_admin = self.model_admin(app_label, model_name)
+        model_admin = await self.enter(request, session, user, app_label, model_name, "change")
+        if isinstance(model_admin, Response):
+            return model_admin
         if not getattr(model_admin, "has_password_form", False):
             raise HTTPError(404, "this model has no password")
-        if not model_admin.has_change_permission(request):
-            return self.forbidden(request, f"change {model_admin.title_plural}")
         obj = await self.get_object(session, model_admin, request, pk)
         errors: list[str] = []
         if request.method == "POST":

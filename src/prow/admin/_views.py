@@ -139,6 +139,25 @@ class AdminViews:
 
         return answer
 
+    async def enter(
+        self,
+        request: Request,
+        session: Any,
+        user: Any,
+        app_label: str,
+        model_name: str,
+        action: str,
+    ) -> ModelAdmin | Response:
+        """The model's admin, once the user passed the gate and holds ``action`` on it;
+        else the answer to send (the login page, or 403)."""
+        refused = await self.gate(request, session, user)
+        if refused is not None:
+            return refused
+        model_admin = self.model_admin(app_label, model_name)
+        if not getattr(model_admin, f"has_{action}_permission")(request):
+            return self.forbidden(request, f"{action} {model_admin.title_plural}")
+        return model_admin
+
     def model_admin(self, app_label: str, model_name: str) -> ModelAdmin:
         found = self.site.find(app_label, model_name)
         if found is None:
@@ -249,12 +268,9 @@ class AdminViews:
         app_label: str,
         model_name: str,
     ) -> Response:
-        refused = await self.gate(request, session, user)
-        if refused is not None:
-            return refused
-        model_admin = self.model_admin(app_label, model_name)
-        if not model_admin.has_view_permission(request):
-            return self.forbidden(request, f"view {model_admin.title_plural}")
+        model_admin = await self.enter(request, session, user, app_label, model_name, "view")
+        if isinstance(model_admin, Response):
+            return model_admin
         listing = ChangeList(model_admin, request)
         await listing.load(session)
         context = {
@@ -278,12 +294,9 @@ class AdminViews:
         app_label: str,
         model_name: str,
     ) -> Response:
-        refused = await self.gate(request, session, user)
-        if refused is not None:
-            return refused
-        model_admin = self.model_admin(app_label, model_name)
-        if not model_admin.has_view_permission(request):
-            return self.forbidden(request, f"view {model_admin.title_plural}")
+        model_admin = await self.enter(request, session, user, app_label, model_name, "view")
+        if isinstance(model_admin, Response):
+            return model_admin
         listing = ChangeList(model_admin, request)
         listing.per_page = 10_000
         await listing.load(session)
