@@ -13,6 +13,9 @@ side is not counted there, only prow's and the driver's).
 
 ``python bench/tasks.py worker [--db ...] [--n 2000] [--concurrency 8]`` queues ``n`` no-op
 tasks, then times one in-process ``Worker`` running them all (tasks/s).
+
+``--db postgresql`` uses ``PROW_BENCH_POSTGRES_URL`` (default: a ``prow_bench`` database on
+127.0.0.1, which must exist: ``createdb prow_bench``); the bench creates and drops its tables.
 """
 
 from __future__ import annotations

@@ -57,6 +57,7 @@ def test_prepare_migrates_then_seeds_only_once(url: str) -> None:
         "users and permissions",
         "one account per username",
         "admin history",
+        "background tasks",
     ]
     assert all(m.applied for m in applied)
     assert showmigrations(url=url, directory=MIGRATIONS) == applied
@@ -340,3 +341,24 @@ def test_personal_pages_are_not_stored_by_shared_caches(client: TestClient) -> N
     assert "cache-control" not in client.get("/api/items").headers  # the same for everyone
     alice = token_for(client, "alice")
     assert client.get("/api/items", headers=alice).headers["cache-control"] == "no-store"
+
+
+def test_signup_welcomes_the_account_by_mail_through_a_task(url: str) -> None:
+    from prow.mail import Mail
+    from prow.tasks import Tasks
+
+    prepare(url)
+    app = create_app(url)
+    with TestClient(app) as client:
+        account = {"username": "carol", "email": "carol@example.com", "password": "Vq9!long-pass"}
+        created = client.post("/api/signup", json=account)
+        assert created.status_code == 201, created.text
+        assert created.json()["username"] == "carol"
+        assert client.post("/api/signup", json=account).status_code == 409  # taken: no task
+        mail = app.extension(Mail)
+        assert mail.outbox == []  # not sent in the request: queued
+        assert client.portal.call(app.extension(Tasks).run_pending) == 1
+        (welcome,) = mail.outbox
+        assert welcome.subject == "Welcome to the prow demo"
+        assert welcome.to == ["carol@example.com"]
+        assert "Hello carol" in welcome.body

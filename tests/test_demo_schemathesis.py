@@ -19,6 +19,10 @@ from examples.demo.app import DEMO_USERS, create_app, prepare  # noqa: E402
 CREDENTIAL_CHECKS = {
     name: [400] for name in ("POST /auth/login", "POST /auth/token", "POST /auth/refresh")
 }
+#: Valid sign-ups the demo refuses for reasons no schema can state: prow.auth's password
+#: strength rules (common, too like the username) and its username rules (invisible or
+#: look-alike characters, a name taken in another case or Unicode form is 409).
+SIGNUP_RULES = {"POST /api/signup": [422]}
 
 
 def test_the_demo_keeps_its_openapi_document(tmp_path: Path) -> None:
@@ -31,7 +35,9 @@ def test_the_demo_keeps_its_openapi_document(tmp_path: Path) -> None:
         token = answer.json()["access_token"]
     # As alice, who may write: the create, update and delete routes run to the database.
     report = run_schemathesis(
-        app, headers={"Authorization": f"Bearer {token}"}, allow=CREDENTIAL_CHECKS
+        app,
+        headers={"Authorization": f"Bearer {token}"},
+        allow={**CREDENTIAL_CHECKS, **SIGNUP_RULES},
     )
     assert report.scenarios > 0
     assert not report.failures and not report.errors, report.summary()

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
 from prow import App, HTTPError, Request
+from prow.db import Database, DBSession, Model
 from prow.templating import Templates
 from prow.testing import TestClient
+
+
+class Code(Model):
+    __tablename__ = "error_pages_code"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[str] = mapped_column(String(20), unique=True)
+
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
@@ -76,3 +87,43 @@ def test_templates_override_error_pages(tmp_path: Path) -> None:
     client = TestClient(app)
     assert client.get("/nope", headers=BROWSER).text == "<p>Lost: No route matches /nope (404)</p>"
     assert client.get("/admin", headers=BROWSER).text == "<p>Error 403: Forbidden</p>"
+
+
+def test_a_database_error_on_a_form_post_is_a_page(tmp_path: Path) -> None:
+    app = App(extensions=[Database(f"sqlite:///{tmp_path}/e.sqlite3")])
+
+    @app.on_startup
+    async def tables() -> None:
+        await app.extension(Database).create_all(Code)
+
+    @app.post("/codes", csrf=False)
+    async def add(request: Request, db: DBSession) -> str:
+        form = await request.form()
+        db.add(Code(value=str(form["value"])))
+        return "added"
+
+    with TestClient(app) as client:
+        assert client.post("/codes", data={"value": "a"}).status_code == 200
+        page = client.post("/codes", data={"value": "a"}, headers=BROWSER)
+        assert page.status_code == 409
+        assert page.headers["content-type"].startswith("text/html")
+        api = client.post("/codes", data={"value": "a"})
+        assert api.headers["content-type"] == "application/problem+json"
+
+
+def test_a_weak_password_from_a_form_is_a_page(tmp_path: Path) -> None:
+    from prow.auth import Auth, validate_password
+
+    app = App(
+        secret_key="a-test-secret-key-that-is-long-enough-0123456789",
+        extensions=[Database(f"sqlite:///{tmp_path}/p.sqlite3"), Auth()],
+    )
+
+    @app.post("/password", csrf=False)
+    async def change(request: Request) -> None:
+        validate_password("12345678")
+
+    with TestClient(app) as client:
+        page = client.post("/password", headers=BROWSER)
+        assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
+        assert client.post("/password").headers["content-type"] == "application/problem+json"

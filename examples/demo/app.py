@@ -8,6 +8,9 @@ change and delete items (permissions ``item.add``, ``item.change``...), and ``bo
 read (passwords in ``DEMO_USERS``). Alice is staff: she logs in to the admin at /admin, where
 she sees and edits what her permissions allow.
 
+``POST /api/signup`` opens an account and enqueues a task that welcomes it by e-mail (printed
+on the console): ``prow worker --app examples.demo:app`` runs the tasks.
+
 Pages: http://127.0.0.1:8000/items (a form that adds an item), /login, /account (only when
 logged in), /graphql (the catalogue over GraphQL, with GraphiQL). Sessions are signed with
 ``PROW_SECRET_KEY``, or with a random key per process.
@@ -28,7 +31,7 @@ import pathlib
 import secrets
 from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import BaseModel, EmailStr, Field
 from sqlalchemy import CheckConstraint, ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -37,8 +40,10 @@ from prow.admin import Admin, ModelAdmin
 from prow.auth import Auth, grant, requires, resource_permissions
 from prow.db import Database, DBSession, Migration, Model, Resource, database, get_or_404, migrate
 from prow.graphql import GraphQL
+from prow.mail import Mail
 from prow.ratelimit import RateLimits
 from prow.sessions import Sessions
+from prow.tasks import Tasks, task
 
 #: Where the demo keeps its data unless ``PROW_DATABASE_URL`` names another database.
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///./demo.sqlite3"
@@ -81,6 +86,8 @@ def create_app(database_url: str | None = None) -> App:
             Auth(),
             _admin(),
             catalogue_graphql(),
+            Tasks(),  # background tasks in the same database: `prow worker` runs them
+            Mail(from_email="prow demo <demo@example.com>"),  # the console in development
         ],
     )
     demo.include(routes)
@@ -228,6 +235,43 @@ async def discount(
         raise HTTPError(409, f"{item.name} costs too little to discount by {percent}%")
     item.price = new_price
     return PriceChange(id=item.id, name=item.name, old_price=old_price, new_price=item.price)
+
+
+class NewAccount(BaseModel):
+    username: Annotated[str, Field(min_length=1, max_length=150)]
+    email: EmailStr
+    password: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
+class Account(BaseModel):
+    id: int
+    username: str
+
+
+@api.post("/signup", status_code=201, tags=["accounts"])
+async def signup(data: NewAccount, session: DBSession, auth: Auth) -> Account:
+    """Open an account; a task welcomes it by e-mail.
+
+    The task is stored in this request's transaction: a sign-up that fails (a taken username,
+    a weak password) sends nothing. ``prow worker --app examples.demo:app`` runs it.
+    """
+    user = await auth.create_user(session, data.username, data.password, email=data.email)
+    await send_welcome.enqueue(user_id=user.id)
+    return Account(id=user.id, username=user.username)
+
+
+@task(retries=3, backoff=10.0)
+async def send_welcome(user_id: int, session: DBSession, auth: Auth, mail: Mail) -> None:
+    """Welcome a new account (retried with backoff if the mail server is down)."""
+    user = await session.get(auth.user_model, user_id)
+    if user is None or not user.email:
+        return  # deleted since, or no address: nothing to send
+    message = mail.message(
+        "Welcome to the prow demo",
+        f"Hello {user.username},\n\nyour account is ready: log in at /login.\n",
+        to=user.email,
+    )
+    await mail.send_now(message)  # already in a task: send it from here
 
 
 routes.include(api)

@@ -171,6 +171,7 @@ REGISTRY: Final = (
     ErrorCode("prow.E904", "GraphQL is changed after its schema was built"),
     ErrorCode("prow.E905", "a GraphQL endpoint has no query"),
     ErrorCode("prow.E906", "a GraphQL resolver asks for a dependency it cannot get"),
+    ErrorCode("prow.E907", "GraphQL changes=True without a Channels extension"),
 )
 
 #: Every registered code by its name.

@@ -26,7 +26,7 @@ _BATTERIES = {
     "prow.staticfiles": "StaticFiles",
     "prow.sessions": "SessionMiddleware Sessions",
     "prow.ratelimit": "rate_limit RateLimits",
-    "prow.forms": "ModelForm",
+    "prow.forms": "ModelForm related_fields",
     "prow.admin": "Admin ModelAdmin TabularInline",
     "prow.tasks": "task Tasks Worker",
     "prow.mail": "send_mail EmailMessage Mail",

@@ -35,9 +35,6 @@ Each key, then who writes it and who reads it:
     ``ObjectPermission``, which loads them itself when no guard did.
 ``prow.flashes``
     ``flash()``; ``get_flashed_messages()``.
-``prow.route``
-    the wrapper ``prow.observability`` puts on each route (only with metrics or tracing on):
-    the matched route's template; its middleware, for metric labels and the span's name.
 ``prow.db.session``
     ``DBSession`` / ``Connection`` (prow.db): the request's session or connection; read by
     prow.tasks' ``enqueue()``, which writes the task in that transaction.
@@ -64,7 +61,6 @@ __all__ = [
     "FLASHES",
     "HEADERS",
     "MAX_BODY_SIZE",
-    "ROUTE",
     "SESSION",
     "UNHANDLED",
     "USER",
@@ -81,7 +77,6 @@ USER = "user"
 AUTH_PERMISSIONS = "prow.auth.permissions"
 FLASHES = "prow.flashes"
 UNHANDLED = "prow.unhandled"
-ROUTE = "prow.route"
 
 
 class HeaderList(list[tuple[bytes, bytes]]):

@@ -281,3 +281,17 @@ def test_posts_are_rate_limited(tmp_path: Path) -> None:
 
 def _without_tokens(text: str) -> str:
     return TOKEN.sub("", text)
+
+
+def test_mailed_links_use_site_url_not_the_host_header(tmp_path: Path) -> None:
+    app = make_app(tmp_path, site_url="https://shop.example/")
+    with TestClient(app, headers=BROWSER) as client:
+        token = csrf(client, "/accounts/password/reset")
+        client.post(
+            "/accounts/password/reset",
+            data={"csrf_token": token, "email": "ann@example.com"},
+            headers={"Host": "evil.example"},
+        )
+    (message,) = app.extension(Mail).outbox
+    assert "https://shop.example/accounts/password/reset/" in message.body
+    assert "evil.example" not in message.body

@@ -188,3 +188,20 @@ def test_redis_url_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
     assert isinstance(Cache().backend, RedisBackend)
     monkeypatch.delenv("PROW_CACHE_URL")
     assert isinstance(Cache().backend, MemoryBackend)
+
+
+async def test_an_unreachable_backend_misses_or_raises_as_configured() -> None:
+    from faults._private import free_port
+    from prow.cache import CacheUnavailable
+
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    bypass = Cache(url, timeout=0.2)
+    assert await bypass.get("k", "default") == "default"
+    await bypass.set("k", 1)  # dropped, not raised
+    assert await bypass.get_or_set("k", lambda: 5) == 5
+    assert await bypass.incr("n", 3) == 3
+    failing = Cache(url, timeout=0.2, on_error="fail", retry_after=7)
+    with pytest.raises(CacheUnavailable) as caught:
+        await failing.get("k")
+    assert caught.value.status == 503
+    assert caught.value.headers == {"Retry-After": "7"}

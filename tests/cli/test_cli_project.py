@@ -101,7 +101,7 @@ def test_new_writes_the_project_layout(generated: tuple[str, Path, Result]) -> N
     (migration,) = (project / "migrations" / "versions").glob("*_create_notes.py")
     assert "down_revision: str | Sequence[str] | None = None" in migration.read_text()
     settings = (project / name / "settings.py").read_text()
-    assert f'apps: list[str] = ["{name}.apps.example"]' in settings
+    assert f'apps: list[str] = ["prow.auth.accounts", "{name}.apps.example"]' in settings
     main_module = (project / name / "main.py").read_text()
     assert "app = create_app(settings, extensions=shared_state(settings))" in main_module
     assert len(main_module.splitlines()) < 15
@@ -204,8 +204,8 @@ def test_the_project_passes_its_own_tests(generated: tuple[str, Path, Result]) -
     _, project, _ = generated
     result = run_tests(project)
     assert result.returncode == 0, result.stdout + result.stderr
-    # the example app's 3, the project's 3 and the new blog app's 1
-    assert "7 passed" in result.stdout, result.stdout
+    # the example app's 3, the project's 4 (its account pages included) and the blog app's 1
+    assert "8 passed" in result.stdout, result.stdout
 
 
 def test_the_app_answers_in_process(generated: tuple[str, Path, Result]) -> None:
@@ -522,40 +522,20 @@ def test_servers_get_the_project_app_from_a_subfolder(
     assert found.stdout.splitlines()[-1].split() == [f"{name}.main:app", root, root]
 
 
-ACCOUNTS = '''
-"""Users and browser sessions for the whole project."""
-
-from prow.auth import Auth
-from prow.sessions import SessionMiddleware
-
-
-def setup(app):
-    app.add_middleware(SessionMiddleware)
-    Auth(app)
-'''
-
-
 SUPERUSER = ["--username", "admin", "--email", "admin@example.com", "--no-input"]
 
 
-def test_users_through_an_app_setup_recipe(tmp_path: Path) -> None:
+def test_users_and_account_pages_come_wired(tmp_path: Path) -> None:
     """docs/project-layout.md, "Users, logins and sessions": every step, as a user runs it."""
     project = tmp_path / "shop"
     assert invoke("new", "shop", "--directory", str(project)).exit_code == 0
-    assert cli(project, "startapp", "accounts").returncode == 0
-    (project / "shop" / "apps" / "accounts" / "__init__.py").write_text(ACCOUNTS)
-    settings = project / "shop" / "settings.py"
-    listed = settings.read_text().replace(
-        '["shop.apps.example"]', '["shop.apps.example", "shop.apps.accounts"]'
-    )
-    assert listed != settings.read_text()
-    settings.write_text(listed)
-    for step in (["migrate"], ["makemigrations", "-m", "users"], ["migrate"]):
-        done = cli(project, *step)
-        assert done.returncode == 0, done.stderr
+    done = cli(project, "migrate")
+    assert done.returncode == 0, done.stderr
     password = {"PROW_SUPERUSER_PASSWORD": "a long admin phrase for tests 42"}
     made = cli(project, "createsuperuser", *SUPERUSER, env=password)
     assert made.returncode == 0 and "Superuser 'admin' created." in made.stdout, made.stderr
+    routes = cli(project, "routes")
+    assert "/accounts/password/reset" in routes.stdout, routes.stderr
     tested = run_tests(project)
     assert tested.returncode == 0, tested.stdout[-2000:]
 

@@ -53,3 +53,21 @@ def test_custom_queries_and_mutations_get_the_request_and_its_session(
     assert answer == {"data": {"renameAnthology": True}}
     answer = api.query("{ poem(id: 3) { anthology { name } } }")  # committed with the request
     assert answer["data"]["poem"]["anthology"]["name"] == "essays"
+
+
+def test_a_schema_without_the_database_needs_no_database() -> None:
+    from prow import App
+    from prow.db import Database
+    from prow.testing import TestClient
+
+    gql = GraphQL()
+
+    @gql.query
+    def hello(name: str = "world") -> str:
+        return f"hello {name}"
+
+    app = App(extensions=[gql])
+    with TestClient(app) as client:
+        answer = client.post("/graphql", json={"query": '{ hello(name: "ann") }'}).json()
+    assert answer == {"data": {"hello": "hello ann"}}
+    assert not app.has_extension(Database)

@@ -59,3 +59,24 @@ def test_graphiql_runs_a_query_offline(offline_page: OfflinePage, tmp_path: Path
         page.screenshot(path=str(SCREENSHOT))
     offline_page.assert_offline()
     offline_page.assert_no_errors()
+
+
+def test_graphiql_passes_the_csrf_check_of_a_logged_in_browser(
+    offline_page: OfflinePage, tmp_path: Path
+) -> None:
+    page: Any = offline_page.page
+    with serve_app(make_app(tmp_path), lifespan="on") as base:
+        # a session cookie makes every POST subject to the CSRF check, as for REST
+        page.context.add_cookies([{"name": "session", "value": "logged-in", "url": base}])
+        page.goto(f"{base}/graphql")
+        page.locator(".graphiql-query-editor .CodeMirror").first.wait_for(timeout=20000)
+        page.evaluate(
+            """() => document.querySelector('.graphiql-query-editor .CodeMirror')
+                .CodeMirror.setValue('mutation { createComet(data: {name: "Biela"}) { name } }')"""
+        )
+        page.locator(".graphiql-execute-button").click()
+        result = page.locator(".graphiql-response .CodeMirror-code")
+        result.get_by_text("Biela").wait_for(timeout=15000)
+        assert "errors" not in result.inner_text()
+    offline_page.assert_offline()
+    offline_page.assert_no_errors()

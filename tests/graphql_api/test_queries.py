@@ -139,3 +139,24 @@ def test_a_page_without_total_count_runs_no_count(catalogue: Any) -> None:
     page = api.query(query, {"after": page["pageInfo"]["endCursor"]})["data"]["poems"]
     assert page["pageInfo"]["hasNextPage"] is False and len(page["edges"]) == 30
     assert page["edges"][-1]["node"]["id"] == 60
+
+
+def test_keyset_pages_when_the_resource_has_a_cursor_field(catalogue: Any, models: Any) -> None:
+    api = catalogue(resource=models.poems_resource(cursor_field="id"))
+    query = """query($after: String, $order: String) {
+      poems(first: 25, after: $after, order: $order) {
+        totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } }"""
+    ids: list[int] = []
+    after = None
+    while True:
+        page = api.query(query, {"after": after})["data"]["poems"]
+        assert page["totalCount"] is None  # keyset pages count nothing
+        ids += [edge["node"]["id"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert ids == list(range(1, 61))
+    answer = api.query(query, {"order": "-id"})
+    assert answer["data"]["poems"]["edges"][0]["node"]["id"] == 60
+    answer = api.query(query, {"after": "garbage"})
+    assert "invalid cursor" in answer["errors"][0]["message"]

@@ -78,3 +78,19 @@ def test_a_bad_subscription_is_an_error_message(catalogue: Any, models: Any) -> 
         message = ws.receive_json()
     assert message["type"] == "error" and message["id"] == "9"
     assert "Cannot query field 'nope'" in message["payload"][0]["message"]
+
+
+def test_a_cross_site_handshake_with_cookies_is_refused(catalogue: Any, models: Any) -> None:
+    import pytest
+
+    from prow import WebSocketDisconnect
+
+    api = catalogue(setup=_setup(models))
+    api.client.cookies.set("session", "abc")
+    headers = {"origin": "https://evil.example"}
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        api.client.websocket_connect("/graphql", [PROTOCOL], headers=headers),
+    ):
+        pass
+    assert "cross-site" in str(refused.value.reason)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from prow import App, ConfigurationError
-from prow.db import Database, DBSession, Model
+from prow.db import Connection, Database, DBSession, Model
 from prow.tasks import TaskArgumentsError, TaskFailed, Tasks, TaskState, Worker, task
 from prow.testing import TestClient
 
@@ -276,3 +277,29 @@ async def _result_of_unkept() -> None:
     from prow.tasks import TaskHandle
 
     await TaskHandle(Tasks(), write_note, "x", True).result()
+
+
+def test_ready_asks_a_backend_of_its_own(tmp_path: Path) -> None:
+    tasks = Tasks(f"sqlite+aiosqlite:///{tmp_path / 'own.sqlite3'}")
+    app = App(extensions=[Database(f"sqlite+aiosqlite:///{tmp_path / 'app.sqlite3'}"), tasks])
+    with TestClient(app) as client:
+        client.portal.call(tasks.ready, app)  # SELECT 1 on the tasks' own database
+
+
+def test_connection_requests_and_keys_inside_a_transaction(database_url: str) -> None:
+    app, tasks = make_app(database_url)
+
+    @app.post("/core")
+    async def core(connection: Connection, fail: bool = False) -> dict[str, bool]:
+        first = await add.enqueue(1, key="core-once")
+        second = await add.enqueue(2, key="core-once")  # skipped, the transaction goes on
+        if fail:
+            raise RuntimeError("rolled back")
+        return {"first": first.added, "second": second.added}
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.post("/core?fail=true").status_code == 500
+        assert client.portal.call(tasks.run_pending) == 0  # rolled back with the request
+        assert client.post("/core").json() == {"first": True, "second": False}
+        assert client.portal.call(tasks.run_pending) == 1
+    assert calls == [("add", 1, 1)]

@@ -59,6 +59,8 @@ _VERIFY_SALT = "prow.accounts.verify"
 class Accounts(Extension):
     """Login, logout, sign-up with e-mail verification, password reset and change pages.
 
+    ``site_url`` (``"https://example.com"``) is where mailed links point; left out, they
+    follow the request's host, which ``allowed_hosts`` must then restrict.
     ``registration=False`` leaves sign-up out; ``verify_email=False`` activates new accounts
     at once. ``templates`` is a folder (or list) searched before prow's own pages; left out,
     the folders of the app's ``Templates`` are. Sets ``app.login_url``, so a browser asking
@@ -79,8 +81,10 @@ class Accounts(Extension):
         verify_max_age: datetime.timedelta = datetime.timedelta(days=3),
         login_redirect: str | None = None,
         logout_redirect: str | None = None,
+        site_url: str | None = None,
     ) -> None:
         self.prefix = prefix
+        self.site_url = site_url.rstrip("/") if site_url else None
         self.registration = registration
         self.verify_email = verify_email
         self.rate_limit = rate_limit
@@ -160,6 +164,19 @@ class Accounts(Extension):
             html = None
         mail = request.app.extension(Mail)
         await mail.send(mail.message(subject, body, to=user.email, html=html))
+
+    def link(self, request: Request, name: str, **params: Any) -> str:
+        """The absolute URL of the page ``name`` for a mail: on ``site_url`` when it is set.
+
+        Threat: host header poisoning. Built from the request, a reset link follows the
+        ``Host`` header the requester sent; an attacker asking a reset for the victim's address
+        with ``Host: evil.example`` would get the victim a genuine mail whose link hands the
+        token to evil.example. ``allowed_hosts`` refuses unknown hosts; ``site_url`` removes
+        the question.
+        """
+        if self.site_url is not None:
+            return self.site_url + request.app.url_for(name, **params)
+        return str(request.url_for(name, **params))
 
     # -- tokens ------------------------------------------------------------------------------
 

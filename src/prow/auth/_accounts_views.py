@@ -130,7 +130,7 @@ async def _register(
     owner = (await db.scalars(select(model).where(model.email == email).limit(1))).first()
     if owner is not None:
         # No enumeration: the page says the same as for a new address; the owner is told.
-        link = request.url_for("accounts_password_reset")
+        link = accounts.link(request, "accounts_password_reset")
         await accounts.mail_user(
             request, owner, "Your account", "already_registered", {"reset_link": str(link)}
         )
@@ -145,7 +145,7 @@ async def _register(
     if not accounts.verify_email:
         login(request, user)
         return RedirectResponse(accounts.login_redirect, status_code=303)
-    link = request.url_for("accounts_verify", token=accounts.verify_token(user))
+    link = accounts.link(request, "accounts_verify", token=accounts.verify_token(user))
     days = max(1, accounts.verify_max_age.days)
     await accounts.mail_user(
         request, user, "Confirm your e-mail address", "verify", {"link": str(link), "days": days}
@@ -172,9 +172,8 @@ def _reset_routes(router: Router, accounts: Accounts, post: dict[str, Any]) -> N
             users = list(await db.scalars(query))
         hours = max(1, int(accounts.reset_max_age.total_seconds() // 3600))
         for user in users:
-            link = request.url_for(
-                "accounts_password_reset_confirm", token=accounts.reset_token(user)
-            )
+            token = accounts.reset_token(user)
+            link = accounts.link(request, "accounts_password_reset_confirm", token=token)
             context = {"link": str(link), "hours": hours}
             await accounts.mail_user(request, user, "Reset your password", "reset", context)
         # The same page whether or not the address has an account (no enumeration).

@@ -16,7 +16,6 @@ import anyio.to_thread
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from prow._errors import problem_response
 from prow._exceptions import ConfigurationError, HTTPError
 from prow._request import HTTPConnection, Request
 from prow.auth import _apikeys, _tokens
@@ -160,6 +159,8 @@ class Auth(Extension, Generic[UserT]):
                 "CurrentUser, requires() and login() need Auth installed on the app: "
                 "App(extensions=[Auth()]) or Auth(app)",
             )
+        if found._app is None:  # installed with App(extensions=[...]), not set up yet (CLI)
+            found._app = app
         return found
 
     # -- keys and tokens ------------------------------------------------------------------
@@ -489,9 +490,11 @@ def _unique_index(column: Any) -> bool:
     return False
 
 
-def _password_error(request: Request, exc: Exception) -> Response:
+async def _password_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PasswordError)
-    return problem_response(exc.http_error())
+    # Through the app: a browser gets a page, an API client the problem document.
+    response, _ = await request.app.exception_response(request, exc.http_error())
+    return response
 
 
 def _unauthorized(scheme: str, detail: str) -> HTTPError:

@@ -193,13 +193,11 @@ class Cache(Extension):
             return value  # type: ignore[no-any-return]
         lock = self.prefix + "lock:" + key
         token = secrets.token_hex(8)
-        held = await self._acquire(lock, token)
-        if not held:
-            value = await self._wait_for(lambda: self.get(key, _MISSING), lock, token)
-            if value is not _MISSING:
-                return value  # type: ignore[no-any-return]
-            # _MISSING: the lock is ours now, or lock_wait ran out; either way compute here
-            # (releasing a lock held by another is a no-op: the token does not match).
+        value = await self._claim(lambda: self.get(key, _MISSING), lock, token)
+        if value is not _MISSING:
+            return value  # type: ignore[no-any-return]
+        # The lock is ours now, or lock_wait ran out; either way compute here (releasing a
+        # lock held by another is a no-op: the token does not match).
         try:
             result = factory()
             if inspect.isawaitable(result):
@@ -222,23 +220,29 @@ class Cache(Extension):
         # With the backend down, act as if the lock was ours: the value is computed here.
         return bool(await self._call(self.backend.acquire, True, lock, token, self.lock_ttl))
 
-    async def _wait_for(self, read: Callable[[], Awaitable[Any]], lock: str, token: str) -> Any:
-        """Wait for another caller's value (``read()`` gives it, or ``_MISSING``).
+    async def _claim(self, read: Callable[[], Awaitable[Any]], lock: str, token: str) -> Any:
+        """The right to compute a missing value (``_MISSING``), or the value another made.
 
-        ``_MISSING`` back means: compute it here. Either the lock was taken over (its holder
-        went away without storing a value) or ``lock_wait`` ran out.
+        Whoever takes the lock reads once more before computing: the holder before may have
+        stored the value and let go between this caller's miss and its lock. The others
+        wait for the value, and take the lock over if its holder goes away without one;
+        after ``lock_wait`` they compute it themselves.
         """
         deadline = time.monotonic() + self.lock_wait
         pause = 0.01
-        while time.monotonic() < deadline:
+        while True:
+            if await self._acquire(lock, token):
+                value = await read()
+                if value is not _MISSING:
+                    await self._call(self.backend.release, None, lock, token)
+                return value
+            if time.monotonic() >= deadline:
+                return _MISSING
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.1)
             value = await read()
             if value is not _MISSING:
                 return value
-            if await self._acquire(lock, token):
-                return _MISSING
-        return _MISSING
 
     async def _call(self, method: Callable[..., Awaitable[Any]], fallback: Any, *args: Any) -> Any:
         """Call the backend within ``timeout``; an outage gives ``fallback`` or a 503."""

@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 __all__ = ["wrap_route"]
 
 Handle = Callable[[Scope, Receive, Send], Awaitable[None]]
+#: status, headers, body, ETag of a kept answer
+_Decoded = tuple[int, list[tuple[bytes, bytes]], bytes, bytes]
+#: Decoded entries a route keeps at most (then it starts afresh).
+_DECODED_MAX = 64
 #: Headers a 304 repeats from the full answer (RFC 9110, 15.4.5).
 _NOT_MODIFIED_KEEP = frozenset(
     (b"etag", b"vary", b"cache-control", b"content-location", b"date", b"expires")
@@ -59,7 +63,7 @@ def wrap_route(cache: Cache, route: Route, option: object) -> None:
 class _CachedHandle:
     """Answers a ``GET``/``HEAD`` from the cache, or runs the route and keeps its answer."""
 
-    __slots__ = ("blind", "cache", "inner", "label", "policy", "vary")
+    __slots__ = ("blind", "cache", "decoded", "inner", "label", "policy", "vary")
 
     def __init__(self, cache: Cache, route: Route, policy: CachePolicy, inner: Handle) -> None:
         self.cache = cache
@@ -72,11 +76,15 @@ class _CachedHandle:
         if policy.per_user:
             names += ["Authorization", "Cookie"]
         self.vary = ", ".join(dict.fromkeys(names)).encode("latin-1")
+        self.decoded: dict[bytes, _Decoded] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
         if method not in ("GET", "HEAD"):
             await self.inner(scope, receive, send)
+            return
+        if self.policy.ttl == 0:  # ETag only: nothing is looked up or kept
+            await self.inner(scope, receive, _Capture(self, scope, send, None).send)
             return
         key = self.key_for(scope)
         if key is None:  # a personal route asked with credentials: not for a shared cache
@@ -125,21 +133,16 @@ class _CachedHandle:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
         cache = self.cache
-        if self.policy.ttl == 0:
-            await self.inner(scope, receive, _Capture(self, scope, send, None).send)
-            return
         entry = await cache._call(cache.backend.get, None, key)
         if entry is not None:
             await self._replay(scope, send, entry)
             return
         lock = key + ":lock"
         token = secrets.token_hex(8)
-        held = await cache._acquire(lock, token)
-        if not held:
-            entry = await cache._wait_for(lambda: _read(cache, key), lock, token)
-            if entry is not _MISSING:
-                await self._replay(scope, send, entry)
-                return
+        entry = await cache._claim(lambda: _read(cache, key), lock, token)
+        if entry is not _MISSING:
+            await self._replay(scope, send, entry)
+            return
         try:
             store = key if scope["method"] == "GET" else None  # a HEAD answer has no body
             await self.inner(scope, receive, _Capture(self, scope, send, store).send)
@@ -147,11 +150,25 @@ class _CachedHandle:
             await cache._call(cache.backend.release, None, lock, token)
 
     async def _replay(self, scope: Scope, send: Send, entry: bytes) -> None:
+        status, headers, body, etag = self._decode(entry)
+        # A copy: whoever sends it on (a middleware) may change the list in place.
+        await finish(scope, send, status, list(headers), body, etag)
+
+    def _decode(self, entry: bytes) -> _Decoded:
+        # Hot entries are decoded once: the same bytes (the memory backend hands out the
+        # very object; Redis an equal one, compared in C) reuse what the last decode made.
+        found = self.decoded.get(entry)
+        if found is not None:
+            return found
         head, _, body = entry.partition(b"\n")
         meta = pydantic_core.from_json(head)
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in meta["h"]]
         headers.append((b"x-cache", b"HIT"))
-        await finish(scope, send, meta["s"], headers, body, meta["e"].encode("latin-1"))
+        decoded = (meta["s"], headers, body, meta["e"].encode("latin-1"))
+        if len(self.decoded) >= _DECODED_MAX:
+            self.decoded.clear()
+        self.decoded[entry] = decoded
+        return decoded
 
     async def keep(self, key: str, scope: Scope, status: int, headers: Any, body: bytes) -> None:
         """Store a finished answer when nothing about it forbids sharing it."""

@@ -9,6 +9,7 @@ import click
 from prow._exceptions import ConfigurationError
 from prow.cli._discovery import app_option, load_app
 from prow.cli._errors import CLIError
+from prow.cli._inspect import emit, output_option
 
 __all__ = ["graphql_schema"]
 
@@ -21,13 +22,7 @@ __all__ = ["graphql_schema"]
     metavar="PATH",
     help="Which GraphQL endpoint, when the app has several (e.g. /graphql).",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="Write the schema to FILE instead of standard output.",
-)
+@output_option
 def graphql_schema(app_path: str | None, endpoint: str | None, output: Path | None) -> None:
     """Print the app's GraphQL schema in the schema definition language (SDL).
 
@@ -54,11 +49,4 @@ def graphql_schema(app_path: str | None, endpoint: str | None, output: Path | No
         text = found[0].sdl() + "\n"
     except ConfigurationError as exc:
         raise CLIError(str(exc)) from None
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise CLIError(f"cannot write {output}: {exc.strerror or exc}") from None
-    click.echo(f"Wrote {output}")
+    emit(text, output)

@@ -24,7 +24,15 @@ from prow.cli._errors import CLIError
 if TYPE_CHECKING:
     from prow import App
 
-__all__ = ["checked_routes", "openapi", "routes", "shell", "shell_namespace"]
+__all__ = [
+    "checked_routes",
+    "emit",
+    "openapi",
+    "output_option",
+    "routes",
+    "shell",
+    "shell_namespace",
+]
 
 _T = TypeVar("_T")
 
@@ -101,6 +109,27 @@ def _qualified(target: object) -> str:
 
 # -- prow openapi ------------------------------------------------------------------------------
 
+#: ``--output FILE`` / ``-o FILE``: where a command that prints a document writes it instead.
+output_option = click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Write the document to FILE instead of standard output.",
+)
+
+
+def emit(text: str, output: Path | None) -> None:
+    """Print ``text``, or write it to ``output`` and say so (a failure is one line)."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CLIError(f"cannot write {output}: {exc.strerror or exc}") from None
+    click.echo(f"Wrote {output}")
+
 
 @click.command()
 @app_option
@@ -110,13 +139,7 @@ def _qualified(target: object) -> str:
     type=click.Choice(["json", "yaml"]),
     help="The output format [default: yaml when --output ends in .yaml or .yml, else json].",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="Write the document to FILE instead of standard output.",
-)
+@output_option
 def openapi(app_path: str | None, fmt: str | None, output: Path | None) -> None:
     """Print the app's OpenAPI 3.1 document (the one served at /openapi.json).
 
@@ -130,15 +153,7 @@ def openapi(app_path: str | None, fmt: str | None, output: Path | None) -> None:
     checked_routes(app)
     if fmt is None:
         fmt = "yaml" if output is not None and output.suffix in {".yaml", ".yml"} else "json"
-    text = render_document(app.openapi(), fmt)
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise CLIError(f"cannot write {output}: {exc.strerror or exc}") from None
-    click.echo(f"Wrote {output}")
+    emit(render_document(app.openapi(), fmt), output)
 
 
 def render_document(document: dict[str, Any], fmt: str) -> str:

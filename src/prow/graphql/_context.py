@@ -64,13 +64,15 @@ class GraphQLContext:
     own integrations spell it.
     """
 
-    __slots__ = ("_loaders", "request", "response", "session")
+    __slots__ = ("_loaders", "published", "request", "response", "session")
 
     def __init__(self, request: HTTPConnection, session: AsyncSession | None) -> None:
         # A Request, or the WebSocket of a subscription: what a Resource's hooks receive.
         self.request: Any = request
         self.session: Any = None if session is None else SerialSession(session)
         self.response: Any = None
+        #: (channel, data) the mutations of this request announce once it is committed.
+        self.published: list[tuple[str, Any]] = []
         self._loaders: Loaders | None = None
 
     @property

@@ -56,7 +56,9 @@ class GraphQL(Extension):
     ``graphiql`` (the in-browser IDE on ``GET path``, served from prow's own files),
     ``introspection`` (turn it off in production to hide the schema), ``max_depth`` and
     ``max_complexity`` (refused before running, see ``prow.graphql._limits``),
-    ``allow_get`` (queries by GET; mutations never run on GET).
+    ``allow_get`` (queries by GET; mutations never run on GET), ``changes`` (a
+    ``<model>Changes`` subscription per exposed model, fed by ``prow.channels``: needs a
+    ``Channels`` extension).
     """
 
     unique = False
@@ -71,6 +73,7 @@ class GraphQL(Extension):
         max_depth: int = 10,
         max_complexity: int = 5000,
         allow_get: bool = True,
+        changes: bool = False,
         connection_init_wait_timeout: float = 60.0,
     ) -> None:
         if not path.startswith("/"):
@@ -86,6 +89,7 @@ class GraphQL(Extension):
         self.max_depth = max_depth
         self.max_complexity = max_complexity
         self.allow_get = allow_get
+        self.changes = changes
         self.connection_init_wait_timeout = connection_init_wait_timeout
         self._resources: list[Resource] = []
         self._fields: dict[str, dict[str, Any]] = {"query": {}, "mutation": {}, "subscription": {}}
@@ -158,33 +162,10 @@ class GraphQL(Extension):
         return str(self.schema.as_str())
 
     def _build(self) -> strawberry.Schema:
-        from prow.graphql._models import ModelAPI
-
-        enums: dict[type[Any], Any] = {}
-        apis = {resource.model: ModelAPI(resource) for resource in self._resources}
-        for api in apis.values():
-            api.declare(enums)
-        for api in apis.values():
-            api.relate(apis)
-        for api in apis.values():
-            api.finish(enums)
-        self._apis = apis
+        apis = self._model_apis()
         roots: dict[str, Any] = {}
         for kind in ("query", "mutation", "subscription"):
-            fields: dict[str, Any] = {}
-            for api in apis.values():
-                if kind == "query":
-                    fields.update(api.query_fields())
-                elif kind == "mutation":
-                    fields.update(api.mutation_fields())
-            for key, function in self._fields[kind].items():
-                if key in fields:
-                    raise ConfigurationError(
-                        "prow.E903",
-                        f"GraphQL {kind} {key!r} is already generated for an exposed model; "
-                        "rename yours (name=...)",
-                    )
-                fields[key] = _custom_field(kind, function)
+            fields = self._root_fields(kind, apis)
             if fields:
                 roots[kind] = make_type(kind.title(), {}, fields)
         if "query" not in roots:
@@ -199,6 +180,43 @@ class GraphQL(Extension):
             subscription=roots.get("subscription"),
             extensions=self._extensions(),
         )
+
+    def _model_apis(self) -> list[ModelAPI]:
+        """The exposed models' parts, their types made (relations may point either way)."""
+        from prow.graphql._models import ModelAPI
+
+        enums: dict[type[Any], Any] = {}
+        apis = {resource.model: ModelAPI(resource) for resource in self._resources}
+        for api in apis.values():
+            api.declare(enums)
+            if self.changes:
+                api.channel = f"prow.graphql.{self.path.strip('/')}.{api.one}"
+        for api in apis.values():
+            api.relate(apis)
+        for api in apis.values():
+            api.finish(enums)
+        self._apis = apis
+        return list(apis.values())
+
+    def _root_fields(self, kind: str, apis: list[ModelAPI]) -> dict[str, Any]:
+        """The generated fields of root ``kind``, then the project's own."""
+        fields: dict[str, Any] = {}
+        for api in apis:
+            if kind == "query":
+                fields.update(api.query_fields())
+            elif kind == "mutation":
+                fields.update(api.mutation_fields())
+            else:
+                fields.update(api.subscription_fields())
+        for key, function in self._fields[kind].items():
+            if key in fields:
+                raise ConfigurationError(
+                    "prow.E903",
+                    f"GraphQL {kind} {key!r} is already generated for an exposed model; "
+                    "rename yours (name=...)",
+                )
+            fields[key] = _custom_field(kind, function)
+        return fields
 
     def _extensions(self) -> list[Any]:
         rules: list[Any] = [complexity_rule(self.max_complexity, _list_size(self._resources))]
@@ -220,28 +238,38 @@ class GraphQL(Extension):
 
     def setup(self, app: App) -> None:
         from prow.db import DBSession
-        from prow.graphql._vendor import graphiql_html
         from prow.graphql._view import ProwView
 
         schema = self.schema
         for api in self._apis.values():
             api.plan_guards(app.dependency_overrides)
+        if self.changes:
+            self._check_channels(app)
         view = ProwView(
             schema,
-            ide_html=graphiql_html(self.path) if self.graphiql else None,
+            ide_path=self.path if self.graphiql else None,
             allow_queries_via_get=self.allow_get,
             connection_init_wait_timeout=timedelta(seconds=self.connection_init_wait_timeout),
         )
         self._view = view
 
-        async def graphql_endpoint(request: Request, session: DBSession) -> Any:
+        async def graphql_endpoint(request: Request, session: Any = None) -> Any:
+            context = GraphQLContext(request, session)
             try:
-                return await view.run(request, context=GraphQLContext(request, session))
+                response = await view.run(request, context=context)
             except HTTPException as exc:
                 raise HTTPError(exc.status_code, exc.reason) from None
+            if context.published:
+                await _publish(request, session, context.published)
+            return response
 
         # Real objects, not the strings ``from __future__`` makes: the planner reads them.
-        graphql_endpoint.__annotations__ = {"request": Request, "session": DBSession}
+        # A schema that never touches the database asks for no session (nor a Database).
+        params = [inspect.Parameter("request", _KEYWORD, annotation=Request)]
+        if self._needs_session():
+            params.append(inspect.Parameter("session", _KEYWORD, annotation=DBSession))
+        graphql_endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        graphql_endpoint.__annotations__ = {p.name: p.annotation for p in params}
         app.add_route(
             self.path,
             graphql_endpoint,
@@ -256,6 +284,16 @@ class GraphQL(Extension):
 
             mount_assets(app, self.path)
 
+    def _check_channels(self, app: App) -> None:
+        from prow.channels import Channels
+
+        if not app.has_extension(Channels):
+            raise ConfigurationError(
+                "prow.E907",
+                f"GraphQL({self.path!r}, changes=True) publishes on prow.channels, but the app "
+                "has no Channels extension: App(extensions=[Channels(...), GraphQL(...)])",
+            )
+
     def _roots_present(self) -> set[str]:
         return {kind for kind in ("query", "mutation", "subscription") if self.schema_has(kind)}
 
@@ -264,14 +302,42 @@ class GraphQL(Extension):
         graphql_schema = self.schema._schema
         return getattr(graphql_schema, f"{kind}_type") is not None
 
+    def _needs_session(self) -> bool:
+        """Whether a resolver may use the database: an exposed model, or a DBSession asked."""
+        if self._resources:
+            return True
+        return any(
+            _asks_for_session(function)
+            for fields in self._fields.values()
+            for function in fields.values()
+        )
+
     def _add_websocket(self, app: App, view: ProwView) -> None:
         from prow.db._database import database
 
-        async def graphql_websocket(websocket: WebSocket) -> None:
-            async with database(app).session() as session:
-                await view.run(websocket, context=GraphQLContext(websocket, session))
+        if not self._needs_session():
+
+            async def graphql_websocket(websocket: WebSocket) -> None:
+                await view.run(websocket, context=GraphQLContext(websocket, None))
+
+        else:
+
+            async def graphql_websocket(websocket: WebSocket) -> None:
+                async with database(app).session() as session:
+                    await view.run(websocket, context=GraphQLContext(websocket, session))
 
         app.websocket(self.path)(graphql_websocket)
+
+
+async def _publish(request: Request, session: Any, published: list[tuple[str, Any]]) -> None:
+    """Commit the mutations' changes, then announce them: no one hears of a change that a
+    failed commit undid. (The ``DBSession`` commit after the handler then has nothing to do.)"""
+    from prow.channels import Channels
+
+    await session.commit()
+    channels = request.app.extension(Channels)
+    for channel, data in published:
+        await channels.publish(channel, data)
 
 
 def _list_size(resources: Sequence[Resource]) -> int:
@@ -305,6 +371,11 @@ class _Schema(strawberry.Schema):
 # -- the project's own fields, with prow's injections -------------------------------------
 
 
+def _asks_for_session(function: Callable[..., Any]) -> bool:
+    hints = typing.get_type_hints(function, include_extras=True)
+    return any(_injection(hint) is _session_of for hint in hints.values())
+
+
 def _custom_field(kind: str, function: Callable[..., Any]) -> Any:
     """A Strawberry field for ``function``, whose ``Request`` and ``DBSession`` parameters
     are filled from the context and hidden from the GraphQL arguments."""
@@ -318,7 +389,7 @@ def _custom_field(kind: str, function: Callable[..., Any]) -> Any:
 
 def _injecting(function: Callable[..., Any]) -> Callable[..., Any]:
     hints = typing.get_type_hints(function, include_extras=True)
-    injected: dict[str, str] = {}
+    injected: dict[str, Callable[[GraphQLContext], Any]] = {}
     kept: list[inspect.Parameter] = []
     for parameter in inspect.signature(function).parameters.values():
         what = _injection(hints.get(parameter.name))
@@ -338,8 +409,8 @@ def _injecting(function: Callable[..., Any]) -> Callable[..., Any]:
     def arguments(values: dict[str, Any]) -> dict[str, Any]:
         info = values.pop(info_name) if own_info else values[info_name]
         context = info.context
-        for name, what in injected.items():
-            values[name] = getattr(context, what)
+        for name, getter in injected.items():
+            values[name] = getter(context)
         return values
 
     if inspect.isasyncgenfunction(function):
@@ -376,8 +447,8 @@ def _info_name(kept: Iterable[inspect.Parameter], hints: dict[str, Any]) -> str 
     return None
 
 
-def _injection(annotation: Any) -> str | None:
-    """Which context attribute a parameter of this annotation receives, if any."""
+def _injection(annotation: Any) -> Callable[[GraphQLContext], Any] | None:
+    """What a parameter of this annotation receives from the context, if anything."""
     if annotation is None:
         return None
     base = annotation
@@ -388,10 +459,27 @@ def _injection(annotation: Any) -> str | None:
                 raise ConfigurationError(
                     "prow.E906",
                     f"a GraphQL resolver asks for {marker!r}; resolvers receive Request, "
-                    "DBSession and strawberry.Info only; reach the rest through them",
+                    "DBSession, the app's extensions and strawberry.Info only; reach the "
+                    "rest through them",
                 )
     if base is AsyncSession:
-        return "session"
+        return _session_of
     if isinstance(base, type) and issubclass(base, HTTPConnection):
-        return "request"
+        return _request_of
+    if isinstance(base, type) and issubclass(base, Extension):
+        kind = base
+
+        def extension_of(context: GraphQLContext) -> Any:
+            # As a handler's parameter typed with an extension class: the app's own one.
+            return context.request.app.extension(kind)
+
+        return extension_of
     return None
+
+
+def _session_of(context: GraphQLContext) -> Any:
+    return context.session
+
+
+def _request_of(context: GraphQLContext) -> Any:
+    return context.request

@@ -136,6 +136,8 @@ class Loaders:
             async def batch(parents: list[Any]) -> list[Any]:
                 return await plan.load(session, parents)
 
-            # Parents are ORM objects: hashed by identity, one per row in a session.
-            loader = self._loaders[plan] = DataLoader(load_fn=batch)
+            # No cache: each parent asks once per query anyway, a websocket's loaders live
+            # as long as the connection (a cache would go stale), and a parent may be a
+            # row's read schema (a published change), which is not hashable.
+            loader = self._loaders[plan] = DataLoader(load_fn=batch, cache=False)
         return loader

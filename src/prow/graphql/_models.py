@@ -16,7 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import pydantic
@@ -124,6 +124,8 @@ class ModelAPI:
             default_limit=resource.default_limit,
         )
         self.object_type: Any = None
+        #: The channel this model's changes are published on (``changes=True``), else None.
+        self.channel: str | None = None
         self._planned_guards: Guards | None = None
         self._filters: dict[str, tuple[str, Any]] = {}
 
@@ -183,6 +185,11 @@ class ModelAPI:
             f"{self.name}UpdateInput", resource.update_schema, enums, partial=True
         )
         self.pk_type = graphql_type(column_python_type(resource._pk), enums)
+        self.change_type = make_type(
+            f"{self.name}Change",
+            {"action": str, "id": self.pk_type, "node": cls | None},
+            description=f"A {self.name} created, updated or deleted (node: null when deleted).",
+        )
 
     def _filter_type(self, enums: dict[type[Any], Any]) -> Any:
         mapper = self.resource._mapper
@@ -395,6 +402,7 @@ class ModelAPI:
             row = await resource._reread(session, getattr(row, resource._pk_key))
             if resource._hooks.after_create:
                 await resource.after_create(request, session, row)
+        self._announce(context, "created", getattr(row, resource._pk_key), row)
         return row
 
     async def _update(self, info: strawberry.Info, id: Any, data: Any) -> Any:
@@ -414,6 +422,7 @@ class ModelAPI:
             row = await resource._reread(session, id)
             if resource._hooks.after_update:
                 await resource.after_update(request, session, row)
+        self._announce(context, "updated", id, row)
         return row
 
     async def _delete(self, info: strawberry.Info, id: Any) -> Any:
@@ -430,7 +439,54 @@ class ModelAPI:
                 await session.execute(sa.delete(self.model).where(resource._pk == id))
             if resource._hooks.after_delete:
                 await resource.after_delete(request, session, row)
+        self._announce(context, "deleted", id, None)
         return id
+
+    # -- changes, published on prow.channels ------------------------------------------
+
+    def _announce(self, context: GraphQLContext, action: str, pk: Any, row: Any) -> None:
+        if self.channel is None:
+            return
+        node = None if row is None else self.resource.read_schema.model_validate(row)
+        data = {"action": action, "id": pk, "node": node and node.model_dump(mode="json")}
+        context.published.append((self.channel, data))
+
+    def subscription_fields(self) -> dict[str, Any]:
+        """``<model>Changes``: each create, update and delete, once committed."""
+        if self.channel is None:
+            return {}
+        produce = self._changes
+
+        async def resolver(info: strawberry.Info) -> AsyncIterator[Any]:
+            async for change in produce(info):
+                yield change
+
+        resolver.__annotations__ = {"info": strawberry.Info, "return": AsyncIterator[Any]}
+        changes = strawberry.subscription(
+            resolver=resolver,
+            graphql_type=self.change_type,
+            description=f"Every {self.name} created, updated or deleted from now on.",
+        )
+        return {f"{self.one}_changes": changes}
+
+    async def _changes(self, info: strawberry.Info) -> AsyncIterator[Any]:
+        from prow.channels import Channels
+
+        context: GraphQLContext = info.context
+        await self._guard(context, "list")
+        await self._allow(context, "list", None)
+        channels = context.request.app.extension(Channels)
+        read_schema, change = self.resource.read_schema, self.change_type
+        assert self.channel is not None
+        async with channels.subscribe(self.channel) as messages:
+            async for message in messages:
+                # A fresh transaction per change: the connection's session would otherwise
+                # keep reading from the snapshot of the first one (SQLite, REPEATABLE READ).
+                await context.session.rollback()
+                data = message.data
+                node = data["node"]
+                node = None if node is None else read_schema.model_validate(node)
+                yield change(action=data["action"], id=data["id"], node=node)
 
     # -- shared steps -----------------------------------------------------------------------
 
@@ -487,7 +543,7 @@ def _schema_input(
     }
     if not fields:
         fields = {"_": (bool, False, None)}
-    return input_class(name, fields, enums, f"What {schema.__name__} accepts.")
+    return input_class(name, fields, enums, f"The fields {schema.__name__} accepts.")
 
 
 def _relation_resolver(plan: RelationLoad) -> Callable[..., Any]:

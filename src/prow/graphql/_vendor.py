@@ -51,10 +51,15 @@ def _assets_path(path: str) -> str:
     return f"{path.rstrip('/')}/_assets"
 
 
-def graphiql_html(path: str) -> str:
-    """The GraphiQL page for the endpoint at ``path``."""
+def graphiql_html(path: str, csrf_token: str | None = None) -> str:
+    """The GraphiQL page for the endpoint at ``path``.
+
+    ``csrf_token`` (a masked token of the browser's CSRF secret) is sent back by GraphiQL in
+    ``X-CSRF-Token``: a browser logged in with a session cookie passes prow's CSRF check.
+    """
     assets = html.escape(_assets_path(path), quote=True)
-    config = json.dumps({"url": path, "defaultQuery": _DEFAULT_QUERY}, ensure_ascii=True)
+    settings = {"url": path, "defaultQuery": _DEFAULT_QUERY, "csrfToken": csrf_token}
+    config = json.dumps(settings, ensure_ascii=True)
     # Inside <script type="application/json">: no "<" may end the element early.
     config = config.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return f"""<!doctype html>

@@ -119,13 +119,13 @@ class ProwView(AsyncBaseHTTPView[Request, Response, Response, WebSocket, WebSock
         self,
         schema: BaseSchema,
         *,
-        ide_html: str | None,
+        ide_path: str | None,
         allow_queries_via_get: bool = True,
         connection_init_wait_timeout: timedelta = timedelta(minutes=1),
     ) -> None:
         self.schema = schema
-        self._ide_html = ide_html
-        self.graphql_ide = "graphiql" if ide_html is not None else None
+        self._ide_path = ide_path
+        self.graphql_ide = "graphiql" if ide_path is not None else None
         self._allow_get = allow_queries_via_get
         self.protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL)
         self.connection_init_wait_timeout = connection_init_wait_timeout
@@ -173,11 +173,12 @@ class ProwView(AsyncBaseHTTPView[Request, Response, Response, WebSocket, WebSock
         return response
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        from prow.graphql._vendor import GRAPHIQL_CSP
+        from prow.graphql._vendor import GRAPHIQL_CSP, graphiql_html
 
-        assert self._ide_html is not None
+        assert self._ide_path is not None
+        page = graphiql_html(self._ide_path, request.csrf_token())
         headers = {"Content-Security-Policy": GRAPHIQL_CSP, "Cache-Control": "no-store"}
-        return HTMLResponse(self._ide_html, headers=headers)
+        return HTMLResponse(page, headers=headers)
 
     def is_websocket_request(self, request: Any) -> TypeGuard[WebSocket]:
         return isinstance(request, WebSocket)

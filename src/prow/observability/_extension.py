@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from prow._exceptions import ConfigurationError
@@ -11,7 +12,6 @@ from prow._logging import REQUEST_ID
 from prow._types import ASGIApp, Message, Receive, Scope, Send
 from prow.extensions import Extension
 from prow.responses import Response
-from prow.scope import ROUTE
 
 if TYPE_CHECKING:
     from prow._app import App
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Observability", "request_id"]
 
-_UNMATCHED = "unmatched"
+Handle = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def request_id() -> str | None:
@@ -108,27 +108,23 @@ class Observability(Extension):
                 instrument_sqlalchemy()
         if self.logs:
             _filter_root_handlers()
-        if self.active:
-            # Added first, so the access log (added next) runs outside it and has made
-            # the request id by the time this middleware reads it.
-            app.add_middleware(_ObservedMiddleware, observability=self)
-        if self.logs:
             from prow.middleware import AccessLogMiddleware
 
+            # The access log (added last: outermost) makes the request id; the inner one
+            # puts it in the context for every record made while the request is served.
+            app.add_middleware(_RequestIdMiddleware)
             app.add_middleware(AccessLogMiddleware, request_id_header=self.request_id_header)
 
     def prepare_route(self, app: App, route: Route) -> None:
-        """Let each route tell the middleware its template (for labels and span names)."""
+        """Measure and trace each route in a wrapper that knows its template.
+
+        In the route rather than in a middleware: a middleware costs every request of the
+        app (prow's middleware path), a wrapper only the time it measures. Requests no
+        route matched (404, 405, mounted apps) are therefore not counted nor traced.
+        """
         if not (self.metrics or self.tracing):
             return
-        inner = route.handle
-        template = route.path
-
-        async def handle(scope: Scope, receive: Receive, send: Send) -> None:
-            scope[ROUTE] = template
-            await inner(scope, receive, send)
-
-        route.handle = handle  # type: ignore[method-assign]
+        route.handle = _ObservedRoute(self, route.path, route.handle)  # type: ignore[method-assign]
 
     def _add_metrics_route(self, app: App) -> None:
         metrics = self._metrics
@@ -140,31 +136,26 @@ class Observability(Extension):
             return Response(body, headers={"Content-Type": content_type})
 
 
-class _ObservedMiddleware:
-    """Times, counts and traces each HTTP request; sets the request id for log records."""
+class _ObservedRoute:
+    """A route's ``handle``, timed, counted and traced under the route's template."""
 
-    def __init__(self, app: ASGIApp, *, observability: Observability) -> None:
-        self.app = app
+    __slots__ = ("configured", "inner", "metrics", "template", "tracer")
+
+    def __init__(self, observability: Observability, template: str, inner: Handle) -> None:
+        self.inner = inner
+        self.template = template
         self.metrics = observability._metrics
         self.tracer = observability._tracer
-        self.logs = observability.logs
+        #: Whether spans go somewhere: a provider was given, or one was set globally.
+        self.configured = observability.tracer_provider is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        token = None
-        if self.logs:
-            state = scope.get("state")
-            token = REQUEST_ID.set(state.get("request_id") if state else None)
-        try:
-            if self.tracer is not None:
-                await self._traced(scope, receive, send)
-            else:
-                await self._measured(scope, receive, send)
-        finally:
-            if token is not None:
-                REQUEST_ID.reset(token)
+        if self.tracer is not None and self.tracing_configured():
+            await self._traced(scope, receive, send)
+        elif self.metrics is not None:
+            await self._measured(scope, receive, send)
+        else:
+            await self.inner(scope, receive, send)
 
     async def _measured(self, scope: Scope, receive: Receive, send: Send) -> int:
         """Serve the request; record its metrics; return its status (500 when none)."""
@@ -173,47 +164,45 @@ class _ObservedMiddleware:
         async def watching(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
-                status = int(message["status"])
+                status = message["status"]
             await send(message)
 
         metrics = self.metrics
         if metrics is None:
-            await self.app(scope, receive, watching)
+            await self.inner(scope, receive, watching)
             return status
         method = scope["method"]
-        in_progress = metrics.in_progress.labels(method)
+        in_progress = metrics.in_flight(method)
         in_progress.inc()
         started = time.perf_counter()
         try:
-            await self.app(scope, receive, watching)
+            await self.inner(scope, receive, watching)
         finally:
             elapsed = time.perf_counter() - started
             in_progress.dec()
-            route = scope.get(ROUTE, _UNMATCHED)
-            metrics.requests.labels(method, route, str(status)).inc()
-            metrics.duration.labels(method, route).observe(elapsed)
+            count, duration = metrics.series(method, self.template, status)
+            count.inc()
+            duration.observe(elapsed)
         return status
 
     async def _traced(self, scope: Scope, receive: Receive, send: Send) -> None:
         from opentelemetry import context, propagate, trace
 
-        from prow.observability._tracing import TRACER
+        from prow.observability._tracing import HEADERS_GETTER, TRACER
 
         method = scope["method"]
-        carrier = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        parent = propagate.extract(carrier)
+        parent = propagate.extract(scope["headers"], getter=HEADERS_GETTER)  # type: ignore[arg-type]
         span = self.tracer.start_span(
-            method,
-            context=parent,
-            kind=trace.SpanKind.SERVER,
-            attributes={
-                "http.request.method": method,
-                "url.path": scope["path"],
-                "url.scheme": scope.get("scheme", "http"),
-            },
+            f"{method} {self.template}", context=parent, kind=trace.SpanKind.SERVER
         )
+        recording = span.is_recording()
+        if recording:
+            span.set_attribute("http.request.method", method)
+            span.set_attribute("http.route", self.template)
+            span.set_attribute("url.path", scope["path"])
+            span.set_attribute("url.scheme", scope.get("scheme", "http"))
         attached = context.attach(trace.set_span_in_context(span, parent))
-        tracer_token = TRACER.set(self.tracer)
+        tracer_token = TRACER.set(self.tracer if recording else None)
         status = 500
         try:
             status = await self._measured(scope, receive, send)
@@ -223,14 +212,44 @@ class _ObservedMiddleware:
         finally:
             TRACER.reset(tracer_token)
             context.detach(attached)
-            route = scope.get(ROUTE)
-            if route is not None:
-                span.update_name(f"{method} {route}")
-                span.set_attribute("http.route", route)
-            span.set_attribute("http.response.status_code", status)
-            if status >= 500:
-                span.set_status(trace.Status(trace.StatusCode.ERROR))
+            if recording:
+                span.set_attribute("http.response.status_code", status)
+                if status >= 500:
+                    span.set_status(trace.Status(trace.StatusCode.ERROR))
             span.end()
+
+    def tracing_configured(self) -> bool:
+        """Whether spans go anywhere: a provider was given, or one was set globally.
+
+        Until an application sets a tracer provider, OpenTelemetry's global one records
+        nothing; prow then skips the span work altogether (it would be thrown away).
+        """
+        if self.configured:
+            return True
+        from opentelemetry import trace
+
+        # Once a provider is set it stays set (OpenTelemetry refuses to replace it).
+        self.configured = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+        return self.configured
+
+
+class _RequestIdMiddleware:
+    """Puts the access log's request id in the context while the request is served."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope.get("state")
+        current = state.get("request_id") if state and scope["type"] == "http" else None
+        if current is None:
+            await self.app(scope, receive, send)
+            return
+        token = REQUEST_ID.set(current)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            REQUEST_ID.reset(token)
 
 
 def _has_sqlalchemy() -> bool:

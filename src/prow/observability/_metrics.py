@@ -65,6 +65,30 @@ class Metrics:
         )
         if self.registry is not None:
             self.registry.register(_PoolCollector(app, namespace))
+        self._in_flight: dict[str, Any] = {}
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def in_flight(self, method: str) -> Any:
+        """The in-progress gauge of ``method`` (its labelled child, made once)."""
+        child = self._in_flight.get(method)
+        if child is None:
+            child = self._in_flight[method] = self.in_progress.labels(method)
+        return child
+
+    def series(self, method: str, route: str, status: int) -> tuple[Any, Any]:
+        """The request counter and latency histogram of one label set, made once.
+
+        ``labels()`` checks and locks on every call; a request reuses what the first
+        request of its kind looked up (the label sets are few: methods x templates).
+        """
+        key = (method, route, status)
+        found = self._series.get(key)
+        if found is None:
+            found = self._series[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.duration.labels(method, route),
+            )
+        return found
 
     def exposition(self) -> tuple[bytes, str]:
         """The metrics in Prometheus' text format, and its content type."""

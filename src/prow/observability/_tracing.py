@@ -16,7 +16,7 @@ import contextvars
 import threading
 from typing import Any
 
-__all__ = ["TRACER", "import_otel", "instrument_sqlalchemy"]
+__all__ = ["HEADERS_GETTER", "TRACER", "import_otel", "instrument_sqlalchemy"]
 
 #: The tracer of the request being served, when its app traces; None otherwise.
 TRACER: contextvars.ContextVar[Any] = contextvars.ContextVar("prow.tracer", default=None)
@@ -35,6 +35,22 @@ def import_otel() -> Any:
 
         raise missing_extra("Observability(tracing=True)", exc) from exc
     return trace
+
+
+class _HeadersGetter:
+    """Reads ``traceparent`` and the like straight from the ASGI header list (no dict built)."""
+
+    def get(self, carrier: list[tuple[bytes, bytes]], key: str) -> list[str] | None:
+        wanted = key.lower().encode("latin-1")
+        found = [value.decode("latin-1") for name, value in carrier if name == wanted]
+        return found or None
+
+    def keys(self, carrier: list[tuple[bytes, bytes]]) -> list[str]:
+        return [name.decode("latin-1") for name, _ in carrier]
+
+
+#: The ``Getter`` prow passes to ``opentelemetry.propagate.extract``.
+HEADERS_GETTER = _HeadersGetter()
 
 
 def instrument_sqlalchemy() -> None:

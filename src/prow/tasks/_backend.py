@@ -160,6 +160,9 @@ class Backend(ABC):
     async def shutdown(self) -> None:  # noqa: B027 (optional hook)
         """Close what ``startup`` opened."""
 
+    async def ready(self) -> None:  # noqa: B027 (optional hook)
+        """Raise when the backend does not answer now (``/readyz``): one round trip at most."""
+
     async def add(self, session: AsyncSession | AsyncConnection, message: TaskMessage) -> bool:
         """Write ``message`` inside ``session``'s transaction (only when ``in_database``).
 

@@ -128,6 +128,10 @@ class Tasks(Extension):
         await self.backend.shutdown()
         await self.release(app)
 
+    async def ready(self, app: App) -> None:
+        """Readiness (``/readyz``): the task backend answers (a broker's PING, a SELECT 1)."""
+        await self.backend.ready()
+
     def tables(self) -> list[Table]:
         """The tables tasks use, for ``create_all(*tasks.tables())`` in tests and examples."""
         from prow.tasks._models import OutboxRow, PeriodRow, TaskRow

@@ -7,6 +7,7 @@ each slot: a period runs once however many workers there are.
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 __all__ = ["check_cron", "current_slot", "next_slot"]
 
@@ -15,8 +16,7 @@ _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 def check_cron(expression: str) -> str | None:
     """None if ``expression`` is a valid cron expression, else what is wrong with it."""
-    from croniter import croniter  # type: ignore[import-untyped]
-
+    croniter = _croniter()
     if not croniter.is_valid(expression):
         return f"{expression!r} is not a cron expression (e.g. '*/5 * * * *')"
     return None
@@ -30,8 +30,7 @@ def current_slot(
         step = every.total_seconds()
         seconds = (now - _EPOCH).total_seconds()
         return _EPOCH + datetime.timedelta(seconds=seconds - seconds % step)
-    from croniter import croniter
-
+    croniter = _croniter()
     assert schedule is not None
     # A moment exactly on a slot belongs to it: step back from just after now.
     later = now + datetime.timedelta(microseconds=1)
@@ -45,8 +44,18 @@ def next_slot(
     """The start of the next period after ``now``."""
     if every is not None:
         return current_slot(now, None, every) + every
-    from croniter import croniter
-
+    croniter = _croniter()
     assert schedule is not None
     following: datetime.datetime = croniter(schedule, now).get_next(datetime.datetime)
     return following
+
+
+def _croniter() -> Any:
+    """croniter's class; a cron ``schedule=`` without it names the extra to install."""
+    try:
+        from croniter import croniter  # type: ignore[import-untyped]
+    except ModuleNotFoundError as exc:
+        from prow._extras import missing_extra
+
+        raise missing_extra("@task(schedule=...)", exc) from exc
+    return croniter

@@ -8,7 +8,7 @@
     return match ? decodeURIComponent(match[1]) : null;
   }
   var headers = {};
-  var token = csrfToken();
+  var token = config.csrfToken || csrfToken();
   if (token) {
     headers["X-CSRF-Token"] = token;
   }
