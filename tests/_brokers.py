@@ -69,17 +69,22 @@ def backend_class(url: str) -> type[Backend]:
 
 
 @contextlib.asynccontextmanager
-async def started(url: str) -> AsyncIterator[Backend]:
-    """The backend for ``url``, started, shut down (and its test data purged) after use."""
+async def started(url: str, *, clean: bool = True) -> AsyncIterator[Backend]:
+    """The backend for ``url``, started, shut down (and, if ``clean``, its test data dropped)."""
     backend = backend_class(url)(url)  # type: ignore[call-arg]
     await backend.startup(None)  # type: ignore[arg-type]
     try:
         yield backend
     finally:
-        with contextlib.suppress(Exception):
-            await backend.purge()
-        drop = getattr(backend, "drop", None)  # the broker's queues/streams of this test
-        if drop is not None:
-            with contextlib.suppress(Exception):
-                await drop()
+        if clean:
+            await _clean(backend)
         await backend.shutdown()
+
+
+async def _clean(backend: Backend) -> None:
+    with contextlib.suppress(Exception):
+        await backend.purge()
+    drop = getattr(backend, "drop", None)  # the broker's queues/streams of this test
+    if drop is not None:
+        with contextlib.suppress(Exception):
+            await drop()

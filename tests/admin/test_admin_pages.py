@@ -160,9 +160,9 @@ def test_delete_asks_first_and_lists_what_goes_with_it(client: TestClient) -> No
     assert client.get(ORDERS + "/1/change").status_code == 404
     assert "Deleted." in client.get(ORDERS + "/1/history").text
     blocked = client.get("/admin/shop/customer/1/delete").text
-    assert "still refer to it" in blocked
+    assert "12 orders <strong>(they refer to it: change or delete them first)" in blocked
     answer = client.post("/admin/shop/customer/1/delete", data={"csrf_token": csrf(blocked)})
-    assert "Nothing was deleted" in answer.text
+    assert "Nothing was deleted: 12 orders still refer to it." in answer.text
     assert client.post(ORDERS + "/2/delete").status_code == 403  # no CSRF token
 
 
@@ -323,3 +323,34 @@ def test_foreign_key_over_a_large_table_is_a_search_box(client: TestClient) -> N
     assert found == {"results": [{"id": 1, "text": "Ada"}], "more": False}
     log_in(client, "viewer")
     assert client.get("/admin/shop/customer/autocomplete?q=a").status_code == 403
+
+
+def test_mistakes_in_urls_answer_the_admin_error_page(client: TestClient) -> None:
+    log_in(client)
+    missing = client.get("/admin/shop/nothing")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert "no model shop/nothing in the admin" in missing.text
+    bad = client.get(ORDERS + "?p=0")
+    assert bad.status_code == 400 and "<h1>Bad request</h1>" in bad.text
+
+
+def test_deep_pages_follow_the_key_not_an_offset(client: TestClient) -> None:
+    log_in(client)
+    customers = "/admin/auth/user?o=-id"  # ordered by the key alone: keyset applies
+    assert client.get(customers + "&after=3").text.count('name="_selected"') == 2  # ids 2, 1
+    assert client.get("/admin/auth/user?o=username&after=3").status_code == 400
+    assert client.get(customers + "&after=x").status_code == 400
+    from prow.admin import Admin
+
+    order_admin = next(m for m in client.app.extension(Admin).model_admins if m.name == "order")
+    type(order_admin).list_per_page = 2
+    type(order_admin).ordering = ("-id",)
+    try:
+        page = client.get(ORDERS + "?p=10").text
+        assert "R006" in page and "R005" in page
+        assert 'href="?after=6" rel="next"' in page  # from page 10 on: keyset
+        after = client.get(ORDERS + "?after=6").text
+        assert "R004" in after and "R003" in after and "« First page" in after
+    finally:
+        type(order_admin).list_per_page = 10
+        type(order_admin).ordering = ("-created_at",)

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ChangeList", "Paths", "check_options"]
 
-RESERVED = frozenset(("q", "o", "p", "_count"))
+RESERVED = frozenset(("q", "o", "p", "_count", "after"))
 
 
 @dataclass
@@ -192,6 +192,7 @@ class ChangeList:
 
     def _order(self) -> list[str]:
         sortable = {column.order_key for column in self.columns if column.order_key}
+        sortable.add(self.model_admin.pk_name)  # the key, for keyset pages
         raw = self.params.get("o")
         if raw is None:
             return self.model_admin.get_ordering()
@@ -288,12 +289,41 @@ class ChangeList:
                 query = query.options(selectinload(getattr(admin.model, column.name)))
         query = self.paths.join(query, joins)
         offset = (self.page - 1) * self.per_page
+        after = self._after()
+        if after is not None:  # keyset: no rows skipped, however deep the page
+            query, offset = query.where(after), 0
         result = await session.execute(query.offset(offset).limit(self.per_page + 1))
         rows = [(row[0], tuple(row[1:])) for row in result.all()]
         self.has_next = len(rows) > self.per_page
         self.rows = rows[: self.per_page]
-        await self._count(session, self.paths.join(base, joins), offset)
+        if after is None:
+            await self._count(session, self.paths.join(base, joins), offset)
         self.filters = await self._filters(session)
+
+    @property
+    def keyset(self) -> bool:
+        """Whether the list is ordered by its key alone, so "next" can start after a key."""
+        return [part.lstrip("-") for part in self.order] == [self.model_admin.pk_name]
+
+    def _after(self) -> Any:
+        raw = self.params.get("after")
+        if raw is None:
+            return None
+        if not self.keyset:
+            raise HTTPError(400, "after= needs the list ordered by its key alone")
+        value = self.model_admin.pk_from_path(raw)
+        if value is None:
+            raise HTTPError(400, "after= must be a key of this list")
+        pk = getattr(self.model_admin.model, self.model_admin.pk_name)
+        return pk < value if self.order[0].startswith("-") else pk > value
+
+    def next_url(self) -> str:
+        """The next page: after the last key shown (keyset) past the first pages, else ``p``."""
+        beyond = self.page >= 10 or "after" in self.params
+        if self.keyset and self.rows and beyond:
+            last = self.model_admin.pk_of(self.rows[-1][0])
+            return self.url(after=last, p=None)
+        return self.url(p=self.page + 1)
 
     async def _count(self, session: AsyncSession, filtered: Any, offset: int) -> None:
         if not self.has_next and (self.rows or self.page == 1):

@@ -132,7 +132,7 @@ class Admin(Extension):
     def setup(self, app: App) -> None:
         """Check every registration, then add the session middleware and the routes."""
         from prow.admin._changelist import check_options
-        from prow.admin._views import admin_router
+        from prow.admin._routes import admin_router
 
         self._app = app
         if self.register_auth:

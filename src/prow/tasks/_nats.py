@@ -23,7 +23,6 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +32,7 @@ from prow.tasks._taskiq import (
     decode_message,
     encode_info,
     encode_message,
+    from_the_start,
     import_extra,
     next_attempt,
     number_option,
@@ -101,6 +101,12 @@ class NatsBackend(Backend):
         if broker is not None:
             await broker.shutdown()
 
+    async def ready(self) -> None:
+        """One round trip to the server (``/readyz``): raises when NATS does not answer."""
+        if self._broker is None or not self._broker.client.is_connected:
+            raise ConnectionError("not connected to NATS")
+        await self._broker.client.flush(timeout=2)
+
     @property
     def _js(self) -> Any:
         if self._broker is None:
@@ -109,29 +115,32 @@ class NatsBackend(Backend):
 
     # -- sending ------------------------------------------------------------------------
     async def send(self, messages: Sequence[TaskMessage]) -> list[bool]:
-        """Publish each message through taskiq-nats; False when its key was already stored."""
+        """Publish the messages through taskiq-nats; False when its key was already stored.
+
+        The publishes of a batch (the relay sends up to 500) go out together, each
+        acknowledged by JetStream before this returns.
+        """
+        return list(await asyncio.gather(*(self._send_one(message) for message in messages)))
+
+    async def _send_one(self, message: TaskMessage) -> bool:
         from nats.js.errors import KeyWrongLastSequenceError
         from taskiq import BrokerMessage
 
-        sent = []
-        for message in messages:
-            if message.key is not None:
-                try:
-                    await self._records.create(f"key.{_digest(message.key)}", message.id.encode())
-                except KeyWrongLastSequenceError:
-                    sent.append(False)
-                    continue
-            await self._put_record(TaskInfo(message, TaskState.QUEUED))
-            await self._broker.kick(
-                BrokerMessage(
-                    task_id=message.id,
-                    task_name=message.task,
-                    message=encode_message(message),
-                    labels={"queue_name": self.subject(message.queue)},
-                )
+        if message.key is not None:
+            try:
+                await self._records.create(f"key.{_digest(message.key)}", message.id.encode())
+            except KeyWrongLastSequenceError:
+                return False
+        await self._put_record(TaskInfo(message, TaskState.QUEUED))
+        await self._broker.kick(
+            BrokerMessage(
+                task_id=message.id,
+                task_name=message.task,
+                message=encode_message(message),
+                labels={"queue_name": self.subject(message.queue)},
             )
-            sent.append(True)
-        return sent
+        )
+        return True
 
     async def _put_record(self, info: TaskInfo) -> None:
         key = f"task.{info.message.id}"
@@ -265,7 +274,7 @@ class NatsBackend(Backend):
         ]
         for info in chosen:
             await self._failed.delete(f"task.{info.message.id}")
-            await self.send([replace(info.message, attempts=0, eta=None, key=None)])
+            await self.send([from_the_start(info.message)])
         return len(chosen)
 
     async def purge(self, state: TaskState | None = None, queue: str | None = None) -> int:
@@ -327,7 +336,7 @@ class NatsDelivery(Delivery):
     async def retry(self, eta: datetime, error: str) -> None:
         """Publish the next attempt, due at ``eta``, then acknowledge this one."""
         retry = next_attempt(self.message, eta)
-        await self.backend.send([replace(retry, key=None)])
+        await self.backend.send([retry])
         await self.backend._put_record(TaskInfo(retry, TaskState.QUEUED, error=error))
         await self.raw.ack_sync()
 

@@ -25,6 +25,7 @@ __all__ = [
     "decode_message",
     "encode_info",
     "encode_message",
+    "from_the_start",
     "import_extra",
     "next_attempt",
     "number_option",
@@ -125,5 +126,13 @@ def decode_info(text: bytes | str) -> TaskInfo:
 
 
 def next_attempt(message: TaskMessage, eta: datetime | None) -> TaskMessage:
-    """The message of the next attempt: one more attempt made, due at ``eta``."""
-    return replace(message, attempts=message.attempts + 1, eta=eta)
+    """The message of the next attempt: one more attempt made, due at ``eta``.
+
+    It carries no idempotency key: the key is stored already, and a retry is the same task.
+    """
+    return replace(message, attempts=message.attempts + 1, eta=eta, key=None)
+
+
+def from_the_start(message: TaskMessage) -> TaskMessage:
+    """A failed task queued again by ``prow tasks retry``: all its attempts ahead of it, now."""
+    return replace(message, attempts=0, eta=None, key=None)
