@@ -134,10 +134,12 @@ def test_request_app_and_state() -> None:
 def test_docs_routes_exist_by_default_and_can_be_disabled() -> None:
     app = make_app()
     paths = {route.path for route in app.routes}
-    assert {"/openapi.json", "/docs", "/redoc", "/hello", "/big"} <= paths
+    assert {"/openapi.json", "/docs", "/redoc", "/hello", "/big", "/healthz", "/readyz"} <= paths
     client = TestClient(app)
     assert client.get("/openapi.json").json()["paths"]["/hello"]["get"]
-    bare = make_app(openapi_url=None, docs_url=None, redoc_url=None)
+    bare = make_app(
+        openapi_url=None, docs_url=None, redoc_url=None, health_url=None, ready_url=None
+    )
     assert [route.path for route in bare.routes] == ["/hello", "/big"]
     assert TestClient(bare).get("/openapi.json").status_code == 404
 

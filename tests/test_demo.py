@@ -56,6 +56,7 @@ def test_prepare_migrates_then_seeds_only_once(url: str) -> None:
         "create the catalogue",
         "users and permissions",
         "one account per username",
+        "admin history",
     ]
     assert all(m.applied for m in applied)
     assert showmigrations(url=url, directory=MIGRATIONS) == applied

@@ -392,7 +392,7 @@ def test_redirect_cannot_escape_to_another_host() -> None:
 
 
 def test_routes_listing_and_url_for() -> None:
-    app = App(openapi_url=None)
+    app = App(openapi_url=None, health_url=None, ready_url=None)
 
     @app.get("/items/{item_id:int}", name="item")
     async def read_item(item_id: int, request: Request) -> dict[str, str]:

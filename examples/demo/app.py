@@ -5,10 +5,12 @@ http://127.0.0.1:8000/docs. It stores its rows in ``./demo.sqlite3`` (or the dat
 ``PROW_DATABASE_URL``), applies the migrations in ``examples/demo/migrations/`` when it starts
 and adds a few sample rows to an empty catalogue, and two users: ``alice``, who may add,
 change and delete items (permissions ``item.add``, ``item.change``...), and ``bob``, who may only
-read (passwords in ``DEMO_USERS``).
+read (passwords in ``DEMO_USERS``). Alice is staff: she logs in to the admin at /admin, where
+she sees and edits what her permissions allow.
 
 Pages: http://127.0.0.1:8000/items (a form that adds an item), /login, /account (only when
-logged in). Sessions are signed with ``PROW_SECRET_KEY``, or with a random key per process.
+logged in), /graphql (the catalogue over GraphQL, with GraphiQL). Sessions are signed with
+``PROW_SECRET_KEY``, or with a random key per process.
 
 After changing the models, write the next migration (on a database that has every migration
 so far, e.g. ./demo.sqlite3 once the demo has run) with::
@@ -31,8 +33,10 @@ from sqlalchemy import CheckConstraint, ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from prow import App, HTTPError, Query, Router
+from prow.admin import Admin, ModelAdmin
 from prow.auth import Auth, grant, requires, resource_permissions
 from prow.db import Database, DBSession, Migration, Model, Resource, database, get_or_404, migrate
+from prow.graphql import GraphQL
 from prow.ratelimit import RateLimits
 from prow.sessions import Sessions
 
@@ -48,6 +52,8 @@ DEMO_USERS = {
     ),
     "bob": ("builder-can-fix-it", []),
 }
+#: The demo's users who may log in to the admin at /admin (with the permissions above).
+DEMO_STAFF = frozenset({"alice"})
 #: Anyone may read the catalogue; writing needs the model's add/change/delete permission.
 WRITES = ("create", "replace", "update", "delete")
 
@@ -73,10 +79,20 @@ def create_app(database_url: str | None = None) -> App:
             Sessions(),
             RateLimits(),
             Auth(),
+            _admin(),
+            catalogue_graphql(),
         ],
     )
     demo.include(routes)
     return demo
+
+
+def _admin() -> Admin:
+    """The admin site at /admin: the catalogue, and prow.auth's users and groups."""
+    site = Admin(title="prow demo admin")
+    site.register(Category, CategoryAdmin)
+    site.register(Item, ItemAdmin)
+    return site
 
 
 # -- models: tables "category" and "item" -----------------------------------------------------
@@ -104,31 +120,53 @@ class Item(Model):
     created_at: Mapped[datetime.datetime] = mapped_column(server_default=func.now())
 
 
+class CategoryAdmin(ModelAdmin):
+    app_label = "catalogue"
+    list_display = ("name",)
+    search_fields = ("name",)
+    ordering = ("name",)
+
+
+class ItemAdmin(ModelAdmin):
+    app_label = "catalogue"
+    list_display = ("name", "category__name", "price", "created_at")
+    list_filter = ("category", "created_at")
+    search_fields = ("name", "category__name")
+    ordering = ("name",)
+    readonly_fields = ("created_at",)
+
+
 # -- the API: two resources and two hand-written routes ---------------------------------------
 
-routes.include(
-    Resource(
-        Category,
-        prefix="/api/categories",
-        filter_fields=["name"],
-        order_fields=["name"],
-        default_order="name",
-        tags=["categories"],
-        permissions=resource_permissions(Category, actions=WRITES),
-    )
+categories = Resource(
+    Category,
+    prefix="/api/categories",
+    filter_fields=["name"],
+    order_fields=["name"],
+    default_order="name",
+    tags=["categories"],
+    permissions=resource_permissions(Category, actions=WRITES),
 )
-routes.include(
-    Resource(
-        Item,
-        prefix="/api/items",
-        filter_fields=["name", "price", "category_id", "created_at"],
-        order_fields=["name", "price", "created_at"],
-        search_fields=["name"],
-        load=["category"],  # each item shows its category, fetched with one query per page
-        tags=["items"],
-        permissions=resource_permissions(Item, actions=WRITES),
-    )
+items = Resource(
+    Item,
+    prefix="/api/items",
+    filter_fields=["name", "price", "category_id", "created_at"],
+    order_fields=["name", "price", "created_at"],
+    search_fields=["name"],
+    load=["category"],  # each item shows its category, fetched with one query per page
+    tags=["items"],
+    permissions=resource_permissions(Item, actions=WRITES),
 )
+routes.include(categories)
+routes.include(items)
+
+
+def catalogue_graphql() -> GraphQL:
+    """The catalogue over GraphQL at /graphql (GraphiQL for browsers): the same Resources,
+    so the same fields, filters, ordering, search and permissions as /api/items."""
+    gql = GraphQL(path="/graphql")
+    gql.expose(items, categories)
+    return gql
 
 
 class CategoryStats(BaseModel):
@@ -229,7 +267,8 @@ async def seed(db: Database) -> None:
         if await session.scalar(select(func.count(Item.id))):
             return
         for username, (password, permissions) in DEMO_USERS.items():
-            user = await Auth().create_user(session, username, password)
+            staff = username in DEMO_STAFF
+            user = await Auth().create_user(session, username, password, is_staff=staff)
             for permission in permissions:
                 await grant(session, user, permission)
         tools, snacks = Category(name="tools"), Category(name="snacks")

@@ -11,7 +11,15 @@ import anyio.to_thread
 
 from prow._csrf import CsrfGuard
 from prow._datastructures import State
-from prow._errors import log_disconnect, log_unhandled, problem_response, server_error_response
+from prow._errors import (
+    error_page,
+    log_disconnect,
+    log_unhandled,
+    login_redirect,
+    prefers_html,
+    problem_response,
+    server_error_response,
+)
 from prow._exceptions import ConfigurationError, HTTPError
 from prow._request import DEFAULT_MAX_BODY_SIZE, ClientDisconnect, Request
 from prow._routing._options import RouteOptions
@@ -36,6 +44,8 @@ from prow.scope import HEADERS
 __all__ = ["App"]
 
 ExceptionHandler = Callable[[Request, Any], Any]
+#: Renders a browser's error page; ``None`` falls back to the built-in page.
+ErrorPageRenderer = Callable[[Request, HTTPError], Any]
 Lifespan = Callable[["App"], contextlib.AbstractAsyncContextManager[Mapping[str, Any] | None]]
 
 
@@ -69,6 +79,8 @@ class App(Router):
         security_headers: SecurityHeaders | None = SecurityHeaders(),  # noqa: B008 - frozen
         csrf_trusted_origins: Sequence[str] = (),
         extensions: Sequence[Extension] = (),
+        health_url: str | None = "/healthz",
+        ready_url: str | None = "/readyz",
         **options: Unpack[RouteOptions],
     ) -> None:
         if isinstance(extensions, Extension):
@@ -87,6 +99,12 @@ class App(Router):
         self.openapi_url = openapi_url
         self.docs_url = docs_url
         self.redoc_url = redoc_url
+        #: Liveness and readiness (``prow._health``); ``None`` leaves the path out.
+        self.health_url = health_url
+        self.ready_url = ready_url
+        #: Seconds each readiness check may take, and the ``Retry-After`` of a 503 from it.
+        self.ready_timeout = 1.0
+        self.ready_retry_after = 5
         self.openapi_settings: dict[str, Any] = dict(openapi or {})
         self.redirect_slashes = redirect_slashes
         self.max_body_size = max_body_size
@@ -105,6 +123,12 @@ class App(Router):
         self.exception_handlers: dict[type[BaseException] | int, ExceptionHandler] = dict(
             exception_handlers or {}
         )
+        #: Where a browser asking for a page that needs a login (401) is sent, with ``next=``;
+        #: ``None`` answers such a page with the 401 error page. ``prow.auth.Accounts`` sets it.
+        self.login_url: str | None = None
+        #: Renders error pages for browsers (``(request, error) -> Response | None``); set by
+        #: ``prow.templating.Templates`` to use ``404.html``-style templates. ``None``: built-in.
+        self.error_page_renderer: ErrorPageRenderer | None = None
         self.user_middleware: list[Any] = list(middleware)
         self._lifespan = lifespan
         self._on_startup = list(on_startup)
@@ -286,12 +310,14 @@ class App(Router):
         """Resolve every route, index it in the route table and plan its parameters."""
         self._table, self._names, self._mounts = RouteTable(), {}, []
         routes = self.resolved(owner=self) + self._docs_routes()
+        routes += self._health_routes(routes)
         try:
             self._index(routes)
             for route in routes:
                 if isinstance(route, Route | WebSocketRoute):
                     route.prepare(self.dependency_overrides)
                     route.protect(self.csrf_guard)
+            self._extensions.prepare_routes(routes)
         except Exception:
             # Leave nothing half-built: the next attempt reports the same mistake.
             self._table, self._names, self._mounts = RouteTable(), {}, []
@@ -327,6 +353,20 @@ class App(Router):
 
         router = docs_router(self)
         return [] if router is None else router.resolved()
+
+    def _health_routes(
+        self, routes: list[Route | WebSocketRoute | Mount]
+    ) -> list[Route | WebSocketRoute | Mount]:
+        if self.health_url is None and self.ready_url is None:
+            return []
+        from prow._health import health_routes
+
+        # A project's own /healthz (or a mount under a prefix covering it) wins over ours.
+        taken = {r.path for r in routes if not isinstance(r, Mount)}
+        for url in (self.health_url, self.ready_url):
+            if url and any(isinstance(r, Mount) and r.path and r.covers(url) for r in routes):
+                taken.add(url)
+        return list(health_routes(self, taken))
 
     def _build_stack(self) -> ASGIApp:
         app: ASGIApp = self._dispatch
@@ -485,9 +525,26 @@ class App(Router):
                 raise TypeError(f"exception handler {handler!r} must return a Response")
             return result, None
         if isinstance(exc, HTTPError):
+            if prefers_html(request):
+                return await self._error_page(request, exc), None
             return problem_response(exc), None
         log_unhandled(request, exc)
+        if not self.debug and prefers_html(request):
+            return await self._error_page(request, HTTPError(500)), exc
         return server_error_response(request, exc, self.debug), exc
+
+    async def _error_page(self, request: Request, exc: HTTPError) -> Response:
+        """A browser's answer to an error: the login page for 401 on a GET, else a page."""
+        if exc.status == 401 and self.login_url and request.method in ("GET", "HEAD"):
+            return login_redirect(request, self.login_url)
+        render = self.error_page_renderer
+        if render is not None:
+            result = render(request, exc)
+            if inspect.isawaitable(result):
+                result = await result
+            if isinstance(result, Response):
+                return result
+        return error_page(exc)
 
     def _handler_for(self, exc: Exception) -> ExceptionHandler | None:
         handlers = self.exception_handlers

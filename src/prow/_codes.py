@@ -13,11 +13,15 @@ numbers   area
 E0xx      routing, parameters, middleware, OpenAPI (the core)
 E1xx      secret key and hosts (E10x), sessions (E12x), rate limits (E14x),
           auth (E16x), templates (E18x), forms (E19x)
+E2xx      admin (E20x-E22x), tasks (E23x-E25x), their taskiq broker backends (E26x),
+          mail (E27x)
+E3xx      cache (E300-E319), observability (E320-E339), channels (E34x)
 E4xx      static files
 E5xx      database (E50x), Resource and listings (E51x)
 E6xx      settings and logging
 E7xx      project apps (``settings.apps``)
 E8xx      ``prow check`` findings
+E9xx      GraphQL
 ========  ===================================================================
 """
 
@@ -88,6 +92,37 @@ REGISTRY: Final = (
     ErrorCode("prow.E190", "Widget(name) names an unknown widget"),
     ErrorCode("prow.E191", "a form model is not a pydantic model"),
     ErrorCode("prow.E192", "a form option names a field the form lacks"),
+    ErrorCode("prow.E200", "admin.register() was given no model or no ModelAdmin"),
+    ErrorCode("prow.E201", "an admin model has a composite primary key"),
+    ErrorCode("prow.E202", "two admin models would have the same URL"),
+    ErrorCode("prow.E203", "a ModelAdmin option names a field the model lacks"),
+    ErrorCode("prow.E204", "the Admin prefix is not a path"),
+    ErrorCode("prow.E205", "an inline has no model or no foreign key to its parent"),
+    ErrorCode("prow.E230", "a task's options are invalid"),
+    ErrorCode("prow.E231", "a task's signature cannot be planned"),
+    ErrorCode("prow.E232", "enqueue() with no running app that has Tasks"),
+    ErrorCode("prow.E233", "the task backend cannot be made"),
+    ErrorCode("prow.E234", "result() of a task that keeps no result"),
+    ErrorCode("prow.E260", "a task broker backend's libraries are not installed"),
+    ErrorCode("prow.E261", "a task broker URL has a wrong option"),
+    ErrorCode("prow.E270", "send_mail() is used on an app without the Mail extension"),
+    ErrorCode("prow.E271", "a mail URL does not parse or names an unknown backend"),
+    ErrorCode("prow.E272", "Mail(backend=...) is neither a mail URL nor a MailBackend"),
+    ErrorCode("prow.E273", "mail.outbox is read while the backend is not the memory one"),
+    ErrorCode("prow.E274", "the SMTP mail backend is used without aiosmtplib installed"),
+    ErrorCode("prow.E275", "an e-mail template is rendered but no Templates are available"),
+    ErrorCode("prow.E300", "Cache(on_error=...) is not 'bypass' or 'fail'"),
+    ErrorCode("prow.E301", "a Cache timeout or lock time is not a positive number"),
+    ErrorCode("prow.E302", "a cache URL is not redis://, rediss://, unix:// or memory://"),
+    ErrorCode("prow.E303", "Cache(backend=...) is not a cache backend"),
+    ErrorCode("prow.E304", "a route's cache= is not seconds, a CachePolicy or Invalidates"),
+    ErrorCode("prow.E305", "a CachePolicy is both per_user and shared"),
+    ErrorCode("prow.E306", "Invalidates() names no tag"),
+    ErrorCode("prow.E320", "Observability(metrics_url=...) does not start with /"),
+    ErrorCode("prow.E321", "Observability(ready_timeout=...) is not a positive number"),
+    ErrorCode("prow.E340", "Channels got an unknown backend URL scheme or object"),
+    ErrorCode("prow.E341", "Channels(history=) is not a positive int"),
+    ErrorCode("prow.E342", "Channels(timeout=, queue_size=) is not positive"),
     ErrorCode("prow.E401", "a StaticFiles package is not installed"),
     ErrorCode("prow.E402", "a StaticFiles package is a module"),
     ErrorCode("prow.E403", "a StaticFiles package has no static folder"),
@@ -130,6 +165,12 @@ REGISTRY: Final = (
     ErrorCode("prow.E810", "prow check: the database server cannot be reached now"),
     ErrorCode("prow.E811", "prow check: the models changed without a migration"),
     ErrorCode("prow.E812", "prow check: a dependency in use whose extra is not declared"),
+    ErrorCode("prow.E900", "a GraphQL option has an invalid value"),
+    ErrorCode("prow.E901", "a model is exposed twice on one GraphQL endpoint"),
+    ErrorCode("prow.E903", "a GraphQL field is defined twice"),
+    ErrorCode("prow.E904", "GraphQL is changed after its schema was built"),
+    ErrorCode("prow.E905", "a GraphQL endpoint has no query"),
+    ErrorCode("prow.E906", "a GraphQL resolver asks for a dependency it cannot get"),
 )
 
 #: Every registered code by its name.

@@ -128,3 +128,64 @@ def _debug_page(connection: HTTPConnection, exc: BaseException, frames: list[str
         "<p class='note'>You see this page because the app runs with debug=True. "
         "Never enable debug in production.</p></body></html>"
     )
+
+
+# -- error pages for browsers ------------------------------------------------------------------
+# A browser that asked for a page gets a page, as Django answers: a login redirect for 401 on a
+# GET, a small styled page for the other errors. API clients (Accept: application/json, */*,
+# or none, as fetch() and httpx send) keep the problem+json document.
+
+_PAGE_STYLE = (
+    "body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1f2328;background:#f6f8fa}"
+    "main{max-width:36rem;margin:12vh auto;padding:2rem;background:#fff;border:1px solid #d0d7de;"
+    "border-radius:8px}h1{margin:0 0 .5rem;font-size:1.5rem}.status{color:#656d76;font-size:"
+    "3rem;font-weight:700;margin:0}p{margin:.5rem 0}a{color:#0969da}"
+)
+_PAGE_CSP = error_page_csp(_PAGE_STYLE)
+
+
+def prefers_html(connection: HTTPConnection) -> bool:
+    """Whether the client asked for a page: ``text/html`` listed before any JSON type.
+
+    Browsers navigating send ``text/html,...``; ``fetch()``, httpx and curl send ``*/*`` or a
+    JSON type, so API clients keep getting JSON.
+    """
+    accept: str = connection.headers.get("accept", "")
+    html_at = accept.find("text/html")
+    if html_at < 0:
+        return False
+    json_at = accept.find("json")
+    return json_at < 0 or html_at < json_at
+
+
+def login_redirect(connection: HTTPConnection, login_url: str) -> Response:
+    """303 to ``login_url`` with ``next=`` this page (a path on this site, query kept)."""
+    from urllib.parse import urlencode
+
+    from prow.responses import RedirectResponse
+
+    target = str(connection.scope.get("root_path", "")) + str(connection.scope.get("path", "/"))
+    query = connection.scope.get("query_string", b"")
+    if query:
+        target += "?" + query.decode("latin-1")
+    separator = "&" if "?" in login_url else "?"
+    return RedirectResponse(f"{login_url}{separator}{urlencode({'next': target})}", 303)
+
+
+def error_page(exc: HTTPError) -> Response:
+    """The built-in HTML page for ``exc``: its status, title and (escaped) detail."""
+    title = html.escape(exc.title)
+    detail = (
+        html.escape(str(exc.detail))
+        if exc.status < 500
+        else ("Something went wrong on our side. Please try again later.")
+    )
+    page = (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' "
+        f"content='width=device-width,initial-scale=1'><title>{exc.status} {title}</title>"
+        f"<style>{_PAGE_STYLE}</style></head><body><main><p class='status'>{exc.status}</p>"
+        f"<h1>{title}</h1><p>{detail}</p><p><a href='/'>Go to the home page</a></p>"
+        "</main></body></html>"
+    )
+    headers = {"Content-Security-Policy": _PAGE_CSP, **(exc.headers or {})}
+    return HTMLResponse(page, exc.status, headers=headers)

@@ -9,6 +9,7 @@ path cannot start a fake log line), and prow itself never logs request bodies, c
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
@@ -20,8 +21,10 @@ from typing import Any, Literal, TextIO
 from prow._exceptions import ConfigurationError
 
 __all__ = [
+    "REQUEST_ID",
     "JSONFormatter",
     "LogFormat",
+    "RequestIdFilter",
     "TextFormatter",
     "configure_logging",
     "escape_controls",
@@ -51,6 +54,27 @@ _COLOURS = {
     "CRITICAL": "\x1b[1;31m",
 }
 _RESET = "\x1b[0m"
+
+
+#: The id of the request being served, set by ``prow.observability`` (``logs=True``).
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "prow.request_id", default=None
+)
+
+
+class RequestIdFilter(logging.Filter):
+    """Gives each record made while a request is served a ``request_id`` attribute.
+
+    A handler filter (it sees every record the handler writes, whichever logger made it);
+    it never refuses a record. ``configure_logging`` puts one on its handler.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "request_id" not in record.__dict__:
+            current = REQUEST_ID.get()
+            if current is not None:
+                record.request_id = current
+        return True
 
 
 def escape_controls(text: str) -> str:
@@ -156,6 +180,7 @@ def configure_logging(
     output = sys.stderr if stream is None else stream
     handler = logging.StreamHandler(output)
     handler.set_name(_HANDLER_NAME)
+    handler.addFilter(RequestIdFilter())
     if chosen == "json":
         handler.setFormatter(JSONFormatter())
     else:

@@ -4,8 +4,12 @@
 
     Exception
     ├── HTTPError                       an HTTP error answer (4xx/5xx) a handler or prow raises
-    │   └── RequestValidationError      the request did not match the handler's parameters (422)
-    │       └── AccountError            prow.auth: a username or e-mail address is refused (422)
+    │   ├── RequestValidationError      the request did not match the handler's parameters (422)
+    │   │   └── AccountError            prow.auth: a username or e-mail address is refused (422)
+    │   ├── CacheUnavailable            prow.cache: the cache is down and set to fail (503)
+    │   ├── ChannelsUnavailable         prow.channels: the pub/sub backend is down for now (503)
+    │   ├── BadHeaderError              prow.mail: a line break in a mail header (400; a ValueError)
+    │   └── MailUnavailable             prow.mail: the mail server cannot be reached now (503)
     ├── ConfigurationError              the app is set up wrongly; ``.code`` is a stable prow.E...
     ├── WebSocketDisconnect             the client closed the websocket (``.code``, ``.reason``)
     ├── WebSocketError                  raise it to close a websocket with a code and a reason
@@ -15,11 +19,17 @@
     ├── MigrationError                  prow.db: a migration command could not run
     ├── RateLimitStoreError             prow.ratelimit: the store failed and fails closed (503)
     ├── SessionStoreUnavailable         prow.sessions: the session store is down for now (503)
+    ├── MailError                       prow.mail: the mail server refused a message or the login
+    ├── TaskFailed                      prow.tasks: the awaited task failed its last attempt
     ├── ValueError
     │   ├── InvalidCookie               a cookie name, value or attribute browsers would refuse
+    │   ├── ChannelError                prow.channels: a bad channel name or event id (400)
     │   └── PasswordError               prow.auth: a password breaks the strength rules (422)
+    ├── TypeError
+    │   └── TaskArgumentsError          prow.tasks: enqueue() got arguments the task refuses
     ├── RuntimeError
-    │   └── SessionTooLarge             prow.sessions: a cookie session grew past 4 KB
+    │   ├── SessionTooLarge             prow.sessions: a cookie session grew past 4 KB
+    │   └── SlowSubscriber              prow.channels: a subscriber fell too far behind
     ├── sqlalchemy.exc.OperationalError
     │   └── DatabaseUnavailable         prow.db: the database cannot be reached for now (503)
     ├── sqlalchemy.exc.DataError
@@ -58,6 +68,8 @@ from prow._routing._render import ResponseValidationError
 
 if TYPE_CHECKING:
     from prow.auth import AccountError, PasswordError, TokenError
+    from prow.cache import CacheUnavailable
+    from prow.channels import ChannelError, ChannelsUnavailable, SlowSubscriber
     from prow.cli import CLIError
     from prow.db import (
         DatabaseUnavailable,
@@ -66,19 +78,27 @@ if TYPE_CHECKING:
         MigrationWarning,
         ValueTooLong,
     )
+    from prow.mail import BadHeaderError, MailError, MailUnavailable
     from prow.ratelimit import RateLimitStoreError
     from prow.sessions import SessionStoreUnavailable, SessionTooLarge
+    from prow.tasks import TaskArgumentsError, TaskFailed
     from prow.testing import WebSocketDenialResponse
 
 __all__ = [
     "AccountError",
+    "BadHeaderError",
     "CLIError",
+    "CacheUnavailable",
+    "ChannelError",
+    "ChannelsUnavailable",
     "ClientDisconnect",
     "ConfigurationError",
     "DatabaseUnavailable",
     "HTTPError",
     "InvalidCookie",
     "InvalidValue",
+    "MailError",
+    "MailUnavailable",
     "MigrationError",
     "MigrationWarning",
     "PasswordError",
@@ -87,6 +107,9 @@ __all__ = [
     "ResponseValidationError",
     "SessionStoreUnavailable",
     "SessionTooLarge",
+    "SlowSubscriber",
+    "TaskArgumentsError",
+    "TaskFailed",
     "TokenError",
     "ValueTooLong",
     "WebSocketDenialResponse",
@@ -97,7 +120,14 @@ __all__ = [
 # The batteries' classes: name -> the public package that defines it, imported on first use.
 _LAZY = {
     "AccountError": "prow.auth",
+    "BadHeaderError": "prow.mail",
+    "MailError": "prow.mail",
+    "MailUnavailable": "prow.mail",
     "CLIError": "prow.cli",
+    "CacheUnavailable": "prow.cache",
+    "ChannelError": "prow.channels",
+    "ChannelsUnavailable": "prow.channels",
+    "SlowSubscriber": "prow.channels",
     "DatabaseUnavailable": "prow.db",
     "InvalidValue": "prow.db",
     "MigrationError": "prow.db",
@@ -106,6 +136,8 @@ _LAZY = {
     "RateLimitStoreError": "prow.ratelimit",
     "SessionStoreUnavailable": "prow.sessions",
     "SessionTooLarge": "prow.sessions",
+    "TaskArgumentsError": "prow.tasks",
+    "TaskFailed": "prow.tasks",
     "TokenError": "prow.auth",
     "ValueTooLong": "prow.db",
     "WebSocketDenialResponse": "prow.testing",

@@ -12,6 +12,12 @@ lets logged text forge log lines: the text one escapes control characters, the J
 writes each record as one line.
 """
 
-from prow._logging import JSONFormatter, LogFormat, TextFormatter, configure_logging
+from prow._logging import (
+    JSONFormatter,
+    LogFormat,
+    RequestIdFilter,
+    TextFormatter,
+    configure_logging,
+)
 
-__all__ = ["JSONFormatter", "LogFormat", "TextFormatter", "configure_logging"]
+__all__ = ["JSONFormatter", "LogFormat", "RequestIdFilter", "TextFormatter", "configure_logging"]

@@ -35,6 +35,17 @@ Each key, then who writes it and who reads it:
     ``ObjectPermission``, which loads them itself when no guard did.
 ``prow.flashes``
     ``flash()``; ``get_flashed_messages()``.
+``prow.route``
+    the wrapper ``prow.observability`` puts on each route (only with metrics or tracing on):
+    the matched route's template; its middleware, for metric labels and the span's name.
+``prow.db.session``
+    ``DBSession`` / ``Connection`` (prow.db): the request's session or connection; read by
+    prow.tasks' ``enqueue()``, which writes the task in that transaction.
+``prow.tasks.relay``
+    prow.tasks' ``enqueue()`` when it wrote an outbox row; read by the ``Tasks`` middleware,
+    which wakes the outbox relay after the request.
+``prow.task``
+    the scope a worker makes for a task's dependencies (no request): the ``TaskMessage``.
 ``prow.unhandled``
     whoever wants to see the request's unhandled exceptions puts an empty list there before
     calling the app (the test clients, to raise the first one in the test; the access log,
@@ -53,6 +64,7 @@ __all__ = [
     "FLASHES",
     "HEADERS",
     "MAX_BODY_SIZE",
+    "ROUTE",
     "SESSION",
     "UNHANDLED",
     "USER",
@@ -69,6 +81,7 @@ USER = "user"
 AUTH_PERMISSIONS = "prow.auth.permissions"
 FLASHES = "prow.flashes"
 UNHANDLED = "prow.unhandled"
+ROUTE = "prow.route"
 
 
 class HeaderList(list[tuple[bytes, bytes]]):

@@ -115,6 +115,8 @@ class Settings(BaseSettings):
         validate_default=True,
     )
 
+    #: The project's name: the title of its API documentation (``App(title=...)``).
+    title: str = "prow"
     #: Which environment this is; ``production`` also reads ``.env.production``.
     env: str = Field(default="development", pattern=_ENV_NAME.pattern)
     #: Show tracebacks in error answers and readable logs. Never on in production.
@@ -133,6 +135,9 @@ class Settings(BaseSettings):
     database_pool_timeout: Timeout = 5.0
     #: Seconds one statement may run (SQLite: wait for a lock) before answering 503.
     database_statement_timeout: Timeout = 30.0
+    #: Where ``prow.tasks`` keeps tasks: none for the project's database, or a broker URL
+    #: (``redis://...``, ``amqp://...``, ``nats://...``) for ``Tasks()`` with no backend.
+    tasks_url: str | None = Field(default=None, repr=False)
     #: Connections each worker's pool keeps open; keep ``workers x (pool_size + max_overflow)``
     #: below the server's ``max_connections`` (PostgreSQL's default: 100).
     database_pool_size: int = Field(default=10, ge=1)
@@ -142,6 +147,11 @@ class Settings(BaseSettings):
     log_format: LogFormat = "auto"
     #: The least severe log level written (``DEBUG`` ... ``CRITICAL``), any letter case.
     log_level: Annotated[LogLevel, BeforeValidator(_upper)] = "INFO"
+    #: Where ``prow.mail`` sends: ``smtp://user:pass@host:587``, ``smtps://...``, ``console://``
+    #: (the default when unset) or ``memory://``.
+    mail_url: str | None = Field(default=None, repr=False)
+    #: The sender of messages that name none (``Mail(from_email=...)``).
+    mail_from: str | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -241,6 +251,7 @@ def _variable_name(cls: type[Settings], field: str) -> str:
 class AppKwargs(TypedDict):
     """The ``App`` arguments that come from settings."""
 
+    title: str
     debug: bool
     database_url: str | None
     secret_key: str | None
@@ -251,6 +262,7 @@ def app_kwargs(settings: Settings) -> AppKwargs:
     """Keyword arguments for ``App(**app_kwargs(settings), ...)``."""
     secret = settings.secret_key
     return {
+        "title": settings.title,
         "debug": settings.debug,
         "database_url": settings.database_url,
         "secret_key": None if secret is None else secret.get_secret_value(),

@@ -186,3 +186,31 @@ def test_an_app_without_auth_is_a_one_line_error(
     result = CliRunner().invoke(main, ["createsuperuser", *args])
     assert result.exit_code == 1
     assert result.output.startswith("Error: prow.E162: ")
+
+
+def test_a_weak_password_is_asked_again_as_django_does(
+    project: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, url = project
+    monkeypatch.delenv("PROW_SUPERUSER_PASSWORD", raising=False)
+    # a weak one (refusing the bypass), then two that differ, then a good one
+    typed = f"root\n\n12345678\n12345678\nn\nfirst one\nsecond one\n{PASSWORD}\n{PASSWORD}\n"
+    result = CliRunner().invoke(main, ["createsuperuser", "--app", app], input=typed)
+    assert result.exit_code == 0, result.output
+    assert "The password is too weak: it must not be only digits" in result.output
+    assert "Bypass password validation and create user anyway? [y/N]" in result.output
+    assert result.output.endswith("Superuser 'root' created.\n")
+    (user,) = _users(url)
+    assert verify_password(PASSWORD, user.password)
+
+
+def test_a_weak_password_can_be_kept_on_purpose(
+    project: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, url = project
+    monkeypatch.delenv("PROW_SUPERUSER_PASSWORD", raising=False)
+    typed = "root\n\n12345678\n12345678\ny\n"
+    result = CliRunner().invoke(main, ["createsuperuser", "--app", app], input=typed)
+    assert result.exit_code == 0, result.output
+    (user,) = _users(url)
+    assert verify_password("12345678", user.password)

@@ -122,6 +122,7 @@ def test_routes_table(project: Path) -> None:
     assert rows["/static"] == ["MOUNT", "/static", "-", "prow.staticfiles.StaticFiles"]
     # prow's own handlers are named by the public package that adds them.
     assert rows["/openapi.json"] == ["GET", "/openapi.json", "openapi", "prow.openapi"]
+    assert rows["/readyz"] == ["GET", "/readyz", "readyz", "prow"]
     # Rows come in matching order: the app's routes first, then the docs routes.
     assert list(rows)[:5] == ["/items/{item_id}", "/items", "/health", "/feed", "/static"]
 
@@ -134,7 +135,10 @@ def test_routes_columns_line_up(project: Path) -> None:
 
 
 def test_routes_of_an_empty_app(project: Path) -> None:
-    spec = write_app(project, "from prow import App\napp = App(openapi_url=None)\n")
+    spec = write_app(
+        project,
+        "from prow import App\napp = App(openapi_url=None, health_url=None, ready_url=None)\n",
+    )
     result = invoke("routes", "--app", spec)
     assert result.exit_code == 0
     assert result.output == "No routes.\n"

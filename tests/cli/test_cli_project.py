@@ -24,9 +24,12 @@ from click.testing import CliRunner, Result
 from prow.cli import main
 
 PROJECT_FILES = {
+    ".dockerignore",
     ".env",
     ".env.example",
     ".gitignore",
+    "Dockerfile",
+    "compose.yaml",
     "README.md",
     "conftest.py",
     "pyproject.toml",
@@ -100,7 +103,7 @@ def test_new_writes_the_project_layout(generated: tuple[str, Path, Result]) -> N
     settings = (project / name / "settings.py").read_text()
     assert f'apps: list[str] = ["{name}.apps.example"]' in settings
     main_module = (project / name / "main.py").read_text()
-    assert "app = create_app(load_settings(Settings))" in main_module
+    assert "app = create_app(settings, extensions=shared_state(settings))" in main_module
     assert len(main_module.splitlines()) < 15
     assert f'app = "{name}.main:app"' in (project / "pyproject.toml").read_text()
     env = (project / ".env").read_text()
@@ -201,8 +204,8 @@ def test_the_project_passes_its_own_tests(generated: tuple[str, Path, Result]) -
     _, project, _ = generated
     result = run_tests(project)
     assert result.returncode == 0, result.stdout + result.stderr
-    # the example app's 3, the project's 2 and the new blog app's 1
-    assert "6 passed" in result.stdout, result.stdout
+    # the example app's 3, the project's 3 and the new blog app's 1
+    assert "7 passed" in result.stdout, result.stdout
 
 
 def test_the_app_answers_in_process(generated: tuple[str, Path, Result]) -> None:

@@ -230,6 +230,22 @@ def test_serve_graceful_timeout(project: Path, uvicorn_calls: list[Any]) -> None
     assert uvicorn_calls[0][1]["timeout_graceful_shutdown"] == 5
 
 
+def test_serve_trusts_forwarded_headers_only_from_listed_proxies(
+    project: Path, uvicorn_calls: list[Any]
+) -> None:
+    name = write_app(project)
+    invoke("serve", "--app", name, "--port", str(free_port()))
+    invoke("serve", "--app", name, "--port", str(free_port()), "--forwarded-allow-ips", "10.0.0.5")
+    port = str(free_port())
+    invoke("serve", "--app", name, "--port", port, env={"FORWARDED_ALLOW_IPS": "10.1.0.0/16"})
+    assert [options["proxy_headers"] for _app, options in uvicorn_calls] == [True] * 3
+    assert [options["forwarded_allow_ips"] for _app, options in uvicorn_calls] == [
+        "127.0.0.1",
+        "10.0.0.5",
+        "10.1.0.0/16",
+    ]
+
+
 def test_serve_with_granian(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     granian = pytest.importorskip("granian")
     from granian.constants import Interfaces
@@ -253,6 +269,7 @@ def test_serve_with_granian(project: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert options["interface"] == Interfaces.ASGI
     assert (options["address"], options["port"], options["workers"]) == ("0.0.0.0", port, 2)
     assert options["workers_kill_timeout"] == 30
+    assert options["respawn_failed_workers"] is True
     assert options["working_dir"] == project
     limits = options["http1_settings"]
     assert (limits.header_read_timeout, limits.max_buffer_size) == (10_000, 65536)

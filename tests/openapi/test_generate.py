@@ -328,9 +328,17 @@ def response_app() -> App:
     async def get_item(item_id: int) -> Item:
         raise NotImplementedError
 
-    @app.get("/page", response_class=HTMLResponse)
+    @app.get("/page", response_class=HTMLResponse, include_in_schema=True)
     async def page() -> str:
         return "<p>hi</p>"
+
+    @app.get("/browser-page", response_class=HTMLResponse)
+    async def browser_page() -> str:
+        return "<p>for people</p>"
+
+    @app.get("/annotated-page")
+    async def annotated_page() -> HTMLResponse:
+        return HTMLResponse("<p>for people</p>")
 
     @app.get("/account", response_model=Account)
     async def account() -> dict[str, str]:
@@ -425,6 +433,12 @@ def test_extra_response_for_a_generated_status_keeps_its_description() -> None:
 def test_response_class_media_type() -> None:
     content = pointer(build(response_app()), "/paths/~1page/get/responses/200/content")
     assert list(content) == ["text/html"]
+
+
+def test_html_pages_stay_out_unless_asked() -> None:
+    paths = build(response_app())["paths"]
+    assert "/page" in paths  # include_in_schema=True
+    assert "/browser-page" not in paths and "/annotated-page" not in paths
 
 
 def test_input_and_output_schemas_can_differ() -> None:

@@ -39,6 +39,9 @@ class RouteOptions(TypedDict, total=False):
     csrf: bool | Literal["strict"]
     #: The largest request body, in bytes, these routes accept (413 past it).
     max_body_size: int
+    #: Response caching (``prow.cache``): seconds, a ``CachePolicy``, or ``Invalidates(...)``
+    #: on a write route. The app gets a ``Cache()`` when none is installed.
+    cache: Any
 
 
 _ACCUMULATE = ("tags", "dependencies", "security")

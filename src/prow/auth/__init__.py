@@ -78,6 +78,7 @@ from prow.auth._router import is_safe_redirect
 from prow.auth._tokens import TokenError
 
 if TYPE_CHECKING:
+    from prow.auth._accounts import Accounts
     from prow.auth._default import APIKey, User
 
 
@@ -87,6 +88,10 @@ def __getattr__(name: str) -> Any:
         from prow.auth import _default
 
         return getattr(_default, name)
+    if name == "Accounts":  # the account pages need templates and mail: loaded when named
+        from prow.auth._accounts import Accounts
+
+        return Accounts
     raise AttributeError(f"module 'prow.auth' has no attribute {name!r}")
 
 
@@ -95,6 +100,7 @@ __all__ = [
     "AbstractAPIKey",
     "AbstractUser",
     "AccountError",
+    "Accounts",
     "Auth",
     "CurrentUser",
     "Group",

@@ -53,19 +53,28 @@ def createsuperuser(
     """
     from prow.auth import AccountError, Auth, PasswordError, normalize_email, validate_password
 
-    auth = Auth.of(load_app(app_path))
+    loaded = load_app(app_path)
+    if Auth.installed_on(loaded) is None and hasattr(loaded, "build"):
+        loaded.build()  # an extension that requires Auth (the admin) installs it when built
+    auth = Auth.of(loaded)
     username, email = _identity(username, email, no_input)
     try:  # before asking for the password: the rules of every registration (NFKC...)
         username = auth.user_model(username=username).username
         email = normalize_email(email)
     except AccountError as exc:
         raise CLIError(f"the {exc.field} is refused: {exc.reason}") from None
-    password = _password(no_input)
-    try:
-        validate_password(password, username=username)
-    except PasswordError as exc:
-        raise CLIError(f"the password is too weak: {exc}") from None
-    asyncio.run(_create(auth, database_url, username, email, password))
+    password = os.environ.get(PASSWORD_ENV_VAR) or ""
+    if password or no_input:
+        if not password:
+            raise CLIError(f"set {PASSWORD_ENV_VAR} to the password when using --no-input")
+        try:
+            validate_password(password, username=username)
+        except PasswordError as exc:
+            raise CLIError(f"the password is too weak: {exc}") from None
+        checked = True
+    else:
+        password, checked = _ask_password(username)
+    asyncio.run(_create(auth, database_url, username, email, password, validate=checked))
     click.echo(f"Superuser {username!r} created.")
 
 
@@ -83,19 +92,28 @@ def _identity(username: str | None, email: str | None, no_input: bool) -> tuple[
     return username, (email or "").strip()
 
 
-def _password(no_input: bool) -> str:
-    password = os.environ.get(PASSWORD_ENV_VAR)
-    if password:
-        return password
-    if no_input:
-        raise CLIError(f"set {PASSWORD_ENV_VAR} to the password when using --no-input")
-    entered: str = click.prompt(
-        "Password", hide_input=True, confirmation_prompt="Password (again)", type=str
-    )
-    return entered
+def _ask_password(username: str) -> tuple[str, bool]:
+    """Prompt until the password passes the rules, or the user bypasses them (as Django).
+
+    Returns the password and whether it passed the rules.
+    """
+    from prow.auth import password_problems
+
+    while True:
+        entered: str = click.prompt(
+            "Password", hide_input=True, confirmation_prompt="Password (again)", type=str
+        )
+        problems = password_problems(entered, username=username)
+        if not problems:
+            return entered, True
+        click.echo(f"The password is too weak: {'; '.join(problems)}.", err=True)
+        if click.confirm("Bypass password validation and create user anyway?", default=False):
+            return entered, False
 
 
-async def _create(auth: Any, url: str | None, username: str, email: str, password: str) -> None:
+async def _create(
+    auth: Any, url: str | None, username: str, email: str, password: str, *, validate: bool = True
+) -> None:
     from sqlalchemy import select
     from sqlalchemy.exc import DBAPIError
 
@@ -111,7 +129,13 @@ async def _create(auth: Any, url: str | None, username: str, email: str, passwor
             if taken is not None:  # Alice when alice exists: one account, as at login
                 raise CLIError(f"a user named {taken!r} already exists")
             await auth.create_user(
-                session, username, password, email=email, is_staff=True, is_superuser=True
+                session,
+                username,
+                password,
+                validate=validate,
+                email=email,
+                is_staff=True,
+                is_superuser=True,
             )
             await session.commit()
     except DBAPIError as exc:

@@ -191,6 +191,8 @@ def shell(app_path: str | None, plain: bool) -> None:
         else:
             _AsyncConsole(namespace, loop).interact(banner=banner, exitmsg="")
     finally:
+        # Close what the session opened (database pools, Redis clients) on its own loop.
+        loop.run_until_complete(namespace["app"].release())
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()
 

@@ -6,7 +6,18 @@ import click
 
 from prow import __version__
 from prow.apps import cli_commands
-from prow.cli import _auth, _check, _db, _inspect, _project, _serve, _wheel
+from prow.cli import (
+    _auth,
+    _check,
+    _data,
+    _db,
+    _graphql,
+    _inspect,
+    _project,
+    _serve,
+    _tasks,
+    _wheel,
+)
 from prow.cli._discovery import load_app
 from prow.cli._errors import CLIError, CLIGroup
 
@@ -83,6 +94,9 @@ _COMMANDS: tuple[click.Command, ...] = (
     _db.makemigrations,
     _db.migrate,
     _db.showmigrations,
+    _data.dbshell,
+    _data.dumpdata,
+    _data.loaddata,
     _serve.run,
     _serve.serve,
     _inspect.routes,
@@ -93,6 +107,9 @@ _COMMANDS: tuple[click.Command, ...] = (
     _check.check,
     _auth.createsuperuser,
     _wheel.wheel,
+    _tasks.worker,
+    _tasks.tasks,
+    _graphql.graphql_schema,
 )
 for _command in _COMMANDS:
     main.add_command(_command)

@@ -156,6 +156,16 @@ def run(app_path: str | None, host: str, port: int, reload: bool) -> None:
     metavar="BYTES",
     help="The largest request line and headers accepted (431 past it).",
 )
+@click.option(
+    "--forwarded-allow-ips",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="FORWARDED_ALLOW_IPS",
+    show_envvar=True,
+    metavar="ADDRESSES",
+    help="Proxies (comma-separated IPs or networks, * for any) whose X-Forwarded-For and "
+    "X-Forwarded-Proto are believed (uvicorn).",
+)
 def serve(
     app_path: str | None,
     host: str,
@@ -165,18 +175,22 @@ def serve(
     graceful_timeout: int,
     header_timeout: float,
     max_header_size: int,
+    forwarded_allow_ips: str,
 ) -> None:
     """Serve the app in production: worker processes, graceful shutdown on SIGTERM.
 
     On SIGTERM (or Ctrl-C) the server stops accepting connections, lets in-flight requests
     finish for up to --graceful-timeout seconds, runs the app's shutdown hooks and exits.
     A client that is slower than --header-timeout to send its headers, or sends more than
-    --max-header-size bytes of them, is refused; no Server header names the server.
+    --max-header-size bytes of them, is refused; no Server header names the server. Behind
+    a reverse proxy, list its address in --forwarded-allow-ips so that the client's address
+    and scheme are the ones it forwards.
 
     \b
     Examples:
       prow serve --workers 4
       prow serve --server granian --port 8080 --app myproject.main:app
+      prow serve --forwarded-allow-ips 10.0.0.5   # behind the proxy at 10.0.0.5
     """
     target = find_target(app_path)
     checked_routes(target.app)
@@ -199,6 +213,10 @@ def serve(
             app_dir=str(target.directory),
             lifespan="on",
             timeout_graceful_shutdown=graceful_timeout,
+            # The client address and scheme come from these proxies' headers, never from
+            # anyone else's: a client could otherwise pick its own IP (rate limits, logs).
+            proxy_headers=True,
+            forwarded_allow_ips=forwarded_allow_ips,
             **_uvicorn_limits(header_timeout, max_header_size),
         )
 
@@ -252,6 +270,7 @@ def _serve_granian(
         workers=workers,
         working_dir=target.directory,
         workers_kill_timeout=timeout,
+        respawn_failed_workers=True,  # as uvicorn's supervisor does
         **limits,
     ).serve()
 

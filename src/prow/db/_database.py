@@ -232,6 +232,33 @@ class Database(Extension):
         """Close the pool's connections (the next use opens new ones)."""
         await self.dispose()
 
+    async def ready(self, app: App) -> None:
+        """Readiness (``/readyz``): one ``SELECT 1`` through the pool."""
+        async with self.engine.connect() as connection:
+            await connection.exec_driver_sql("SELECT 1")
+
+    def pool_usage(self) -> dict[str, int]:
+        """The pool's connections by state (``checked_out``, ``idle``, ``overflow``, ``size``).
+
+        Empty before the engine exists, or for a pool that does not count (SQLite's).
+        Read by ``/metrics``; costs nothing per request.
+        """
+        engine = self._engine
+        if engine is None:
+            return {}
+        pool: Any = engine.sync_engine.pool
+        usage: dict[str, int] = {}
+        for state, method in (
+            ("checked_out", "checkedout"),
+            ("idle", "checkedin"),
+            ("overflow", "overflow"),
+            ("size", "size"),
+        ):
+            count = getattr(pool, method, None)
+            if callable(count):
+                usage[state] = int(count())
+        return usage
+
     async def check_connection(self) -> None:
         """Open and close one connection; raise ``prow.E505`` when the settings are wrong.
 

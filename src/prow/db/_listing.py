@@ -48,7 +48,7 @@ from prow.db._filters import FilterParam, OrderPlan, filter_params, parse_fields
 from prow.db._schemas import column_python_type, is_sensitive, mapper_of, value_constraints
 from prow.responses import Response
 
-__all__ = ["MAX_OFFSET", "ListPlan", "fields_param", "keyword_param", "render"]
+__all__ = ["MAX_OFFSET", "Fetched", "ListPlan", "fields_param", "keyword_param", "render"]
 
 #: The largest ``offset`` a list accepts: past it a database scans in vain (and the value
 #: could overflow the driver's integer type).
@@ -198,17 +198,62 @@ class ListPlan:
         request; without it the page runs the statements prepared at start-up.
         """
         chosen = parse_fields(values["fields"], self._read_fields)
+        fetched = await self.fetch(session, values, scoped)
+        items = [self._read_schema.model_validate(row) for row in fetched.rows]
+        limit = values["limit"]
+        if values.get("cursor") is not None:
+            page = self.page_schema(
+                items=items, total=None, limit=limit, offset=None, next_cursor=fetched.next_cursor
+            )
+        else:
+            page = self.page_schema(
+                items=items, total=fetched.total, limit=limit, offset=values["offset"]
+            )
+        include = None if chosen is None else {**self._page_fields, "items": {"__all__": chosen}}
+        return render(self._page_adapter, page, include)
+
+    async def fetch(
+        self,
+        session: AsyncSession,
+        values: Mapping[str, Any],
+        scoped: sa.Select[Any] | None = None,
+        *,
+        count: bool = True,
+    ) -> Fetched:
+        """The rows of the page ``values`` ask for, before they are shaped into an answer.
+
+        ``values`` holds ``limit``, ``offset``, ``order``, ``search``, ``cursor`` and the
+        filters (``filter_values`` names them); the GraphQL API pages with it too. With
+        ``count=False`` an offset page runs no ``COUNT`` (its ``total`` is None).
+        """
         conditions = self._conditions(values)
         statement = self._select if scoped is None else scoped
         if conditions:
             statement = statement.where(*conditions)
         if values.get("cursor") is not None:
-            page = await self._cursor_page(session, statement, values)
-        else:
-            scoped_now = scoped is not None
-            page = await self._offset_page(session, statement, conditions, values, scoped_now)
-        include = None if chosen is None else {**self._page_fields, "items": {"__all__": chosen}}
-        return render(self._page_adapter, page, include)
+            return await self._cursor_rows(session, statement, values)
+        scoped_now = scoped is not None
+        return await self._offset_rows(session, statement, conditions, values, scoped_now, count)
+
+    @property
+    def filter_values(self) -> tuple[tuple[str, FilterParam], ...]:
+        """``(key in values, filter)`` for every filter this list accepts."""
+        return self._filter_values
+
+    @property
+    def cursor_name(self) -> str | None:
+        """The column keyset pagination runs on, or None (limit and offset only)."""
+        return None if self._cursor is None else self._cursor.name
+
+    @property
+    def searchable(self) -> bool:
+        """Whether the list takes a ``search`` value."""
+        return bool(self._search)
+
+    def next_cursor(self, row: Any, descending: bool) -> str:
+        """The keyset token of the position after ``row``."""
+        assert self._cursor is not None
+        return self._cursor.encode(getattr(row, self._cursor.name), descending)
 
     def _conditions(self, values: Mapping[str, Any]) -> list[Any]:
         conditions = []
@@ -223,14 +268,15 @@ class ListPlan:
             )
         return conditions
 
-    async def _offset_page(
+    async def _offset_rows(
         self,
         session: AsyncSession,
         statement: sa.Select[Any],
         conditions: list[Any],
         values: Mapping[str, Any],
         scoped: bool,
-    ) -> Any:
+        count: bool = True,
+    ) -> Fetched:
         limit, offset = values["limit"], values["offset"]
         if conditions or values["order"] or scoped:
             ordered = statement.order_by(*self._order.clauses(values["order"]))
@@ -238,12 +284,14 @@ class ListPlan:
         else:
             page_of = {"_limit": limit, "_offset": offset}
             rows = await self._rows(session, self._default_page, page_of)
-        if offset == 0 and len(rows) < limit:
+        total: int | None
+        if not count:
+            total = None
+        elif offset == 0 and len(rows) < limit:
             total = len(rows)  # the whole result fits in this page: no COUNT needed
         else:
             total = (await session.scalar(self._counting(statement, conditions, scoped))) or 0
-        items = [self._read_schema.model_validate(row) for row in rows]
-        return self.page_schema(items=items, total=total, limit=limit, offset=offset)
+        return Fetched(rows, total, None, descending=False)
 
     def _counting(
         self, statement: sa.Select[Any], conditions: list[Any], scoped: bool
@@ -255,9 +303,9 @@ class ListPlan:
             return sa.select(sa.func.count()).select_from(statement.subquery())
         return self._count.where(*conditions) if conditions else self._count
 
-    async def _cursor_page(
+    async def _cursor_rows(
         self, session: AsyncSession, statement: sa.Select[Any], values: Mapping[str, Any]
-    ) -> Any:
+    ) -> Fetched:
         cursor = self._cursor
         assert cursor is not None  # a cursor value is only accepted when there is a cursor
         limit, order = values["limit"], values["order"]
@@ -277,10 +325,7 @@ class ListPlan:
         if len(rows) > limit:
             rows = rows[:limit]
             next_cursor = cursor.encode(getattr(rows[-1], cursor.name), descending)
-        items = [self._read_schema.model_validate(row) for row in rows]
-        return self.page_schema(
-            items=items, total=None, limit=limit, offset=None, next_cursor=next_cursor
-        )
+        return Fetched(rows, None, next_cursor, descending=descending)
 
     async def _rows(
         self, session: AsyncSession, statement: sa.Select[Any], params: dict[str, Any] | None = None
@@ -290,6 +335,16 @@ class ListPlan:
         if self._row_columns:
             return result.all()
         return result.scalars().all()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Fetched:
+    """The rows of one page; ``total`` with limit/offset, ``next_cursor`` with a cursor."""
+
+    rows: Sequence[Any]
+    total: int | None
+    next_cursor: str | None
+    descending: bool
 
 
 class _Columns:

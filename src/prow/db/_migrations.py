@@ -210,6 +210,15 @@ def showmigrations(
     return _history(script, _applied(script, _current_heads(config)))
 
 
+#: Tables prow's batteries make for themselves, outside any model (the PostgreSQL channel
+#: backend's history): autogenerate must not propose dropping them.
+UNMANAGED_TABLES = frozenset({"prow_channel_messages"})
+
+
+def _managed(name: str | None, type_: str, _parents: Any) -> bool:
+    return not (type_ == "table" and name in UNMANAGED_TABLES)
+
+
 def run_env(**options: Any) -> None:
     """Run Alembic's environment: the whole body of a project's ``migrations/env.py``.
 
@@ -238,6 +247,7 @@ def run_env(**options: Any) -> None:
                 "compare_type": True,
                 # SQLite cannot ALTER most things in place: batch mode copies the table instead.
                 "render_as_batch": connection.dialect.name == "sqlite",
+                "include_name": _managed,
                 **options,
             },
         )

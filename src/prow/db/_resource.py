@@ -88,6 +88,9 @@ class ResourceOptions(TypedDict, total=False):
     permissions: Mapping[str, Permission] | None
     tags: list[str] | None
     actions: Iterable[Action]
+    #: Cache list and detail answers (seconds or a ``prow.cache.CachePolicy``); writes
+    #: through this resource drop them (tags ``<table>`` and ``<table>:<pk>``).
+    cache: Any
 
 
 OPTIONS: tuple[str, ...] = tuple(ResourceOptions.__annotations__)
@@ -147,6 +150,7 @@ class Resource(Router, ResourceHooks):
     permissions: Mapping[str, Permission] | None = None
     tags: list[str]
     actions: Sequence[Action] = ACTIONS
+    cache: Any = None
 
     def __init__(self, model: type[Any] | None = None, **options: Unpack[ResourceOptions]) -> None:
         self.model = self._resolve_model(model)
@@ -322,10 +326,35 @@ class Resource(Router, ResourceHooks):
                 options["responses"][status] = {"model": self._narrowed_schema(action)}
             if action in self._guards:
                 options["dependencies"] = list(self._guards[action])
+            if self.cache is not None:
+                options["cache"] = self._cache_option(action, table)
             impl = getattr(self, f"_{action}")
             params = [keyword_param("request", Request), keyword_param("session", DBSession)]
             endpoint = _endpoint(f"{table}_{action}", impl, params + self._params(action))
             self.add_route(path, endpoint, [method], **options)
+
+    def _cache_option(self, action: str, table: str) -> Any:
+        """Reads are cached under the table's tags; every write drops them."""
+        from dataclasses import replace
+
+        from prow.cache import Invalidates
+        from prow.cache._policy import CachePolicy, policy_of
+
+        one = f"{table}:{{pk}}"
+        if action == "create":
+            return Invalidates(table)
+        if action not in ("list", "retrieve"):
+            return Invalidates(table, one)
+        policy = policy_of(self.cache, f"{type(self).__name__}(cache=...)")
+        assert isinstance(policy, CachePolicy)
+        # The handlers take the request (so prow sees them as personal): an answer that
+        # depends on who asks (permissions, get_query) is kept per user, else shared.
+        personal = bool(
+            self._checks or self._guards or self._hooks.has_permission or self._hooks.get_query
+        )
+        tags = (*policy.tags, table) if action == "list" else (*policy.tags, table, one)
+        per_user = policy.per_user or (personal and not policy.shared)
+        return replace(policy, tags=tags, per_user=per_user, shared=not per_user)
 
     def _narrowed_schema(self, action: str) -> Any:
         """For OpenAPI: the answer of ``action``, whole or narrowed with ``?fields=``."""

@@ -48,6 +48,7 @@ __all__ = ["Connection", "DBSession", "get_connection", "get_or_404", "get_sessi
 
 T = TypeVar("T")
 logger = logging.getLogger("prow.db")
+DB_SESSION = "prow.db.session"  # the scope key (see prow.scope)
 
 
 @requires_extension(Database)
@@ -57,6 +58,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     Commits when the handler returns, rolls back when it raises; always closes.
     """
     async with database(request.app).session() as session:
+        request.scope[DB_SESSION] = session  # for prow.tasks: enqueue in this transaction
         try:
             yield session
         except Exception:
@@ -74,6 +76,7 @@ async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     raises; always goes back to the pool.
     """
     async with database(request.app).connect() as connection:
+        request.scope[DB_SESSION] = connection  # for prow.tasks: enqueue in this transaction
         try:
             yield connection
         except Exception:

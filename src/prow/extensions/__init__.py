@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from prow._app import App
+    from prow._routing._route import Route
 
 __all__ = ["Extension"]
 
@@ -66,6 +67,24 @@ class Extension:
 
     def setup(self, app: App) -> None:
         """Attach to ``app``: routes, middleware, handlers, hooks. Runs once, at build."""
+
+    def prepare_route(self, app: App, route: Route) -> None:
+        """Look at one HTTP route once it is compiled, at build time; may wrap its ``handle``.
+
+        Called for every HTTP route of the app, once per route, after ``setup`` and after
+        the route's parameter plan is made (``route.options``, ``route.path`` — the
+        template — and ``route.impersonal`` are final). An extension that serves a route
+        option (``cache=``) or instruments routes replaces ``route.handle`` with a wrapper
+        that calls the previous one; routes it leaves alone pay nothing per request.
+        """
+
+    async def ready(self, app: App) -> None:
+        """Readiness (``/readyz``): raise when what the extension needs does not answer now.
+
+        Extensions that do not override it are not asked. Called for every ``/readyz``
+        request, bounded by ``app.ready_timeout`` seconds: keep it to one round trip
+        (``SELECT 1``, ``PING``).
+        """
 
     async def startup(self, app: App) -> None:
         """Connect to what the extension needs; runs before the first request is served."""

@@ -42,13 +42,15 @@ def requires_extension(kind: type[Extension]) -> Callable[[F], F]:
 class ExtensionSet:
     """The extensions of one app: installed, then set up once, then started and stopped."""
 
-    __slots__ = ("_app", "_by_kind", "_pending", "_ready", "setting_up")
+    __slots__ = ("_app", "_by_kind", "_pending", "_prepared", "_ready", "setting_up")
 
     def __init__(self, app: App) -> None:
         self._app = app
         self._pending: list[Extension] = []
         self._ready: list[Extension] = []
         self._by_kind: dict[type[Any], Extension] = {}
+        #: (extension, route) pairs whose ``prepare_route`` has run: once each.
+        self._prepared: set[tuple[int, int]] = set()
         #: True while ``setup`` hooks run: they may still add routes and middleware.
         self.setting_up = False
 
@@ -140,10 +142,31 @@ class ExtensionSet:
         extension.setup(self._app)
         self._ready.append(extension)
 
+    def prepare_routes(self, routes: Iterable[Any]) -> None:
+        """Run each set-up extension's ``prepare_route`` on each HTTP route, once per pair."""
+        hooks = [
+            ext for ext in self._ready if type(ext).prepare_route is not Extension.prepare_route
+        ]
+        if not hooks:
+            return
+        for route in routes:
+            if not hasattr(route, "methods"):  # websockets and mounts
+                continue
+            for extension in hooks:
+                pair = (id(extension), id(route))
+                if pair not in self._prepared:
+                    self._prepared.add(pair)
+                    extension.prepare_route(self._app, route)
+
     def needed_by(self, routes: Iterable[Any]) -> list[Extension]:
         """Default instances of the extensions that routes' dependencies need but lack."""
         missing: dict[type[Extension], Extension] = {}
         for route in routes:
+            for option, where in _OPTION_EXTENSIONS.items():
+                if option in getattr(route, "options", ()):
+                    served = _import(where)
+                    if served not in missing and self.find(served) is None:
+                        missing[served] = served()
             plan = getattr(route, "plan", None)
             if plan is None:
                 continue
@@ -178,6 +201,19 @@ class ExtensionSet:
                 await extension.release(self._app)
             except Exception:
                 logger.exception("%s failed to release its resources", type(extension).__name__)
+
+
+#: Route options served by a battery: a route using one gets that battery's defaults installed
+#: when the app is built (named by module path: the core never imports a battery itself).
+_OPTION_EXTENSIONS = {"cache": "prow.cache:Cache"}
+
+
+def _import(where: str) -> type[Extension]:
+    import importlib
+
+    module, _, name = where.partition(":")
+    kind: type[Extension] = getattr(importlib.import_module(module), name)
+    return kind
 
 
 def _same_kind(one: Extension, other: Extension) -> bool:

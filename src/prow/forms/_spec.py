@@ -40,6 +40,7 @@ WIDGETS = frozenset(
         "search",
         "tel",
         "color",
+        "datalist",  # a text input searching the choices as one types (large related tables)
     }
 )
 

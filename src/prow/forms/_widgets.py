@@ -143,6 +143,8 @@ def render_control(field: BoundField, widget: str | None = None, **extra: Any) -
         return Markup("<textarea{}>{}</textarea>").format(attributes(attrs), field.text)
     if widget == "select":
         return _select(field, attrs)
+    if widget == "datalist":
+        return _datalist(field, attrs)
     if widget == "checkbox":
         attrs.setdefault("value", "true")
         checked = field.checked
@@ -175,6 +177,19 @@ def _select(field: BoundField, attrs: dict[str, Any]) -> Markup:
         selected = Markup(" selected") if value in chosen else ""
         options.append(Markup('<option value="{}"{}>{}</option>').format(value, selected, label))
     return Markup("<select{}>{}</select>").format(attributes(attrs), Markup("").join(options))
+
+
+def _datalist(field: BoundField, attrs: dict[str, Any]) -> Markup:
+    """A text input whose choices the browser searches as one types (no script needed)."""
+    attrs.update(required=field.required, value=field.text, list=f"{field.id}_choices")
+    attrs.setdefault("autocomplete", "off")
+    options = [
+        Markup('<option value="{}">{}</option>').format(value, label)
+        for value, label in field.spec.choices
+    ]
+    return Markup('<input type="text"{}><datalist id="{}">{}</datalist>').format(
+        attributes(attrs), attrs["list"], Markup("").join(options)
+    )
 
 
 def _group(field: BoundField, widget: str, extra: Mapping[str, Any]) -> Markup:

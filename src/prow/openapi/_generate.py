@@ -45,6 +45,7 @@ Request body — the planned body, or for a handler that reads its body itself t
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,7 @@ from prow.openapi._schemas import (
     param_schema_extras,
     path_kind_annotation,
 )
+from prow.responses import HTMLResponse
 
 if TYPE_CHECKING:
     from prow._app import App
@@ -82,7 +84,7 @@ def build_openapi(app: App) -> dict[str, Any]:
     builder = _Builder(app)
     paths: dict[str, dict[str, Any]] = {}
     for route in app.routes:
-        if not isinstance(route, Route) or not route.options.get("include_in_schema", True):
+        if not isinstance(route, Route) or not _documented(route):
             continue
         path, kinds = openapi_path(route.path)
         item = paths.setdefault(path, {})
@@ -105,6 +107,24 @@ def build_openapi(app: App) -> dict[str, Any]:
     if components:
         document["components"] = components
     return document
+
+
+def _documented(route: Route) -> bool:
+    """Whether ``route`` is in the document: as its ``include_in_schema`` says, and for an
+    HTML page (an ``HTMLResponse``, declared or annotated) only when it says so: a page is
+    for browsers, not API clients, as in Django, where pages are no part of an API schema."""
+    shown = route.options.get("include_in_schema")
+    if shown is not None:
+        return bool(shown)
+    if route.response_plan is not None and issubclass(
+        route.response_plan.response_class, HTMLResponse
+    ):
+        return False
+    try:
+        returned = typing.get_type_hints(route.endpoint).get("return")
+    except (NameError, TypeError):  # the route's plan resolved what it needed
+        return True
+    return not (isinstance(returned, type) and issubclass(returned, HTMLResponse))
 
 
 def _check_settings(settings: Mapping[str, Any]) -> None:

@@ -76,6 +76,12 @@ class RateLimits(Extension):
         """Make the store the app's (``app.state.rate_limit_store`` keeps working)."""
         setattr(app.state, STATE_NAME, self.store)
 
+    async def ready(self, app: App) -> None:
+        """Readiness (``/readyz``): a store kept in Redis answers a ping."""
+        client = getattr(self.store, "client", None)
+        if client is not None and hasattr(client, "ping"):
+            await client.ping()
+
     async def release(self, app: App) -> None:
         """Close the store's connection, when it owns one."""
         close = getattr(self.store, "aclose", None)

@@ -36,6 +36,12 @@ class Sessions(Extension):
     def __repr__(self) -> str:
         return f"Sessions({self.store!r})"
 
+    async def ready(self, app: App) -> None:
+        """Readiness (``/readyz``): a store kept in Redis answers a ping."""
+        client = getattr(self.store, "client", None)
+        if client is not None and hasattr(client, "ping"):
+            await client.ping()
+
     def setup(self, app: App) -> None:
         """Add the session middleware (outside the app's own middleware)."""
         app.add_middleware(SessionMiddleware, store=self.store, **self.options)

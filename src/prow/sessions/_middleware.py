@@ -145,7 +145,7 @@ class SessionMiddleware:
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start" and (session.accessed or session.modified):
                 header = None
-                if session.modified:
+                if session.modified and _succeeded(message):
                     had_cookie = self.cookie.read(scope) is not None
                     header = self._cookie_header(session, had_cookie, scope)
                 message = _with_headers(message, header)
@@ -209,7 +209,7 @@ class SessionMiddleware:
                 return  # the 503 went out in place of this response
             if message["type"] == "http.response.start" and (session.accessed or session.modified):
                 header = None
-                if session.modified:
+                if session.modified and _succeeded(message):
                     try:
                         header = await self._save(store, session, session_id, scope)
                     except SessionStoreUnavailable as exc:
@@ -285,6 +285,16 @@ class SessionMiddleware:
         await store.save(session_id, payload, self.cookie.max_age)
         assert self._signer is not None
         return self.cookie.header(self._signer.sign(session_id).decode(), secure)
+
+
+def _succeeded(start: Message) -> bool:
+    """Whether the answer reports success: session writes are kept only then.
+
+    A request that fails (4xx/5xx: a commit that hit a constraint and became 409, a 500)
+    must not leave its flashes and other session writes behind, or the next page would say
+    "added" about a row that was rolled back. The client keeps its old session.
+    """
+    return int(start.get("status", 200)) < 400
 
 
 def _plain(session: SessionData) -> dict[str, Any]:

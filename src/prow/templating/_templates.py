@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
-from prow._exceptions import ConfigurationError
+from prow._exceptions import ConfigurationError, HTTPError
 from prow.extensions import Extension
-from prow.responses import HTMLResponse
+from prow.responses import HTMLResponse, Response
 from prow.templating._globals import template_globals
 from prow.templating._helpers import is_htmx
 from prow.templating._user import UserPage, UserUse, resolve_user
@@ -101,8 +101,33 @@ class Templates(Extension):
         self.env.globals.update(template_globals(static_name))
 
     def setup(self, app: App) -> None:
-        """Make the app's environment now (search path, reloading) rather than on first use."""
+        """Make the app's environment now (search path, reloading) rather than on first use.
+
+        The first ``Templates`` installed also renders the app's error pages for browsers
+        from ``404.html``, ``500.html``... (else ``error.html``) when it has them.
+        """
         self._env_for(app)
+        if app.error_page_renderer is None:
+            app.error_page_renderer = self.error_page
+
+    async def error_page(self, request: HTTPConnection, exc: HTTPError) -> Response | None:
+        """The page for ``exc`` from ``<status>.html`` or ``error.html``; ``None`` if neither.
+
+        The template sees ``status``, ``title`` and ``detail`` (a 5xx detail says nothing
+        of the failure).
+        """
+        env = self._env_for(request.app)
+        try:
+            template = env.get_or_select_template([f"{exc.status}.html", "error.html"])
+        except jinja2.TemplateNotFound:
+            return None
+        detail = exc.detail if exc.status < 500 else "Something went wrong on our side."
+        values = self.context(request, {"status": exc.status, "title": exc.title, "detail": detail})
+        if self.env.is_async:
+            text = await template.render_async(values)
+        else:
+            text = template.render(values)
+        return HTMLResponse(text, exc.status, headers=exc.headers)
 
     def get_template(self, name: str, request: HTTPConnection | None = None) -> jinja2.Template:
         """The compiled template ``name`` (cached); errors name the folders searched."""

@@ -8,6 +8,11 @@ app under test)::
     async_client  AsyncTestClient(app) inside ``async with``, on the async test's own loop
     db            SyncSession: the test's database session, for synchronous tests (with client)
     db_session    AsyncSession: the same, for async tests (with async_client)
+    mailoutbox    the app's sent mail (``app.extension(Mail).outbox``), empty at each test start
+
+Mail: as Django's test runner does, the plugin sends every app's mail to memory
+(``PROW_MAIL_URL=memory://``, unless a ``Mail`` is given a backend of its own) and empties
+those outboxes before each test, so a test never sends real mail and sees only its own.
 
 Isolation: one connection per test, inside a transaction that is rolled back when the test
 ends. The app's ``Session`` dependency is overridden so that each request gets its own
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -61,6 +67,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "a migrations folder: the test database is migrated to head instead of create_all",
         default="",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Mail goes to memory under pytest (a test never sends real mail)."""
+    os.environ["PROW_MAIL_URL"] = "memory://"
+
+
+@pytest.fixture(autouse=True)
+def _prow_empty_outboxes() -> None:
+    """Each test starts with empty mail outboxes (only when prow.mail is in use)."""
+    mail = sys.modules.get("prow.mail._backends")
+    if mail is not None:
+        mail.clear_outboxes()
+
+
+@pytest.fixture
+def mailoutbox(app: App) -> list[Any]:
+    """The mail ``app`` sent during the test (its ``Mail``'s memory outbox)."""
+    from prow.mail import Mail
+
+    app.build()  # the backend is chosen when the app is built
+    return app.extension(Mail).outbox
 
 
 # -- the app and its clients ------------------------------------------------------------
