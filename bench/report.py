@@ -345,6 +345,8 @@ def write_report(raw: dict[str, Any], folder: Path, *, chart: bool = True) -> No
         "its benchmark issue; [bench/README.md](README.md) lists them.",
         "`python -m bench --quick` is the CI check (seconds, no valgrind).",
         "",
+        *[f"> {note}" for note in raw.get("notes", [])],
+        *([""] if raw.get("notes") else []),
         "## Instructions per request (callgrind; lower is better)",
         "",
         *_instructions_table(raw),
