@@ -276,8 +276,9 @@ TechEmpower's test types, on PostgreSQL with the same data (`world`: 10,000 rows
 `/updates?n=20` reads 20 and writes each back with a new random number (one batched `UPDATE`
 statement, sorted by id); `/fortunes` reads every fortune, adds one at request time, sorts them
 and renders `bench/templates/fortunes.html` with the framework's template engine, escaping on;
-`/cached-queries?n=20` answers 20 random rows from an in-process dict filled on first use (every
-app the same dict, so the framework's cost is compared, not a cache library's). Each app in its
+`/cached-queries?n=20` answers 20 random rows from an in-process dict that the first request fills
+with every world (every app the same dict, so the framework's cost is compared, not a cache
+library's). Each app in its
 idiom: prow the `Connection` dependency (core statements built once) and `Templates`; FastAPI its
 SQL tutorial's `AsyncSession` dependency, `session.get` and `Jinja2Templates`; Django its ORM
 (`objects.get`, `bulk_update`) and templates; bare ASGI SQLAlchemy core on `engine.connect()` and
