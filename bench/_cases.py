@@ -24,6 +24,8 @@ __all__ = [
     "DB_NEGATIVE_CASES",
     "ENDPOINTS",
     "NEGATIVE_CASES",
+    "RW_CASES",
+    "RW_ENDPOINTS",
     "TE_CASES",
     "TE_ENDPOINTS",
     "TE_NEGATIVE_CASES",
@@ -185,4 +187,62 @@ TE_NEGATIVE_CASES: tuple[Case, ...] = (
     Case("queries-too-many", "GET", "/queries", query=b"n=501", verify=_worlds(500)),
     Case("queries-none", "GET", "/queries", verify=_worlds(1)),
 )
-ALL_CASES: dict[str, Case] = {**CASES, **DB_CASES, **TE_CASES}
+
+
+# The realistic endpoints (RealWorld's Conduit, bench/apps/conduit_app.py), signed in as user1.
+def _article_page(where: str, body: bytes) -> None:
+    page = json.loads(body)
+    articles = page.get("articles")
+    if page.get("articlesCount") != 100 or not isinstance(articles, list) or len(articles) != 20:
+        raise BenchError(f"{where}: want 20 of 100 articles, got {body[:300]!r}")
+    for article in articles:
+        _article(where, article)
+
+
+def _article(where: str, article: dict[str, Any]) -> None:
+    author = article.get("author") or {}
+    if not (
+        isinstance(article.get("favorited"), bool)
+        and isinstance(article.get("favoritesCount"), int)
+        and len(article.get("tagList") or []) == 3
+        and isinstance(author.get("following"), bool)
+        and author.get("username", "").startswith("user")
+    ):
+        raise BenchError(f"{where}: not a full article: {article!r}")
+
+
+def _one_article(where: str, body: bytes) -> None:
+    article = json.loads(body).get("article") or {}
+    _article(where, article)
+    # article 7 is by user8 (followed by user1? no: user1 follows users 2-5); favorited by
+    # user1 when (7 + 1) % 3 == 0: no; 3 favorites: users 2, 5 and 8
+    wanted = {"slug": "article-7", "favorited": False, "favoritesCount": 3}
+    if {key: article.get(key) for key in wanted} != wanted or article["author"]["following"]:
+        raise BenchError(f"{where}: want {wanted} by user8 not followed, got {article!r}")
+
+
+def _comment(where: str, body: bytes) -> None:
+    comment = json.loads(body).get("comment") or {}
+    author = comment.get("author") or {}
+    if comment.get("body") != "Thank you!" or author.get("username") != "user1":
+        raise BenchError(f"{where}: want user1's comment, got {body[:300]!r}")
+    if not isinstance(comment.get("id"), int) or author.get("following") is not False:
+        raise BenchError(f"{where}: want an id and following false, got {comment!r}")
+
+
+_COMMENT_BODY = json.dumps({"comment": {"body": "Thank you!"}}).encode()
+RW_CASES: dict[str, Case] = {
+    "rw_list": Case("rw_list", "GET", "/api/articles", query=b"limit=20", verify=_article_page),
+    "rw_article": Case("rw_article", "GET", "/api/articles/article-7", verify=_one_article),
+    "rw_comment": Case(
+        "rw_comment",
+        "POST",
+        "/api/articles/article-7/comments",
+        body=_COMMENT_BODY,
+        statuses=(201,),
+        headers=_JSON_HEADERS,
+        verify=_comment,
+    ),
+}
+RW_ENDPOINTS = tuple(RW_CASES)
+ALL_CASES: dict[str, Case] = {**CASES, **DB_CASES, **TE_CASES, **RW_CASES}

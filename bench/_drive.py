@@ -28,6 +28,7 @@ from bench._cases import (
     DB_CASES,
     DB_NEGATIVE_CASES,
     NEGATIVE_CASES,
+    RW_CASES,
     TE_CASES,
     TE_NEGATIVE_CASES,
     Answer,
@@ -221,6 +222,8 @@ def quick_check(name: str, repeats: int = 3) -> None:
     cases = (*CASES.values(), *NEGATIVE_CASES, *DB_CASES.values(), *DB_NEGATIVE_CASES)
     if spec.te:
         cases = (*cases, *TE_CASES.values(), *TE_NEGATIVE_CASES)
+    if spec.realworld:
+        cases = tuple(RW_CASES.values())
     for case in cases:
         case.check(name, drive(spec, app, case, repeats))
 

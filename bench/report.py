@@ -13,6 +13,7 @@ TARGETS = {"plaintext": 48_000, "json": 54_000, "users": 90_000, "items": 130_00
 DB_TARGETS = {"db": 1.1, "db_orm": 1.1}
 DB_ENDPOINTS = ("db", "db_orm", "db_list")
 TE_ENDPOINTS = ("queries", "updates", "fortunes", "cached")
+RW_ENDPOINTS = ("rw_list", "rw_article", "rw_comment")
 
 COMMAND = "python -m bench"
 
@@ -275,13 +276,36 @@ TechEmpower's test types, on PostgreSQL with the same data (`world`: 10,000 rows
 `/updates?n=20` reads 20 and writes each back with a new random number (one batched `UPDATE`
 statement, sorted by id); `/fortunes` reads every fortune, adds one at request time, sorts them
 and renders `bench/templates/fortunes.html` with the framework's template engine, escaping on;
-`/cached-queries?n=20` answers 20 random rows from an in-process dict filled on first use (every
-app the same dict, so the framework's cost is compared, not a cache library's). Each app in its
+`/cached-queries?n=20` answers 20 random rows from an in-process dict that the first request fills
+with every world (every app the same dict, so the framework's cost is compared, not a cache
+library's). Each app in its
 idiom: prow the `Connection` dependency (core statements built once) and `Templates`; FastAPI its
 SQL tutorial's `AsyncSession` dependency, `session.get` and `Jinja2Templates`; Django its ORM
 (`objects.get`, `bulk_update`) and templates; bare ASGI SQLAlchemy core on `engine.connect()` and
 Jinja2, no framework. Answers are checked before and after the loop (shape and range of every
 world, every fortune in order and escaped). N = {n}; lower is better; the ratio is to bare."""
+
+
+_RW_METHOD = """\
+The realistic endpoints, on prow's RealWorld example as it ships (`examples/conduit`,
+`bench/apps/conduit_app.py`), on PostgreSQL: its own database, migrated with the example's
+migrations, 10 users, 100 articles of 3 tags, favorites and follows; every request signed in (a
+JWT). `rw_list`: `GET /api/articles?limit=20` (20 articles with author profile, tags, favorites
+count, favorited/following for the reader); `rw_article`: `GET /api/articles/article-7`;
+`rw_comment`: `POST /api/articles/article-7/comments` (a validated write with its foreign keys).
+N = {n}. The same endpoints in the peers (FastAPI + SQLAlchemy, Django) are not in `bench/` yet."""
+
+
+def _rw_table(raw: dict[str, Any]) -> list[str]:
+    counts: dict[str, dict[str, int]] = raw.get("rw_instructions") or {}
+    if not counts:
+        return ["Not measured in this run (`python -m bench --measures rw`, needs PostgreSQL)."]
+    apps = list(counts)
+    lines = ["| endpoint | " + " | ".join(apps) + " |", "|---|" + "---|" * len(apps)]
+    for endpoint in RW_ENDPOINTS:
+        cells = [_k(counts[app][endpoint]) if endpoint in counts[app] else "—" for app in apps]
+        lines.append(f"| {endpoint} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _te_table(raw: dict[str, Any]) -> list[str]:
@@ -322,6 +346,8 @@ def write_report(raw: dict[str, Any], folder: Path, *, chart: bool = True) -> No
         "its benchmark issue; [bench/README.md](README.md) lists them.",
         "`python -m bench --quick` is the CI check (seconds, no valgrind).",
         "",
+        *[f"> {note}" for note in raw.get("notes", [])],
+        *([""] if raw.get("notes") else []),
         "## Instructions per request (callgrind; lower is better)",
         "",
         *_instructions_table(raw),
@@ -339,6 +365,12 @@ def write_report(raw: dict[str, Any], folder: Path, *, chart: bool = True) -> No
         _TE_METHOD.format(n=raw.get("te_n", raw["n"])),
         "",
         *_te_table(raw),
+        "",
+        "## RealWorld (Conduit) endpoints on PostgreSQL (callgrind; lower is better)",
+        "",
+        _RW_METHOD.format(n=raw.get("rw_n", raw["n"])),
+        "",
+        *_rw_table(raw),
         "",
         "## HTTP (wrk, one worker, 127.0.0.1)",
         "",

@@ -5,6 +5,7 @@ From the repository root::
     python -m bench            # callgrind + /db endpoints + process cost; ~25 minutes on 2 cores
     python -m bench --measures db   # only GET /db and /db/list (SQLite, and PostgreSQL if up)
     python -m bench --measures te   # only TechEmpower's test types (PostgreSQL)
+    python -m bench --measures rw   # only the RealWorld endpoints of prow's Conduit (PostgreSQL)
     python -m bench --measures callgrind,db,process,http   # everything (HTTP needs wrk)
     python -m bench --quick    # every app answers every endpoint a few times, checked; seconds
 
@@ -26,7 +27,7 @@ if __package__ in (None, ""):  # run as a script: import ``bench`` from the repo
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from bench import _db
-from bench._cases import DB_ENDPOINTS, ENDPOINTS, TE_ENDPOINTS, BenchError
+from bench._cases import DB_ENDPOINTS, ENDPOINTS, RW_ENDPOINTS, TE_ENDPOINTS, BenchError
 from bench.apps import APPS
 
 __all__ = ["available", "main", "quick"]
@@ -86,6 +87,18 @@ def measure_te(apps: list[str], n: int) -> dict[str, dict[str, int]]:
     return callgrind.measure(kept, list(TE_ENDPOINTS), n, database="postgresql")
 
 
+def measure_rw(apps: list[str], n: int) -> dict[str, dict[str, int]]:
+    """Instructions per request of the RealWorld endpoints on PostgreSQL (skipped when down)."""
+    from bench import callgrind
+
+    if not _db.reachable("postgresql"):
+        print(f"skip RealWorld: PostgreSQL not reachable ({_db.async_url('postgresql')!r})")
+        return {}
+    kept = [app for app in apps if APPS[app].realworld and _has_pg_driver(app)]
+    print(f"callgrind RealWorld on postgresql: {len(kept)} apps x {len(RW_ENDPOINTS)}")
+    return callgrind.measure(kept, list(RW_ENDPOINTS), n, database="postgresql")
+
+
 def _has_pg_driver(app: str) -> bool:
     driver = APPS[app].pg_driver
     if importlib.util.find_spec(driver) is None:
@@ -132,6 +145,9 @@ def full(apps: list[str], n: int, measures: set[str], duration: float) -> dict[s
     if "te" in measures:
         raw["te_n"] = max(n // 10, 20)  # each request is 20 queries: a tenth is as many
         raw["te_instructions"] = measure_te(apps, raw["te_n"])
+    if "rw" in measures:
+        raw["rw_n"] = max(n // 10, 20)
+        raw["rw_instructions"] = measure_rw(apps, raw["rw_n"])
     if "process" in measures:
         print("process cost: import time, 200-route start-up, memory after 10,000 requests")
         raw["import_ms"] = process.import_times(apps)
@@ -152,8 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=500, help="requests in the short callgrind run")
     parser.add_argument(
         "--measures",
-        default="callgrind,db,te,process",
-        help="comma-separated: callgrind, db, te, process, http (http needs wrk, ~5 min)",
+        default="callgrind,db,te,rw,process",
+        help="comma-separated: callgrind, db, te, rw, process, http (http needs wrk, ~5 min)",
     )
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
     parser.add_argument(

@@ -21,6 +21,7 @@ class AppSpec:
     requires: tuple[str, ...]  # importable top-level packages; the first is the framework measured
     pg_driver: str = "asyncpg"  # what the app needs to reach PostgreSQL
     te: bool = False  # serves TechEmpower's test types (/queries, /updates, /fortunes...)
+    realworld: bool = False  # serves only the RealWorld endpoints (bench/_cases.py's RW_CASES)
 
     @property
     def target(self) -> str:
@@ -60,5 +61,12 @@ APPS: dict[str, AppSpec] = {
             pg_driver="psycopg",
         ),
         AppSpec("django", "bench.apps.django_app", "wsgi", ("django", "pydantic"), "psycopg", True),
+        AppSpec(
+            "conduit",
+            "bench.apps.conduit_app",
+            "asgi",
+            ("prow", "jwt", "pydantic", *_ASYNC_DB),
+            realworld=True,
+        ),
     )
 }

@@ -4,7 +4,8 @@ The test types follow TechEmpower's rules: ``/queries?n=20`` reads 20 random ``w
 query each; ``/updates?n=20`` reads 20 and writes each back with a new random number;
 ``/fortunes`` reads every ``fortune``, adds one at request time, sorts them by message and renders
 ``bench/templates/fortunes.html`` with the framework's template engine (escaping on);
-``/cached-queries?n=20`` answers 20 random rows from an in-process cache filled on first use.
+``/cached-queries?n=20`` answers 20 random rows from an in-process cache that the first request
+fills with every world (one query).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ SET_WORLD = (
     .where(WORLD_TABLE.c.id == bindparam("b_id"))
     .values(randomnumber=bindparam("b_number"))
 )
+ALL_WORLDS = select(WORLD_TABLE.c.id, WORLD_TABLE.c.randomnumber)
 ALL_FORTUNES = select(FORTUNE_TABLE.c.id, FORTUNE_TABLE.c.message)
 
 #: ``/queries``, ``/updates`` and ``/cached-queries`` without ``?n=`` (TechEmpower: 1 to 500).

@@ -111,11 +111,8 @@ async def fortunes(request: Request, connection: Connection) -> HTMLResponse:
 
 @app.get("/cached-queries")
 async def cached_queries(n: str | None = None) -> list[dict[str, int]]:
-    found = []
-    for world_id in te.ids(te.count(n)):
-        world = _cache.get(world_id)
-        if world is None:  # a connection only for a miss
-            async with db.connect() as connection:
-                world = _cache[world_id] = await _world(connection, world_id)
-        found.append(world)
-    return found
+    if not _cache:  # the first request fills the cache with every world
+        async with db.connect() as connection:
+            for row in await connection.execute(te.ALL_WORLDS):
+                _cache[row.id] = {"id": row.id, "randomNumber": row.randomnumber}
+    return [_cache[world_id] for world_id in te.ids(te.count(n))]

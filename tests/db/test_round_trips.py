@@ -13,6 +13,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import String, bindparam, func, select
@@ -97,9 +98,9 @@ def postgres() -> Iterator[LoggedPostgres]:
         server.close()
 
 
-def build_app(url: str) -> App:
+def build_app(url: str, **options: Any) -> App:
     app = App()
-    app.install(Database(url))
+    app.install(Database(url, **options))
 
     @app.get("/core/{note_id}")
     async def core(note_id: int, connection: Connection) -> dict[str, object]:
@@ -227,3 +228,30 @@ async def _terminate(url: str, pid: int) -> None:
     async with db.connect() as connection:
         await connection.execute(select(func.pg_terminate_backend(pid)))
     await db.dispose()
+
+
+def test_without_lazy_begin_a_read_is_one_transaction(postgres: LoggedPostgres) -> None:
+    with TestClient(build_app(postgres.url, lazy_begin=False)) as other:
+        warm(other, "/core/1")
+        mark = postgres.mark()
+        assert other.get("/core/1").status_code == 200
+        sent = postgres.statements_since(mark)
+    assert [s.split()[0] for s in sent] == ["BEGIN;", "[execute", "COMMIT;"], sent
+
+
+def test_repeatable_read_begins_before_its_first_read(postgres: LoggedPostgres) -> None:
+    app = App()
+    db = app.install(Database(postgres.url))
+
+    @app.get("/snapshot")
+    async def snapshot(connection: Connection) -> int:
+        await connection.execution_options(isolation_level="REPEATABLE READ")
+        return int(await connection.scalar(select(func.count()).select_from(NOTE_TABLE)) or 0)
+
+    with TestClient(app) as other:
+        assert other.get("/snapshot").status_code == 200
+        mark = postgres.mark()
+        assert other.get("/snapshot").status_code == 200
+        sent = postgres.statements_since(mark)
+    assert sent[0].startswith("BEGIN ISOLATION LEVEL REPEATABLE READ"), sent
+    assert db.url.startswith("postgresql+asyncpg")

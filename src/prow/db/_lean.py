@@ -131,7 +131,9 @@ _BROKEN = frozenset(
 
 def _checkout_lazy(dbapi_connection: Any, record: Any, proxy: Any) -> None:
     _checkout(dbapi_connection, record, proxy)
-    if dbapi_connection._isolation_setting in _LAZY_LEVELS:
+    # SQLAlchemy's asyncpg adapter keeps the chosen level there; if that ever changes, the
+    # connection simply begins before its first statement, as without lazy_begin.
+    if getattr(dbapi_connection, "_isolation_setting", _AUTOCOMMIT) in _LAZY_LEVELS:
         dbapi_connection.isolation_level = _AUTOCOMMIT
 
 
@@ -146,11 +148,12 @@ def _before_execute(
     dbapi_connection = connection.connection.dbapi_connection
     if dbapi_connection.isolation_level != _AUTOCOMMIT:
         return  # in a transaction already, or at a level that is not lazy
-    if dbapi_connection._isolation_setting == _AUTOCOMMIT:
+    chosen = getattr(dbapi_connection, "_isolation_setting", _AUTOCOMMIT)
+    if chosen == _AUTOCOMMIT:
         return  # the project asked for autocommit itself
     if not _plain_read(context):
         # The adapter sends BEGIN before this statement; the rest of the checkout is in it.
-        dbapi_connection.isolation_level = dbapi_connection._isolation_setting
+        dbapi_connection.isolation_level = chosen
 
 
 def _plain_read(context: Any) -> bool:
