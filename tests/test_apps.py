@@ -170,6 +170,7 @@ def test_create_app_uses_the_settings_and_keeps_them(make_package: Callable[[Fil
         apps: tuple[str, ...] = (name,)
 
     settings = ProjectSettings(debug=True)
+    assert create_app(settings.model_copy(update={"title": "Shop"})).title == "Shop"
     app = create_app(settings, title="shop")
     assert app.state.settings is settings
     assert app.debug is True and app.title == "shop"

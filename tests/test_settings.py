@@ -239,7 +239,6 @@ def test_errors_never_repeat_the_rejected_value(monkeypatch: pytest.MonkeyPatch)
 def test_app_kwargs_builds_an_app() -> None:
     settings = Settings(debug=True, database_url="sqlite+aiosqlite://")
     assert app_kwargs(settings) == {
-        "title": "prow",
         "debug": True,
         "database_url": "sqlite+aiosqlite://",
         "secret_key": None,
@@ -248,7 +247,7 @@ def test_app_kwargs_builds_an_app() -> None:
     app = App(**app_kwargs(settings))
     assert app.debug is True
     assert app.database_url == "sqlite+aiosqlite://"
-    assert App(**app_kwargs(Settings(title="Shop"))).title == "Shop"
+    assert App(**app_kwargs(Settings(title="Shop")), title="Mine").title == "Mine"
 
 
 def test_setup_logging_follows_settings() -> None:

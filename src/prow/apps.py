@@ -89,7 +89,8 @@ def create_app(settings: Settings | None = None, **options: Any) -> App:
 
     if settings is None:
         settings = load_settings()
-    app = App(**{**app_kwargs(settings), **options})
+    # The title is not among app_kwargs: App(**app_kwargs(settings), title=...) must keep working.
+    app = App(**{**app_kwargs(settings), "title": settings.title, **options})
     app.state.settings = settings
     discover(app, _listed_apps(settings))
     return app

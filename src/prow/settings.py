@@ -251,7 +251,6 @@ def _variable_name(cls: type[Settings], field: str) -> str:
 class AppKwargs(TypedDict):
     """The ``App`` arguments that come from settings."""
 
-    title: str
     debug: bool
     database_url: str | None
     secret_key: str | None
@@ -262,7 +261,6 @@ def app_kwargs(settings: Settings) -> AppKwargs:
     """Keyword arguments for ``App(**app_kwargs(settings), ...)``."""
     secret = settings.secret_key
     return {
-        "title": settings.title,
         "debug": settings.debug,
         "database_url": settings.database_url,
         "secret_key": None if secret is None else secret.get_secret_value(),
