@@ -129,12 +129,14 @@ def _prepare() -> str:
     return rendered
 
 
-os.environ["PROW_DATABASE_URL"] = _prepare()
-os.environ.setdefault("PROW_SECRET_KEY", "bench-conduit-" + "s" * 40)
-os.environ["PROW_DEBUG"] = "false"
-
-from conduit.app import app as conduit  # noqa: E402
+from conduit.app import create_app  # noqa: E402
 from conduit.models import User  # noqa: E402
+
+from prow.settings import Settings  # noqa: E402
+
+# Settings given, not put in os.environ: importing the bench app changes nothing for others.
+_SECRET = os.environ.get("PROW_SECRET_KEY") or "bench-conduit-" + "s" * 40
+conduit = create_app(Settings(database_url=_prepare(), secret_key=_SECRET, debug=False))
 
 from prow.auth import Auth  # noqa: E402
 

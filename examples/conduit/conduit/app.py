@@ -62,9 +62,9 @@ def create_app(settings: Settings | None = None) -> App:
         login_field="email",
         access_token_lifetime=datetime.timedelta(days=7),
     )
-    # The settings name the project ("title"); the spec's API is called Conduit whatever they say.
     app = App(
-        **{**app_kwargs(settings or load_settings()), "title": "Conduit"},
+        **app_kwargs(settings or load_settings()),
+        title="Conduit",
         version="2.0.0",
         extensions=[auth],
         exception_handlers={HTTPError: errors},
