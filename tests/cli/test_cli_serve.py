@@ -90,6 +90,7 @@ def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, 
 
     calls: list[tuple[Any, dict[str, Any]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append((app, kwargs)))
+    monkeypatch.setenv("PROW_RUN_TARGET", "")  # what prow run sets is undone after the test
     return calls
 
 
@@ -132,7 +133,10 @@ def test_run_starts_uvicorn_with_reload(project: Path, uvicorn_calls: list[Any])
     result = invoke("run", "--port", str(port))
     assert result.exit_code == 0, result.output
     [(app, options)] = uvicorn_calls
-    assert app == "app:app"  # an import string, so that the reloader can re-import it
+    # An import string, so that the reloader can re-import it: prow's loader, which imports
+    # app:app or, when an edit broke it, serves the error (see test_run_serves_and_reloads).
+    assert (app, options["factory"]) == ("prow.cli._reloading:load", True)
+    assert os.environ["PROW_RUN_TARGET"] == "app:app"
     assert options["reload"] is True
     assert options["reload_dirs"] == [str(project)]
     assert (options["host"], options["port"], options["lifespan"]) == ("127.0.0.1", port, "on")
@@ -428,6 +432,10 @@ def test_run_serves_and_reloads(project: Path, start: Any) -> None:
     wait_for(url, process, log, '"one"')
     (project / "app.py").write_text(APP.replace('"one"', '"two"'))
     wait_for(url, process, log, '"two"')
+    (project / "app.py").write_text(APP.replace('"one"', '"three'))  # a syntax error
+    wait_for(url, process, log, "The app cannot be loaded")  # an answer, not a hang
+    (project / "app.py").write_text(APP.replace('"one"', '"three"'))
+    wait_for(url, process, log, '"three"')
     stop(process, log)
     assert f"prow: running app:app at http://127.0.0.1:{port}" in log.read_text()
 
