@@ -83,7 +83,8 @@ def extras_providing(distribution: str) -> list[str]:
     name = canonical(distribution)
     closure = _closure()
     found = [e for e, names in closure.items() if name in names and e not in _NOT_FOR_PROJECTS]
-    return sorted(found, key=lambda extra: (len(closure[extra]), extra))
+    # An extra named after the distribution first (redis -> prow[redis]), then the smallest.
+    return sorted(found, key=lambda extra: (extra != name, len(closure[extra]), extra))
 
 
 def installed_by(extras: set[str]) -> frozenset[str]:

@@ -328,9 +328,10 @@ def test_a_dependency_in_use_that_the_project_does_not_declare(tmp_path: Path) -
         "app = App(extensions=[Database('sqlite:///./shop.sqlite3')])\n"
     )
 
-    def check_with(dependencies: str) -> subprocess.CompletedProcess[str]:
+    def check_with(dependencies: str, production: str = "") -> subprocess.CompletedProcess[str]:
         (tmp_path / "pyproject.toml").write_text(
             f'[project]\nname = "shop"\nversion = "1"\ndependencies = [{dependencies}]\n'
+            f"[project.optional-dependencies]\nproduction = [{production}]\n"
             '[tool.prow]\npackage = "shop"\napp = "shop.main:app"\n'
         )
         env = {key: value for key, value in os.environ.items() if not key.startswith("PROW_")}
@@ -352,3 +353,5 @@ def test_a_dependency_in_use_that_the_project_does_not_declare(tmp_path: Path) -
     assert declared.returncode == 0, declared.stdout + declared.stderr
     direct = check_with('"prow", "SQLAlchemy[asyncio]>=2", "aiosqlite"')
     assert direct.returncode == 0, direct.stdout + direct.stderr
+    optional = check_with('"prow[server]"', production='"prow[db]"')  # installed where it runs
+    assert optional.returncode == 0, optional.stdout + optional.stderr

@@ -90,6 +90,7 @@ def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, 
 
     calls: list[tuple[Any, dict[str, Any]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append((app, kwargs)))
+    monkeypatch.setenv("PROW_RUN_TARGET", "")  # what prow run sets is undone after the test
     return calls
 
 
@@ -132,7 +133,10 @@ def test_run_starts_uvicorn_with_reload(project: Path, uvicorn_calls: list[Any])
     result = invoke("run", "--port", str(port))
     assert result.exit_code == 0, result.output
     [(app, options)] = uvicorn_calls
-    assert app == "app:app"  # an import string, so that the reloader can re-import it
+    # An import string, so that the reloader can re-import it: prow's loader, which imports
+    # app:app or, when an edit broke it, serves the error (see test_run_serves_and_reloads).
+    assert (app, options["factory"]) == ("prow.cli._reloading:load", True)
+    assert os.environ["PROW_RUN_TARGET"] == "app:app"
     assert options["reload"] is True
     assert options["reload_dirs"] == [str(project)]
     assert (options["host"], options["port"], options["lifespan"]) == ("127.0.0.1", port, "on")
@@ -393,9 +397,11 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, expect: str) -> None:
+def wait_for(
+    url: str, process: subprocess.Popen[bytes], log: Path, expect: str, seconds: float = 10
+) -> None:
     """Poll ``url`` until it answers with ``expect`` in its body (10 s at most)."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         assert process.poll() is None, f"server exited early:\n{log.read_text()}"
         try:
@@ -405,6 +411,24 @@ def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, expect: str)
             pass
         time.sleep(0.05)
     raise AssertionError(f"{url} never answered {expect!r}:\n{log.read_text()}")
+
+
+def edit(
+    path: Path, text: str, url: str, process: subprocess.Popen[bytes], log: Path, expect: str
+) -> None:
+    """Write ``text`` to ``path`` until the reloaded server answers ``expect``.
+
+    The file is written again every few seconds: a watcher on a busy machine may miss a
+    change made while it was still scanning, and the reload, not the watcher, is under test.
+    """
+    for attempt in range(4):
+        path.write_text(text + "\n" * attempt)
+        try:
+            wait_for(url, process, log, expect, seconds=5)
+            return
+        except AssertionError:
+            if attempt == 3:
+                raise
 
 
 def stop(process: subprocess.Popen[bytes], log: Path) -> None:
@@ -426,8 +450,11 @@ def test_run_serves_and_reloads(project: Path, start: Any) -> None:
     process, log = start("run", "--port", str(port))
     url = f"http://127.0.0.1:{port}/"
     wait_for(url, process, log, '"one"')
-    (project / "app.py").write_text(APP.replace('"one"', '"two"'))
-    wait_for(url, process, log, '"two"')
+    source = project / "app.py"
+    edit(source, APP.replace('"one"', '"two"'), url, process, log, '"two"')
+    broken = APP.replace('"one"', '"three')  # a syntax error
+    edit(source, broken, url, process, log, "The app cannot be loaded")  # an answer, no hang
+    edit(source, APP.replace('"one"', '"three"'), url, process, log, '"three"')
     stop(process, log)
     assert f"prow: running app:app at http://127.0.0.1:{port}" in log.read_text()
 

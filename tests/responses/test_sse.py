@@ -122,8 +122,10 @@ async def test_ping_while_idle() -> None:
 
     body = await _collect(EventSourceResponse(slow(), ping_interval=0.05))
     assert body.startswith(b"data: first\n\n: ping\n\n")
-    assert body.endswith(b": ping\n\ndata: second\n\n")
-    assert body.count(b": ping\n\n") >= 2
+    before, after = body.split(b"data: second\n\n")
+    assert before.endswith(b": ping\n\n") and before.count(b": ping\n\n") >= 2
+    # A ping due just as "second" was sent may still go out before the stream ends.
+    assert after in (b"", b": ping\n\n")
 
 
 @pytest.mark.anyio

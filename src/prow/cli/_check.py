@@ -312,19 +312,24 @@ def _model_problems(url: str, folder: Path) -> list[Problem]:
 
 def extras_problems(root: Path) -> list[Problem]:
     """Dependencies the app imported that only an extra of prow installs, and that the
-    project's ``pyproject.toml`` does not ask for: a fresh environment of the project would
-    fail with ``ModuleNotFoundError`` (here they are installed for another reason)."""
+    project's ``pyproject.toml`` asks for nowhere (neither in its dependencies nor in an
+    optional group): a fresh environment of the project would fail with
+    ``ModuleNotFoundError`` (here they are installed for another reason)."""
     try:
         project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError):
         return []  # find_project read it a moment ago: nothing to add
-    declared = project.get("project", {}).get("dependencies")
+    table = project.get("project", {})
+    declared = table.get("dependencies")
     if not isinstance(declared, list):
         return []  # not an installable project: nothing says how its environment is made
-    parsed = [requirement(line) for line in declared if isinstance(line, str)]
+    # An optional group counts too: a project installs ".[production]" where it deploys.
+    optional = table.get("optional-dependencies", {})
+    groups = [declared, *(group for group in optional.values() if isinstance(group, list))]
+    parsed = [requirement(line) for group in groups for line in group if isinstance(line, str)]
     asked = {found[0] for found in parsed if found}
-    extras = {extra for found in parsed if found and found[0] == "prow" for extra in found[1]}
-    covered = asked | installed_by(extras)
+    covered = asked | installed_by(_prow_extras(parsed))
+    extras = _prow_extras([requirement(line) for line in declared if isinstance(line, str)])
     owners = importlib.metadata.packages_distributions()
     missing: dict[str, set[str]] = {}
     for module in sorted(name for name in sys.modules if "." not in name):
@@ -343,6 +348,10 @@ def extras_problems(root: Path) -> list[Problem]:
         )
         for extra, modules in sorted(missing.items())
     ]
+
+
+def _prow_extras(parsed: list[tuple[str, frozenset[str]] | None]) -> set[str]:
+    return {extra for found in parsed if found and found[0] == "prow" for extra in found[1]}
 
 
 def _unreadable(reason: str) -> Problem:

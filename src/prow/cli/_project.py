@@ -155,6 +155,10 @@ def new(name: str, minimal: bool, directory: Path | None) -> None:
     click.echo(f"Created {'app' if minimal else 'project'} {name} in {target}")
     click.echo("Next:")
     click.echo(f"  cd {target}")
+    extras = "" if minimal else ' -e ".[dev]"'
+    packages = ' "prow[server,testing]" pytest' if minimal else ""
+    click.echo("  python3 -m venv .venv && . .venv/bin/activate   # an environment of its own")
+    click.echo(f"  pip install --find-links vendor{extras}{packages}   # prow from vendor/")
     if not minimal:
         click.echo("  prow migrate")
     click.echo("  prow run      # then open http://127.0.0.1:8000/docs")

@@ -12,6 +12,7 @@ import dataclasses
 import errno
 import functools
 import importlib
+import os
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ import click
 from prow.cli._discovery import app_option, load_app, locate_app
 from prow.cli._errors import CLIError
 from prow.cli._inspect import checked_routes
+from prow.cli._reloading import TARGET_ENV
 
 if TYPE_CHECKING:
     from prow import App
@@ -96,8 +98,12 @@ def run(app_path: str | None, host: str, port: int, reload: bool) -> None:
     _print_banner(target, host, port, has_admin=has_admin)
     if reload:
         click.echo(f"  reloading on changes in {target.directory} ({_reload_method()})")
+    # Reloading goes through prow's loader: after an edit that broke the app, the error page
+    # rather than connections that hang.
+    os.environ[TARGET_ENV] = target.import_string
     uvicorn.run(
-        target.import_string,
+        "prow.cli._reloading:load" if reload else target.import_string,
+        factory=reload,
         host=host,
         port=port,
         reload=reload,
