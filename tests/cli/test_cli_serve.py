@@ -135,7 +135,7 @@ def test_run_starts_uvicorn_with_reload(project: Path, uvicorn_calls: list[Any])
     [(app, options)] = uvicorn_calls
     # An import string, so that the reloader can re-import it: prow's loader, which imports
     # app:app or, when an edit broke it, serves the error (see test_run_serves_and_reloads).
-    assert (app, options["factory"]) == ("prow.cli._reloading:load", True)
+    assert options["factory"] is True and app.endswith(":load")
     assert os.environ["PROW_RUN_TARGET"] == "app:app"
     assert options["reload"] is True
     assert options["reload_dirs"] == [str(project)]
