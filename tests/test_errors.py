@@ -4,6 +4,7 @@ import json
 import logging
 import socket
 import time
+import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -474,3 +475,20 @@ def test_a_client_gone_mid_upload_on_a_real_server(caplog: pytest.LogCaptureFixt
             time.sleep(0.02)
     assert len(disconnect_records(caplog)) == 1
     assert tracebacks(caplog) == []
+
+
+def test_a_forgotten_await_is_named_in_the_log(caplog: pytest.LogCaptureFixture) -> None:
+    app = App()
+
+    async def count() -> int:
+        return 3
+
+    @app.get("/count")
+    async def handler() -> int:
+        return count()  # type: ignore[return-value]  # 'await' forgotten
+
+    with caplog.at_level(logging.ERROR), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "coroutine ... was never awaited"
+        response = TestClient(app, raise_server_exceptions=False).get("/count")
+    assert response.status_code == 500
+    assert "an 'await' is missing" in caplog.text

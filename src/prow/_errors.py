@@ -38,6 +38,21 @@ logger = logging.getLogger("prow.error")
 EXPLAINERS: list[Callable[[BaseException], str | None]] = []
 
 
+def _forgotten_await(exc: BaseException) -> str | None:
+    """A coroutine where a value was expected: an ``await`` left out (``session.scalar(...)``)."""
+    for error in (exc, exc.__cause__):
+        text = "" if error is None else str(error)
+        if "coroutine object" in text or "<class 'coroutine'>" in text:
+            return (
+                "prow: a coroutine was found where a value was expected: an 'await' is "
+                "missing (e.g. 'await session.scalar(...)', 'await db.get(...)')."
+            )
+    return None
+
+
+EXPLAINERS.append(_forgotten_await)
+
+
 def log_unhandled(connection: HTTPConnection, exc: BaseException, *, answered: bool = True) -> None:
     """Log an error nobody handled (once, with its traceback) and report it on the scope.
 
