@@ -386,8 +386,10 @@ checked and a one-second run that warms the app (its pool opened to the concurre
 the median of its rounds. Every app keeps its defaults: SQLAlchemy's pool (5 + 10 overflow) in the
 SQLAlchemy apps, prow's (10 + 10), Django's one connection per thread kept open
 (`CONN_MAX_AGE=None`); 32 concurrent requests wait for a connection where a pool is smaller, as
-they would in production. The machine is shared: compare ratios within this table, not absolute
-figures."""
+they would in production. One exception: the WSGI apps (Flask, Django) run 32 granian threads,
+one per connection, instead of granian's up to 512: with a connection per thread, Django went
+past PostgreSQL's `max_connections` (100) and failed requests. The machine is shared: compare
+ratios within this table, not absolute figures."""
 
 
 def _rw_table(raw: dict[str, Any]) -> list[str]:

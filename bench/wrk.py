@@ -210,6 +210,10 @@ def _one_db_app(app: str, endpoints: list[str], duration: float) -> dict[str, di
     port = _free_port()
     command = _command("granian", app, port)
     assert command is not None  # granian serves ASGI and WSGI alike
+    if APPS[app].interface == "wsgi":
+        # granian may run up to 512 WSGI threads, and Django keeps a connection per thread:
+        # past PostgreSQL's max_connections (100) requests fail. One thread per wrk connection.
+        command[-1:-1] = ["--blocking-threads", str(CONNECTIONS)]
     env = {_db.ENV: "postgresql"}
     rows: dict[str, dict[str, float]] = {}
     with _serving(command, port, ALL_CASES[endpoints[0]].path, env):
