@@ -171,27 +171,37 @@ def _http_db_table(raw: dict[str, Any]) -> list[str]:
     rows: dict[str, Any] = (raw.get("http_db") or {}).get("granian") or {}
     if not rows:
         return ["Not measured in this run (`python -m bench --measures http_db`, needs wrk)."]
-    apps = list(rows)
-    peers = [f"prow ÷ {peer}" for peer in HTTP_DB_TARGETS]
-    lines = ["| endpoint | " + " | ".join(apps + peers) + " |"]
-    lines.append("|---|" + "---|" * (len(apps) + len(peers)))
-    endpoints = [e for e in ("db", "db_orm", *TE_ENDPOINTS, *RW_ENDPOINTS) if _served(rows, e)]
-    for endpoint in endpoints:
-        base = rows.get("bare", {}).get(endpoint, {}).get("rps")
-        cells = []
-        for app in apps:
-            cell = rows[app].get(endpoint)
-            if not cell:
-                cells.append("—")
-                continue
-            ratio = f" ({cell['rps'] / base:.2f}×)" if base and app != "bare" else ""  # noqa: RUF001
-            cells.append(f"{cell['rps']:,.0f}{ratio}, {cell['p99_ms']:.0f}")
-        prow = _by_framework(rows, endpoint, "prow")
-        for peer in HTTP_DB_TARGETS:
-            other = _by_framework(rows, endpoint, peer)
-            cells.append(f"{prow['rps'] / other['rps']:.2f}×" if prow and other else "—")  # noqa: RUF001
-        lines.append(f"| {endpoint} | " + " | ".join(cells) + " |")
+    lines: list[str] = []
+    for group in (("db", "db_orm", *TE_ENDPOINTS), RW_ENDPOINTS):
+        endpoints = [endpoint for endpoint in group if _served(rows, endpoint)]
+        apps = [app for app in rows if any(endpoint in rows[app] for endpoint in endpoints)]
+        if not endpoints:
+            continue
+        peers = [f"prow ÷ {peer}" for peer in HTTP_DB_TARGETS]
+        lines.append("| endpoint | " + " | ".join(apps + peers) + " |")
+        lines.append("|---|" + "---|" * (len(apps) + len(peers)))
+        lines += [_http_db_row(rows, endpoint, apps) for endpoint in endpoints]
+        lines.append("")
     return lines
+
+
+def _http_db_row(rows: dict[str, Any], endpoint: str, apps: list[str]) -> str:
+    limits = (rows[app] for app in rows if app == "bare" or app.endswith("_bare"))
+    bare = next((row for row in limits if endpoint in row), {})  # rw_bare on RealWorld
+    base = (bare.get(endpoint) or {}).get("rps")
+    cells = []
+    for app in apps:
+        cell = rows[app].get(endpoint)
+        if not cell:
+            cells.append("—")
+            continue
+        ratio = f" ({cell['rps'] / base:.2f}×)" if base and cell is not bare.get(endpoint) else ""  # noqa: RUF001
+        cells.append(f"{cell['rps']:,.0f}{ratio}, {cell['p99_ms']:.0f}")
+    prow = _by_framework(rows, endpoint, "prow")
+    for peer in HTTP_DB_TARGETS:
+        other = _by_framework(rows, endpoint, peer)
+        cells.append(f"{prow['rps'] / other['rps']:.2f}×" if prow and other else "—")  # noqa: RUF001
+    return f"| {endpoint} | " + " | ".join(cells) + " |"
 
 
 def _served(rows: dict[str, Any], endpoint: str) -> bool:

@@ -169,14 +169,20 @@ def test_report_judges_http_db_targets(tmp_path: Path) -> None:
                 "fastapi": {"db": run(500), "queries": run(30)},
                 "django": {"db": run(800), "queries": run(70)},
                 "conduit": {"rw_article": run(300)},
+                "rw_bare": {"rw_article": run(600)},
+                "rw_ninja": {"rw_article": run(150)},
             }
         },
     }
     write_report(raw, tmp_path, chart=False)
     text = (tmp_path / "RESULTS.md").read_text()
-    assert "| queries | 100, 40 | 90 (0.90×), 40 | 30 (0.30×), 40 | 70 (0.70×), 40 | — |" in text
+    assert (
+        "| queries | 100, 40 | 90 (0.90×), 40 | 30 (0.30×), 40 | 70 (0.70×), 40 | 1.29× |" in text
+    )
     assert "| 1.29× | 3.00× |" in text  # prow ÷ django, prow ÷ fastapi on /queries
     assert "| queries: prow ÷ django req/s | 1.29 | ≥ 1.5 | **FAIL** |" in text
     assert "| queries: prow ÷ fastapi req/s | 3.00 | ≥ 2 | **pass** |" in text
     assert "| fortunes: prow ÷ bare instructions | 1.30 | ≤ 1.2 | **FAIL** |" in text
-    assert "| rw_article | — | — | — | — | 300, 40 | — | — |" in text  # prow's is its Conduit
+    # the RealWorld endpoints in a table of their own: prow's is its Conduit, Django's Ninja
+    assert "| endpoint | conduit | rw_bare | rw_ninja | prow ÷ django | prow ÷ fastapi |" in text
+    assert "| rw_article | 300 (0.50×), 40 | 600, 40 | 150 (0.25×), 40 | 2.00× | — |" in text
