@@ -154,7 +154,7 @@ def _framework(app: str) -> str:
     from bench.apps import APPS
 
     spec = APPS.get(app)
-    package = spec.requires[0] if spec is not None else app
+    package = spec.requires[0] if spec is not None else app.removeprefix("rw_")
     return _FRAMEWORK_ALIASES.get(package, package)
 
 
