@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from prow._exceptions import HTTPError
 from prow._params import Depends
 from prow._request import Request
+from prow.db._at_commit import holds_rows
 from prow.db._database import Database, database
 from prow.db._lean import driver_in_transaction
 from prow.extensions import requires_extension
@@ -115,6 +116,8 @@ def _uncommitted(connection: SyncConnection | None) -> bool:
     """
     if connection is None or not connection.in_transaction():
         return False
+    if holds_rows(connection):
+        return True  # rows held for the COMMIT (prow.db._at_commit)
     if connection.dialect.name in _EXACT_DIALECTS:
         return driver_in_transaction(connection.connection.driver_connection)
     return True

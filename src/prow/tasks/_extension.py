@@ -281,15 +281,13 @@ async def enqueue(
 
 
 async def _outbox_add(session: AsyncSession | AsyncConnection, message: TaskMessage) -> bool:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    values = {"id": message.id, "message": dump_message(message), "created_at": time.time()}
-    if message.key is None and isinstance(session, AsyncSession):
-        session.add(OutboxRow(**values))
-        return True
-    from prow.tasks._embedded import dialect_of, insert_ignore
+    from prow.db._at_commit import insert_at_commit, insert_ignore
+    from prow.tasks._embedded import dialect_of
 
     table: Any = OutboxRow.__table__
+    values = {"id": message.id, "message": dump_message(message), "created_at": time.time()}
+    if message.key is None and await insert_at_commit(session, table, values):
+        return True
     result: Any = await session.execute(insert_ignore(dialect_of(session), table), values)
     return bool(result.rowcount)
 
