@@ -207,9 +207,16 @@ async def _fill(url: URL) -> None:
         await engine.dispose()
 
 
-@cache
 def prepare(which: str | None = None) -> str:
-    """Create, migrate (the example's migrations) and fill the database once; its URL."""
+    """Create, migrate (the example's migrations) and fill the database once; its URL.
+
+    ``which`` is ``sqlite`` or ``postgresql``; by default ``$BENCH_DB``'s (``bench/_db.py``).
+    """
+    return _prepare(which or backend())
+
+
+@cache
+def _prepare(which: str) -> str:
     from prow.db import migrate
 
     if str(EXAMPLE) not in sys.path:
