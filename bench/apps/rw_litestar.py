@@ -2,7 +2,7 @@
 
 Models on Advanced Alchemy's ``DefaultBase`` (its ``DateTimeUTC`` columns), one repository per
 model (``SQLAlchemyAsyncRepository``) provided as a dependency on the plugin's ``db_session``,
-``list_and_count`` with a ``LimitOffset`` filter and loader options (the author joined with the
+``get_many_and_count`` with a ``LimitOffset`` filter and loader options (the author joined with the
 reader's ``following`` flag, the tags by ``selectinload``, the reader's ``favorited`` flag), the
 plugin's ``autocommit`` handler, msgspec Structs (camelCase) for bodies and answers. The reader
 comes from a dependency that verifies the token with PyJWT. Validation errors answer 422 (the
@@ -21,9 +21,9 @@ from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.types import DateTimeUTC
 from litestar import Litestar, Request, Response, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotAuthorizedException, NotFoundException, ValidationException
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from sqlalchemy import Column, ForeignKey, Table, Text, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import (
@@ -119,19 +119,21 @@ class CommentRepository(SQLAlchemyAsyncRepository[Comment]):
     model_type = Comment
 
 
-async def provide_users(db_session: AsyncSession) -> UserRepository:
+async def provide_users(db_session: NamedDependency[AsyncSession]) -> UserRepository:
     return UserRepository(session=db_session)
 
 
-async def provide_articles(db_session: AsyncSession) -> ArticleRepository:
+async def provide_articles(db_session: NamedDependency[AsyncSession]) -> ArticleRepository:
     return ArticleRepository(session=db_session)
 
 
-async def provide_comments(db_session: AsyncSession) -> CommentRepository:
+async def provide_comments(db_session: NamedDependency[AsyncSession]) -> CommentRepository:
     return CommentRepository(session=db_session)
 
 
-async def provide_reader(request: Request[Any, Any, Any], users: UserRepository) -> User | None:
+async def provide_reader(
+    request: Request[Any, Any, Any], users: NamedDependency[UserRepository]
+) -> User | None:
     """The signed-in user, or None when the request has no token (401 when it is invalid)."""
     header = request.headers.get("authorization")
     if header is None:
@@ -228,12 +230,12 @@ def loads(me: User | None) -> list[Any]:
 
 @get("/api/articles")
 async def list_articles(
-    articles: ArticleRepository,
-    reader: User | None,
-    limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-    offset: Annotated[int, Parameter(ge=0, le=2**31 - 1)] = 0,
+    articles: NamedDependency[ArticleRepository],
+    reader: NamedDependency[User | None],
+    limit: FromQuery[Annotated[int, Parameter(ge=1, le=100)]] = 20,
+    offset: FromQuery[Annotated[int, Parameter(ge=0, le=2**31 - 1)]] = 0,
 ) -> ArticleList:
-    found, total = await articles.list_and_count(
+    found, total = await articles.get_many_and_count(
         LimitOffset(limit, offset),
         order_by=[Article.created_at.desc(), Article.id.desc()],
         load=loads(reader),
@@ -245,7 +247,9 @@ async def list_articles(
 
 @get("/api/articles/{slug:str}")
 async def get_article(
-    slug: str, articles: ArticleRepository, reader: User | None
+    slug: FromPath[str],
+    articles: NamedDependency[ArticleRepository],
+    reader: NamedDependency[User | None],
 ) -> dict[str, Any]:
     article = await articles.get_one_or_none(slug=slug, load=loads(reader))
     if article is None:
@@ -255,11 +259,11 @@ async def get_article(
 
 @post("/api/articles/{slug:str}/comments")
 async def add_comment(
-    slug: str,
-    data: CommentIn,
-    articles: ArticleRepository,
-    comments: CommentRepository,
-    reader: User | None,
+    slug: FromPath[str],
+    data: JSONBody[CommentIn],
+    articles: NamedDependency[ArticleRepository],
+    comments: NamedDependency[CommentRepository],
+    reader: NamedDependency[User | None],
 ) -> dict[str, CommentOut]:
     if reader is None:
         raise NotAuthorizedException("no token: send Authorization: Token <jwt>")
