@@ -22,7 +22,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import path
-from ninja import Field, NinjaAPI, Query, Schema
+from ninja import Field, NinjaAPI, Query, Schema, Status
 from ninja.security import APIKeyHeader
 
 from bench.apps.rw_django.models import (
@@ -181,10 +181,10 @@ def get_article(request: HttpRequest, slug: str) -> dict[str, Any]:
 
 
 @api.post("/articles/{slug}/comments", response={201: OneComment}, auth=TokenAuth())
-def add_comment(request: HttpRequest, slug: str, data: CommentIn) -> tuple[int, dict[str, Any]]:
+def add_comment(request: HttpRequest, slug: str, data: CommentIn) -> Status[dict[str, Any]]:
     article = get_object_or_404(Article, slug=slug)
     comment = Comment.objects.create(body=data.comment.body, article=article, author=request.auth)
-    return 201, {"comment": comment}
+    return Status(201, {"comment": comment})
 
 
 urlpatterns = [path("api/", api.urls)]
