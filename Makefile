@@ -5,7 +5,7 @@ test:  ## lint, type-check and run the whole test suite
 	bash scripts/test
 
 bench:  ## full benchmark run against the peers; writes bench/RESULTS.md (~35 min on 2 cores)
-	.venv/bin/python -m bench --measures callgrind,db,te,process,http
+	.venv/bin/python -m bench --measures callgrind,db,te,rw,process,http,http_db
 
 bench-quick:  ## every benchmark app answers every endpoint correctly (seconds)
 	.venv/bin/python -m bench --quick

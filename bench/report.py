@@ -14,6 +14,12 @@ DB_TARGETS = {"db": 1.1, "db_orm": 1.1}
 DB_ENDPOINTS = ("db", "db_orm", "db_list")
 TE_ENDPOINTS = ("queries", "updates", "fortunes", "cached")
 RW_ENDPOINTS = ("rw_list", "rw_article", "rw_comment")
+# The issue's req/s targets on every TechEmpower type and realistic endpoint (granian, one
+# worker): prow at least this many times each peer's framework; /fortunes by instructions.
+HTTP_DB_TARGETS = {"django": 1.5, "fastapi": 2.0}
+FORTUNES_BARE = 1.2
+# Which framework an app measures (an app's first required package) when it is not its name.
+_FRAMEWORK_ALIASES = {"ninja": "django"}
 
 COMMAND = "python -m bench"
 
@@ -143,6 +149,75 @@ def _http_table(raw: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _framework(app: str) -> str:
+    """The framework ``app`` measures: prow's Conduit is prow, a Django Ninja app is Django."""
+    from bench.apps import APPS
+
+    spec = APPS.get(app)
+    package = spec.requires[0] if spec is not None else app
+    return _FRAMEWORK_ALIASES.get(package, package)
+
+
+def _by_framework(rows: dict[str, Any], endpoint: str, framework: str) -> dict[str, Any] | None:
+    """The figures of the app of ``framework`` that serves ``endpoint`` (None: no such app)."""
+    for app, row in rows.items():
+        if _framework(app) == framework and endpoint in row:
+            cell: dict[str, Any] = row[endpoint]
+            return cell
+    return None
+
+
+def _http_db_table(raw: dict[str, Any]) -> list[str]:
+    rows: dict[str, Any] = (raw.get("http_db") or {}).get("granian") or {}
+    if not rows:
+        return ["Not measured in this run (`python -m bench --measures http_db`, needs wrk)."]
+    apps = list(rows)
+    peers = [f"prow ÷ {peer}" for peer in HTTP_DB_TARGETS]
+    lines = ["| endpoint | " + " | ".join(apps + peers) + " |"]
+    lines.append("|---|" + "---|" * (len(apps) + len(peers)))
+    endpoints = [e for e in ("db", "db_orm", *TE_ENDPOINTS, *RW_ENDPOINTS) if _served(rows, e)]
+    for endpoint in endpoints:
+        base = rows.get("bare", {}).get(endpoint, {}).get("rps")
+        cells = []
+        for app in apps:
+            cell = rows[app].get(endpoint)
+            if not cell:
+                cells.append("—")
+                continue
+            ratio = f" ({cell['rps'] / base:.2f}×)" if base and app != "bare" else ""  # noqa: RUF001
+            cells.append(f"{cell['rps']:,.0f}{ratio}, {cell['p99_ms']:.0f}")
+        prow = _by_framework(rows, endpoint, "prow")
+        for peer in HTTP_DB_TARGETS:
+            other = _by_framework(rows, endpoint, peer)
+            cells.append(f"{prow['rps'] / other['rps']:.2f}×" if prow and other else "—")  # noqa: RUF001
+        lines.append(f"| {endpoint} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _served(rows: dict[str, Any], endpoint: str) -> bool:
+    return any(endpoint in row for row in rows.values())
+
+
+def _http_db_targets(raw: dict[str, Any]) -> list[str]:
+    """Rows of the issue's req/s targets on TechEmpower's types and the RealWorld endpoints."""
+    lines = []
+    rows: dict[str, Any] = (raw.get("http_db") or {}).get("granian") or {}
+    for endpoint in (*TE_ENDPOINTS, *RW_ENDPOINTS):
+        prow = _by_framework(rows, endpoint, "prow")
+        for peer, bound in HTTP_DB_TARGETS.items():
+            other = _by_framework(rows, endpoint, peer)
+            if prow and other:
+                ratio = prow["rps"] / other["rps"]
+                lines.append(_check(f"{endpoint}: prow ÷ {peer} req/s", ratio, bound, True))
+    counts: dict[str, dict[str, int]] = raw.get("te_instructions") or {}
+    prow_fortunes = counts.get("prow", {}).get("fortunes")
+    bare_fortunes = counts.get("bare", {}).get("fortunes")
+    if prow_fortunes and bare_fortunes:
+        ratio = prow_fortunes / bare_fortunes
+        lines.append(_check("fortunes: prow ÷ bare instructions", ratio, FORTUNES_BARE, False))
+    return lines
+
+
 def _check(name: str, value: float, bound: float, at_least: bool) -> str:
     ok = value >= bound if at_least else value <= bound
     sign = "≥" if at_least else "≤"
@@ -163,6 +238,7 @@ def _other_targets(raw: dict[str, Any]) -> list[str]:
             other = granian.get(peer, {}).get(endpoint, {}).get("rps")
             if other:
                 lines.append(_check(f"{endpoint}: prow ÷ {peer} req/s", rps / other, bound, True))
+    lines += _http_db_targets(raw)
     for key, label in (("import_ms", "import time"), ("rss_mb", "RSS after 10,000 requests")):
         values = raw.get(key, {})
         if "prow" in values and values.get("fastapi"):
@@ -276,14 +352,18 @@ TechEmpower's test types, on PostgreSQL with the same data (`world`: 10,000 rows
 `/updates?n=20` reads 20 and writes each back with a new random number (one batched `UPDATE`
 statement, sorted by id); `/fortunes` reads every fortune, adds one at request time, sorts them
 and renders `bench/templates/fortunes.html` with the framework's template engine, escaping on;
-`/cached-queries?n=20` answers 20 random rows from an in-process dict that the first request fills
-with every world (every app the same dict, so the framework's cost is compared, not a cache
-library's). Each app in its
-idiom: prow the `Connection` dependency (core statements built once) and `Templates`; FastAPI its
-SQL tutorial's `AsyncSession` dependency, `session.get` and `Jinja2Templates`; Django its ORM
-(`objects.get`, `bulk_update`) and templates; bare ASGI SQLAlchemy core on `engine.connect()` and
-Jinja2, no framework. Answers are checked before and after the loop (shape and range of every
-world, every fortune in order and escaped). N = {n}; lower is better; the ratio is to bare."""
+`/cached-queries?n=20` answers 20 random rows from an in-process cache that a miss fills with
+every world (one query): prow's own (`prow.cache`, `Cache("memory://")`, `get_or_set` per world),
+a module-level dict in every other app (the cheapest a peer can do). Each app in its idiom: prow
+the `Connection` dependency (core statements built once) and `Templates`; FastAPI its SQL
+tutorial's `AsyncSession` dependency, `session.get` and `Jinja2Templates`; Litestar its
+SQLAlchemy plugin's `db_session` and Jinja engine; Flask Flask-SQLAlchemy's `db.session` and
+`render_template`; Django its ORM (`objects.get`, `bulk_update`) and templates; Starlette and
+bare ASGI SQLAlchemy core on `engine.connect()` and Jinja2. Only warm requests are counted (the
+driver answers one before the counted ones: the cache is full). Answers are checked before and
+after the loop (shape and range of every world, every fortune in order and escaped). N = {n}
+(`/cached-queries`: 10 N: its requests are cheap, and over few of them when the garbage collector
+runs weighs too much); lower is better; the ratio is to bare."""
 
 
 _RW_METHOD = """\
@@ -320,6 +400,22 @@ def _versus(prow: int | None, other: int | None) -> str:
         return "—"
     ratio = other / prow
     return f"{ratio:.2f}× cheaper" if ratio >= 1 else f"{1 / ratio:.2f}× dearer"  # noqa: RUF001
+
+
+_HTTP_DB_METHOD = """\
+req/s (the ratio to bare in brackets) and p99 in ms; the last columns divide prow's req/s by
+the peer's (on the RealWorld endpoints prow's app is its Conduit example). Each app runs alone
+under granian, one worker, on the endpoints it serves, against the PostgreSQL database of the
+in-process measures (same rows); `wrk -t1 -c32` from 127.0.0.1, 5 s per run, after the answer is
+checked and a one-second run that warms the app (its pool opened to the concurrency, the cache of
+`/cached-queries` filled). Three rounds, apps interleaved with the order rotating; each figure is
+the median of its rounds. Every app keeps its defaults: SQLAlchemy's pool (5 + 10 overflow) in the
+SQLAlchemy apps, prow's (10 + 10), Django's one connection per thread kept open
+(`CONN_MAX_AGE=None`); 32 concurrent requests wait for a connection where a pool is smaller, as
+they would in production. One exception: the WSGI apps (Flask, Django) run 32 granian threads,
+one per connection, instead of granian's up to 512: with a connection per thread, Django went
+past PostgreSQL's `max_connections` (100) and failed requests. The machine is shared: compare
+ratios within this table, not absolute figures."""
 
 
 def _rw_table(raw: dict[str, Any]) -> list[str]:
@@ -416,6 +512,12 @@ def write_report(raw: dict[str, Any], folder: Path, *, chart: bool = True) -> No
         "## HTTP (wrk, one worker, 127.0.0.1)",
         "",
         *_http_table(raw),
+        "",
+        "## Database endpoints over HTTP on PostgreSQL (wrk, granian, one worker)",
+        "",
+        _HTTP_DB_METHOD,
+        "",
+        *_http_db_table(raw),
         "",
         "## The issue's other targets (HTTP on granian, cost of a process)",
         "",

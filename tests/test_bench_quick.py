@@ -175,3 +175,47 @@ def test_realworld_answers_are_checked_field_by_field() -> None:
     bad = Answer(200, {"content-type": "application/json"}, json.dumps({"article": wrong}).encode())
     with pytest.raises(BenchError, match="want"):
         RW_CASES["rw_article"].check("x", bad)
+
+
+def test_http_db_measures_each_app_on_what_it_serves() -> None:
+    from bench.wrk import HTTP_DB_ENDPOINTS, serves
+
+    assert {"db", "db_orm", "queries", "cached", "rw_article"} <= set(HTTP_DB_ENDPOINTS)
+    assert serves("bare", "db") and serves("bare", "fortunes") and not serves("bare", "rw_list")
+    assert serves("conduit", "rw_comment") and not serves("conduit", "db")
+    assert all(serves(app, "queries") for app in ("prow", "fastapi", "litestar", "flask"))
+
+
+def test_report_judges_http_db_targets(tmp_path: Path) -> None:
+    from bench.report import write_report
+
+    def run(rps: float) -> dict[str, float]:
+        return {"rps": rps, "p99_ms": 40.0}
+
+    raw = {
+        "n": 500,
+        "machine": {"nproc": "2"},
+        "versions": {"prow": "0.1.0"},
+        "instructions": {"bare": {"json": 18_000}, "prow": {"json": 50_000}},
+        "te_instructions": {
+            "bare": {"fortunes": 1_000_000},
+            "prow": {"fortunes": 1_300_000},
+        },
+        "http_db": {
+            "granian": {
+                "bare": {"db": run(1000), "queries": run(100)},
+                "prow": {"db": run(900), "queries": run(90)},
+                "fastapi": {"db": run(500), "queries": run(30)},
+                "django": {"db": run(800), "queries": run(70)},
+                "conduit": {"rw_article": run(300)},
+            }
+        },
+    }
+    write_report(raw, tmp_path, chart=False)
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "| queries | 100, 40 | 90 (0.90×), 40 | 30 (0.30×), 40 | 70 (0.70×), 40 | — |" in text
+    assert "| 1.29× | 3.00× |" in text  # prow ÷ django, prow ÷ fastapi on /queries
+    assert "| queries: prow ÷ django req/s | 1.29 | ≥ 1.5 | **FAIL** |" in text
+    assert "| queries: prow ÷ fastapi req/s | 3.00 | ≥ 2 | **pass** |" in text
+    assert "| fortunes: prow ÷ bare instructions | 1.30 | ≤ 1.2 | **FAIL** |" in text
+    assert "| rw_article | — | — | — | — | 300, 40 | — | — |" in text  # prow's is its Conduit

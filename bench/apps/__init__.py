@@ -40,7 +40,11 @@ APPS: dict[str, AppSpec] = {
         AppSpec("bare", "bench.apps.bare", "asgi", ("pydantic", "jinja2", *_ASYNC_DB), te=True),
         AppSpec("prow", "bench.apps.prow_app", "asgi", ("prow", "pydantic", *_ASYNC_DB), te=True),
         AppSpec(
-            "starlette", "bench.apps.starlette_app", "asgi", ("starlette", "pydantic", *_ASYNC_DB)
+            "starlette",
+            "bench.apps.starlette_app",
+            "asgi",
+            ("starlette", "pydantic", "jinja2", *_ASYNC_DB),
+            te=True,
         ),
         AppSpec(
             "fastapi",
@@ -53,7 +57,8 @@ APPS: dict[str, AppSpec] = {
             "litestar",
             "bench.apps.litestar_app",
             "asgi",
-            ("litestar", "msgspec", "advanced_alchemy", *_ASYNC_DB),
+            ("litestar", "msgspec", "advanced_alchemy", "jinja2", *_ASYNC_DB),
+            te=True,
         ),
         AppSpec(
             "flask",
@@ -61,6 +66,7 @@ APPS: dict[str, AppSpec] = {
             "wsgi",
             ("flask", "pydantic", "flask_sqlalchemy", "sqlalchemy"),
             pg_driver="psycopg",
+            te=True,
         ),
         AppSpec("django", "bench.apps.django_app", "wsgi", ("django", "pydantic"), "psycopg", True),
         AppSpec(

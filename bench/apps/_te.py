@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, select, update
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "ADDED",
@@ -23,6 +24,8 @@ __all__ = [
     "TEMPLATES",
     "WORLD_ROWS",
     "WORLD_TABLE",
+    "Fortune",
+    "World",
     "count",
     "ids",
     "world_rows",
@@ -52,6 +55,25 @@ FORTUNES = [
     "フレームワークのベンチマーク",
 ]
 ADDED = "Additional fortune added at request time."
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class World(_Base):
+    """The ORM class of ``world`` for the SQLAlchemy apps that use the ORM (FastAPI, Litestar)."""
+
+    __tablename__ = "world"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    randomnumber: Mapped[int]
+
+
+class Fortune(_Base):
+    __tablename__ = "fortune"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message: Mapped[str] = mapped_column(String(2048))
+
 
 #: The core statements the SQLAlchemy apps that use core share (built once).
 ONE_WORLD = select(WORLD_TABLE.c.id, WORLD_TABLE.c.randomnumber).where(

@@ -14,19 +14,19 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import String, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bench._db import async_url
 from bench.apps import _te as te
 from bench.apps._models import Item
 from bench.apps._rows import ONE_ROW, PAGE, Row, RowOut, RowPage
+from bench.apps._te import Fortune, World
 
 engine = create_async_engine(async_url())
 new_session = async_sessionmaker(engine, expire_on_commit=False)
@@ -105,23 +105,6 @@ async def orm_row(row_id: int, session: SessionDep) -> Any:
 
 # -- TechEmpower's test types (bench/apps/_te.py), as FastAPI's SQL tutorial does it: ORM models,
 # the session dependency, Jinja2Templates -------------------------------------------------------
-
-
-class TEBase(DeclarativeBase):
-    pass
-
-
-class World(TEBase):
-    __tablename__ = "world"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    randomnumber: Mapped[int]
-
-
-class Fortune(TEBase):
-    __tablename__ = "fortune"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    message: Mapped[str] = mapped_column(String(2048))
-
 
 templates = Jinja2Templates(directory=te.TEMPLATES)
 _cache: dict[int, dict[str, int]] = {}

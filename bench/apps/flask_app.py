@@ -3,19 +3,23 @@
 The ``/db`` endpoints use Flask-SQLAlchemy (blocking driver): ``GET /db/{id}`` runs the shared
 core statement on a connection of ``db.engine``; ``/db/orm/{id}`` uses ``db.get_or_404`` and
 ``/db/list`` ``db.paginate``, its idiomatic pagination (``?page=``, ``?per_page=``).
+
+TechEmpower's test types use Flask-SQLAlchemy's models and ``db.session`` (``get``, attribute
+writes and ``commit`` for the updates) and Flask's ``render_template`` (Jinja2).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, abort, request
+from flask import Flask, Response, abort, render_template, request
 from flask_sqlalchemy import SQLAlchemy
 from pydantic import ValidationError
 from sqlalchemy import String, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bench._db import sync_url
+from bench.apps import _te as te
 from bench.apps._models import Item
 from bench.apps._rows import ONE_ROW, PAGE, TABLE
 
@@ -46,7 +50,21 @@ class BenchRow(db.Model):  # type: ignore[name-defined,misc]
         }
 
 
-app = Flask(__name__)
+class World(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "world"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    randomnumber: Mapped[int]
+
+
+class Fortune(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "fortune"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message: Mapped[str] = mapped_column(String(2048))
+
+
+app = Flask(__name__, template_folder=te.TEMPLATES)
 app.config["SQLALCHEMY_DATABASE_URI"] = sync_url().render_as_string(hide_password=False)
 db.init_app(app)
 
@@ -97,3 +115,46 @@ def rows() -> dict[str, Any]:
     page = db.paginate(select(BenchRow).order_by(BenchRow.id), per_page=PAGE, max_per_page=100)
     items = [found.as_dict() for found in page.items]
     return {"items": items, "total": page.total, "limit": page.per_page, "offset": page.first - 1}
+
+
+# -- TechEmpower's test types (bench/apps/_te.py) ----------------------------------------------
+
+_cache: dict[int, dict[str, int]] = {}
+
+
+@app.get("/queries")
+def queries() -> list[dict[str, int]]:
+    worlds = []
+    for world_id in te.ids(te.count(request.args.get("n"))):
+        world = db.session.get(World, world_id)
+        assert world is not None
+        worlds.append({"id": world.id, "randomNumber": world.randomnumber})
+    return worlds
+
+
+@app.get("/updates")
+def updates() -> list[dict[str, int]]:
+    worlds = []
+    for world_id in sorted(te.ids(te.count(request.args.get("n")))):
+        world = db.session.get(World, world_id)
+        assert world is not None
+        world.randomnumber = te.new_number()
+        worlds.append({"id": world.id, "randomNumber": world.randomnumber})
+    db.session.commit()
+    return worlds
+
+
+@app.get("/fortunes")
+def fortunes() -> str:
+    rows = list(db.session.scalars(select(Fortune)))
+    rows.append(Fortune(id=0, message=te.ADDED))
+    rows.sort(key=lambda fortune: fortune.message)
+    return render_template("fortunes.html", fortunes=rows)
+
+
+@app.get("/cached-queries")
+def cached_queries() -> list[dict[str, int]]:
+    if not _cache:  # the first request fills the cache with every world
+        for world in db.session.scalars(select(World)):
+            _cache[world.id] = {"id": world.id, "randomNumber": world.randomnumber}
+    return [_cache[world_id] for world_id in te.ids(te.count(request.args.get("n")))]

@@ -8,6 +8,7 @@ gets them).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from sqlalchemy import String
@@ -18,6 +19,7 @@ from bench.apps import _te as te
 from bench.apps._models import Item
 from bench.apps._rows import ONE_ROW, PAGE, TABLE
 from prow import App, HTTPError, PlainTextResponse, Request
+from prow.cache import Cache
 from prow.db import Connection, Database, DBSession, Model, Resource, get_or_404, schema_for
 from prow.responses import HTMLResponse
 from prow.templating import Templates
@@ -77,7 +79,9 @@ app.include(Resource(BenchRow, prefix="/db/list", actions=["list"], default_limi
 # -- TechEmpower's test types (bench/apps/_te.py): the Connection (core) and prow's Templates --
 
 templates = Templates(directory=te.TEMPLATES)
-_cache: dict[int, dict[str, int]] = {}
+# The in-process backend (the default without PROW_CACHE_URL), entries kept until evicted: its
+# default 10,000 entries hold every world.
+worlds = app.install(Cache("memory://", default_ttl=None)).namespace("world")
 
 
 async def _world(connection: Any, world_id: int) -> dict[str, int]:
@@ -109,10 +113,21 @@ async def fortunes(request: Request, connection: Connection) -> HTMLResponse:
     return templates.render(request, "fortunes.html", {"fortunes": listed})
 
 
+async def _every_world(world_id: int) -> dict[str, int]:
+    """A miss loads every world in one query and stores each (the first request does it)."""
+    async with db.connect() as connection:
+        everything = {
+            row.id: {"id": row.id, "randomNumber": row.randomnumber}
+            for row in await connection.execute(te.ALL_WORLDS)
+        }
+    for key, world in everything.items():
+        await worlds.set(str(key), world)
+    return everything[world_id]
+
+
 @app.get("/cached-queries")
 async def cached_queries(n: str | None = None) -> list[dict[str, int]]:
-    if not _cache:  # the first request fills the cache with every world
-        async with db.connect() as connection:
-            for row in await connection.execute(te.ALL_WORLDS):
-                _cache[row.id] = {"id": row.id, "randomNumber": row.randomnumber}
-    return [_cache[world_id] for world_id in te.ids(te.count(n))]
+    return [
+        await worlds.get_or_set(str(world_id), partial(_every_world, world_id))
+        for world_id in te.ids(te.count(n))
+    ]

@@ -3,6 +3,10 @@
 ``GET /db/{id}`` runs the shared core statement on a connection from the engine; ``/db/orm/{id}``
 and ``/db/list`` open an SQLAlchemy ``AsyncSession`` per request; all answer ``JSONResponse`` with
 the row's columns. The engine is closed by the lifespan.
+
+TechEmpower's test types run the shared core statements (``bench/apps/_te.py``) on
+``engine.connect()`` (``engine.begin()`` for the updates) and render the fortunes with Starlette's
+``Jinja2Templates``.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.templating import Jinja2Templates
 
 from bench._db import async_url
+from bench.apps import _te as te
 from bench.apps._models import Item
 from bench.apps._rows import ONE_ROW, PAGE, Row
 
@@ -92,8 +98,60 @@ async def rows(request: Request) -> Response:
     return JSONResponse({"items": items, "total": total, "limit": limit, "offset": offset})
 
 
+# -- TechEmpower's test types (bench/apps/_te.py) ----------------------------------------------
+
+templates = Jinja2Templates(directory=te.TEMPLATES)
+_cache: dict[int, dict[str, int]] = {}
+
+
+async def _worlds(connection: Any, ids: list[int]) -> list[dict[str, int]]:
+    worlds = []
+    for world_id in ids:
+        found = (await connection.execute(te.ONE_WORLD, {"id": world_id})).one()
+        worlds.append({"id": found.id, "randomNumber": found.randomnumber})
+    return worlds
+
+
+async def queries(request: Request) -> Response:
+    async with engine.connect() as connection:
+        worlds = await _worlds(connection, te.ids(te.count(request.query_params.get("n"))))
+    return JSONResponse(worlds)
+
+
+async def updates(request: Request) -> Response:
+    async with engine.begin() as connection:
+        worlds = await _worlds(connection, te.ids(te.count(request.query_params.get("n"))))
+        for world in worlds:
+            world["randomNumber"] = te.new_number()
+        changes = [{"b_id": w["id"], "b_number": w["randomNumber"]} for w in worlds]
+        await connection.execute(te.SET_WORLD, sorted(changes, key=lambda c: c["b_id"]))
+    return JSONResponse(worlds)
+
+
+async def fortunes(request: Request) -> Response:
+    async with engine.connect() as connection:
+        rows = [(found.id, found.message) for found in await connection.execute(te.ALL_FORTUNES)]
+    rows.append((0, te.ADDED))
+    rows.sort(key=lambda found: found[1])
+    listed = [{"id": fortune_id, "message": message} for fortune_id, message in rows]
+    return templates.TemplateResponse(request, "fortunes.html", {"fortunes": listed})
+
+
+async def cached_queries(request: Request) -> Response:
+    if not _cache:  # the first request fills the cache with every world
+        async with engine.connect() as connection:
+            for found in await connection.execute(te.ALL_WORLDS):
+                _cache[found.id] = {"id": found.id, "randomNumber": found.randomnumber}
+    ids = te.ids(te.count(request.query_params.get("n")))
+    return JSONResponse([_cache[world_id] for world_id in ids])
+
+
 app = Starlette(
     routes=[
+        Route("/queries", queries),
+        Route("/updates", updates),
+        Route("/fortunes", fortunes),
+        Route("/cached-queries", cached_queries),
         Route("/plaintext", plaintext),
         Route("/json", json_),
         Route("/users/{user_id:int}", user),
