@@ -29,12 +29,13 @@ from bench._cases import (
     DB_NEGATIVE_CASES,
     NEGATIVE_CASES,
     RW_CASES,
+    RW_NEGATIVE_CASES,
     TE_CASES,
     TE_NEGATIVE_CASES,
     Answer,
     Case,
 )
-from bench.apps import APPS, AppSpec
+from bench.apps import APPS, AppSpec, _realworld
 
 __all__ = ["drive", "quick_check"]
 
@@ -218,12 +219,14 @@ def quick_check(name: str, repeats: int = 3) -> None:
     os.environ[_db.ENV] = "sqlite"  # read by the apps when they are imported, just below
     _db.prepare("sqlite")
     spec = APPS[name]
+    if spec.realworld:  # the Conduit's database on SQLite, made before the app connects
+        _realworld.prepare("sqlite")
     app = load(spec)
     cases = (*CASES.values(), *NEGATIVE_CASES, *DB_CASES.values(), *DB_NEGATIVE_CASES)
     if spec.te:
         cases = (*cases, *TE_CASES.values(), *TE_NEGATIVE_CASES)
     if spec.realworld:
-        cases = tuple(RW_CASES.values())
+        cases = (*RW_CASES.values(), *RW_NEGATIVE_CASES)
     for case in cases:
         case.check(name, drive(spec, app, case, repeats))
 

@@ -19,6 +19,8 @@ DISTRIBUTIONS = (
     "flask",
     "werkzeug",
     "django",
+    "django-ninja",
+    "pyjwt",
     "pydantic",
     "pydantic-core",
     "anyio",

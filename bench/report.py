@@ -377,13 +377,39 @@ runs weighs too much); lower is better; the ratio is to bare."""
 
 
 _RW_METHOD = """\
-The realistic endpoints, on prow's RealWorld example as it ships (`examples/conduit`,
-`bench/apps/conduit_app.py`), on PostgreSQL: its own database, migrated with the example's
-migrations, 10 users, 100 articles of 3 tags, favorites and follows; every request signed in (a
-JWT). `rw_list`: `GET /api/articles?limit=20` (20 articles with author profile, tags, favorites
-count, favorited/following for the reader); `rw_article`: `GET /api/articles/article-7`;
-`rw_comment`: `POST /api/articles/article-7/comments` (a validated write with its foreign keys).
-N = {n}. The same endpoints in the peers (FastAPI + SQLAlchemy, Django) are not in `bench/` yet."""
+The realistic endpoints of the RealWorld (Conduit) API, on PostgreSQL, in every framework on the
+same database and rows (`bench/apps/_realworld.py`): prow's Conduit example as it ships
+(`examples/conduit`, `conduit_app.py`), migrated with its migrations, 10 users, 100 articles of 3
+tags, favorites and follows, which each peer maps with its own models. Every request is signed in
+with a JWT that each app verifies; the framework apps load the reader as their frameworks do, bare
+only reads its id. `rw_list`: `GET /api/articles?limit=20` (20 articles with author profile, tags,
+favorites count, favorited/following for the reader); `rw_article`: `GET /api/articles/article-7`;
+`rw_comment`: `POST /api/articles/article-7/comments` (a validated body, an insert with its foreign
+keys, 201). Each app in its idiom: bare ASGI with SQLAlchemy core statements built once (the list
+in one statement plus its tags, the comment one `INSERT ... SELECT ... RETURNING`), the limit;
+FastAPI an `AsyncSession` dependency, ORM queries built per request and pydantic response models
+(`rw_fastapi.py`); Django Ninja the Django ORM (`select_related`, `prefetch_related`, `annotate`)
+and Ninja schemas (`rw_ninja.py`); Litestar Advanced Alchemy's repositories and msgspec Structs
+(`rw_litestar.py`); Flask Flask-SQLAlchemy's `db.session` and `to_json` methods (`rw_flask.py`).
+Every answer is checked field by field before and after the loop. N = {n}; lower is better; the
+ratio is to bare; "prow vs X" is X's instructions over prow's."""
+
+#: The RealWorld apps, as the table names them: the limit first, then prow, then its peers.
+RW_APPS = {
+    "rw_bare": "bare",
+    "conduit": "prow",
+    "rw_fastapi": "FastAPI",
+    "rw_ninja": "Django Ninja",
+    "rw_litestar": "Litestar",
+    "rw_flask": "Flask",
+}
+
+
+def _versus(prow: int | None, other: int | None) -> str:
+    if not prow or not other:
+        return "—"
+    ratio = other / prow
+    return f"{ratio:.2f}× cheaper" if ratio >= 1 else f"{1 / ratio:.2f}× dearer"  # noqa: RUF001
 
 
 _HTTP_DB_METHOD = """\
@@ -406,10 +432,25 @@ def _rw_table(raw: dict[str, Any]) -> list[str]:
     counts: dict[str, dict[str, int]] = raw.get("rw_instructions") or {}
     if not counts:
         return ["Not measured in this run (`python -m bench --measures rw`, needs PostgreSQL)."]
-    apps = list(counts)
-    lines = ["| endpoint | " + " | ".join(apps) + " |", "|---|" + "---|" * len(apps)]
+    apps = [app for app in RW_APPS if app in counts] + [app for app in counts if app not in RW_APPS]
+    peers = [app for app in apps if app not in ("rw_bare", "conduit")]
+    names = [RW_APPS.get(app, app) for app in apps]
+    versus = [f"prow vs {RW_APPS.get(app, app)}" for app in peers]
+    lines = ["| endpoint | " + " | ".join([*names, *versus]) + " |"]
+    lines.append("|---|" + "---|" * (len(names) + len(versus)))
+    bare = counts.get("rw_bare", {})
+    prow = counts.get("conduit", {})
     for endpoint in RW_ENDPOINTS:
-        cells = [_k(counts[app][endpoint]) if endpoint in counts[app] else "—" for app in apps]
+        cells = []
+        for app in apps:
+            value = counts[app].get(endpoint)
+            if value is None:
+                cells.append("—")
+            elif app != "rw_bare" and bare.get(endpoint):
+                cells.append(f"{_k(value)} ({value / bare[endpoint]:.2f}×)")  # noqa: RUF001
+            else:
+                cells.append(_k(value))
+        cells += [_versus(prow.get(endpoint), counts[app].get(endpoint)) for app in peers]
         lines.append(f"| {endpoint} | " + " | ".join(cells) + " |")
     return lines
 

@@ -5,7 +5,7 @@ From the repository root::
     python -m bench            # callgrind + /db endpoints + process cost; ~25 minutes on 2 cores
     python -m bench --measures db   # only GET /db and /db/list (SQLite, and PostgreSQL if up)
     python -m bench --measures te   # only TechEmpower's test types (PostgreSQL)
-    python -m bench --measures rw   # only the RealWorld endpoints of prow's Conduit (PostgreSQL)
+    python -m bench --measures rw   # only the RealWorld endpoints: Conduit and peers (PostgreSQL)
     python -m bench --measures callgrind,db,process,http   # everything (HTTP needs wrk)
     python -m bench --measures http_db   # req/s of the database endpoints on PostgreSQL (wrk)
     python -m bench --quick    # every app answers every endpoint a few times, checked; seconds
@@ -101,7 +101,10 @@ def measure_rw(apps: list[str], n: int) -> dict[str, dict[str, int]]:
     if not _db.reachable("postgresql"):
         print(f"skip RealWorld: PostgreSQL not reachable ({_db.async_url('postgresql')!r})")
         return {}
+    from bench.apps import _realworld
+
     kept = [app for app in apps if APPS[app].realworld and _has_pg_driver(app)]
+    _realworld.prepare("postgresql")  # the Conduit's database, before any app connects
     print(f"callgrind RealWorld on postgresql: {len(kept)} apps x {len(RW_ENDPOINTS)}")
     return callgrind.measure(kept, list(RW_ENDPOINTS), n, database="postgresql")
 
@@ -152,7 +155,8 @@ def full(apps: list[str], n: int, measures: set[str], duration: float) -> dict[s
     from bench import callgrind, process
     from bench._machine import machine, versions
 
-    apps = available(apps)
+    everyone = available(apps)
+    apps = [app for app in everyone if not APPS[app].realworld]  # serve only the RealWorld's
     raw: dict[str, Any] = json.loads(RAW.read_text()) if RAW.exists() else {}
     raw.update(machine=machine(), versions=versions())
     if "callgrind" in measures:
@@ -167,7 +171,7 @@ def full(apps: list[str], n: int, measures: set[str], duration: float) -> dict[s
         raw["te_instructions"] = measure_te(apps, raw["te_n"])
     if "rw" in measures:
         raw["rw_n"] = max(n // 10, 20)
-        raw["rw_instructions"] = measure_rw(apps, raw["rw_n"])
+        raw["rw_instructions"] = measure_rw(everyone, raw["rw_n"])
     if "process" in measures:
         print("process cost: import time, 200-route start-up, memory after 10,000 requests")
         raw["import_ms"] = process.import_times(apps)

@@ -138,6 +138,45 @@ def test_wrk_script_posts_the_json_body() -> None:
     assert '"variants"' in script
 
 
+def test_report_compares_the_realworld_apps_with_bare_and_prow(tmp_path: Path) -> None:
+    from bench.report import write_report
+
+    raw = {
+        "n": 500,
+        "rw_n": 20,
+        "machine": {"nproc": "2"},
+        "versions": {"prow": "0.1.0"},
+        "instructions": {"bare": {"json": 18_000}, "prow": {"json": 50_000}},
+        "rw_instructions": {
+            "conduit": {"rw_list": 3_000_000, "rw_article": 1_500_000},
+            "rw_bare": {"rw_list": 2_000_000, "rw_article": 1_000_000},
+            "rw_ninja": {"rw_list": 6_000_000, "rw_article": 1_200_000},
+        },
+    }
+    write_report(raw, tmp_path, chart=False)
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert "| endpoint | bare | prow | Django Ninja | prow vs Django Ninja |" in text
+    assert "| rw_list | 2.00M | 3.00M (1.50×) | 6.00M (3.00×) | 2.00× cheaper |" in text
+    assert "| rw_article | 1.00M | 1.50M (1.50×) | 1.20M (1.20×) | 1.25× dearer |" in text
+    assert "| rw_comment | — | — | — | — |" in text
+
+
+def test_realworld_answers_are_checked_field_by_field() -> None:
+    from bench._cases import RW_CASES
+    from bench.apps import _realworld as rw
+
+    article = {**rw.expected_article(7, body=True), "createdAt": "2026-01-01T00:00:00Z"}
+    article["updatedAt"] = article["createdAt"]
+    good = Answer(
+        200, {"content-type": "application/json"}, json.dumps({"article": article}).encode()
+    )
+    RW_CASES["rw_article"].check("x", good)
+    wrong = {**article, "favoritesCount": 4}
+    bad = Answer(200, {"content-type": "application/json"}, json.dumps({"article": wrong}).encode())
+    with pytest.raises(BenchError, match="want"):
+        RW_CASES["rw_article"].check("x", bad)
+
+
 def test_http_db_measures_each_app_on_what_it_serves() -> None:
     from bench.wrk import HTTP_DB_ENDPOINTS, serves
 

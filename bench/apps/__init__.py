@@ -31,6 +31,8 @@ class AppSpec:
 
 # The /db endpoints of the asyncio apps: SQLAlchemy's async ORM/core over aiosqlite.
 _ASYNC_DB = ("sqlalchemy", "greenlet", "aiosqlite")
+# The RealWorld apps: the Conduit's database is made with prow's migrations (for every app).
+_RW = ("jwt", "pydantic", "prow", *_ASYNC_DB)
 
 APPS: dict[str, AppSpec] = {
     spec.name: spec
@@ -72,6 +74,32 @@ APPS: dict[str, AppSpec] = {
             "bench.apps.conduit_app",
             "asgi",
             ("prow", "jwt", "pydantic", *_ASYNC_DB),
+            realworld=True,
+        ),
+        # The same RealWorld endpoints in the peers (bench/apps/_realworld.py: shared rows).
+        AppSpec("rw_bare", "bench.apps.rw_bare", "asgi", _RW, realworld=True),
+        AppSpec("rw_fastapi", "bench.apps.rw_fastapi", "asgi", ("fastapi", *_RW), realworld=True),
+        AppSpec(
+            "rw_ninja",
+            "bench.apps.rw_ninja",
+            "wsgi",
+            ("ninja", "django", *_RW),
+            pg_driver="psycopg",
+            realworld=True,
+        ),
+        AppSpec(
+            "rw_litestar",
+            "bench.apps.rw_litestar",
+            "asgi",
+            ("litestar", "advanced_alchemy", "msgspec", *_RW),
+            realworld=True,
+        ),
+        AppSpec(
+            "rw_flask",
+            "bench.apps.rw_flask",
+            "wsgi",
+            ("flask", "flask_sqlalchemy", *_RW),
+            pg_driver="psycopg",
             realworld=True,
         ),
     )

@@ -17,13 +17,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from sqlalchemy.engine import URL
 
 from bench._db import sync_url
+from bench.apps import _realworld as rw
 from bench.apps import _te as te
 
 
-def _database() -> dict[str, Any]:
-    url = sync_url()
+def _database(url: URL) -> dict[str, Any]:
     if url.get_backend_name() == "sqlite":
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": url.database}
     return {
@@ -46,14 +47,19 @@ if not settings.configured:
             "django.middleware.security.SecurityMiddleware",
             "django.middleware.common.CommonMiddleware",
         ],
-        INSTALLED_APPS=[],
+        INSTALLED_APPS=["bench.apps.rw_django"],  # the RealWorld models (rw_ninja.py)
         TEMPLATES=[
             {
                 "BACKEND": "django.template.backends.django.DjangoTemplates",
                 "DIRS": [str(te.TEMPLATES)],
             }
         ],
-        DATABASES={"default": {**_database(), "CONN_MAX_AGE": None}},
+        DATABASES={
+            "default": {**_database(sync_url()), "CONN_MAX_AGE": None},
+            # the RealWorld endpoints' (Django Ninja: bench/apps/rw_ninja.py)
+            "conduit": {**_database(rw.sync_database_url()), "CONN_MAX_AGE": None},
+        },
+        DATABASE_ROUTERS=["bench.apps.rw_django.models.ConduitRouter"],
         USE_TZ=True,
         # 404s are expected in the quick check's error cases: no warning line for each.
         LOGGING={
@@ -72,7 +78,7 @@ from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.db import connection, models  # noqa: E402
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse  # noqa: E402
 from django.shortcuts import render  # noqa: E402
-from django.urls import path  # noqa: E402
+from django.urls import include, path  # noqa: E402
 from django.views.decorators.csrf import csrf_exempt  # noqa: E402
 from django.views.decorators.http import require_GET, require_POST  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
@@ -225,6 +231,7 @@ urlpatterns = [
     path("db/list", rows),
     path("db/<int:row_id>", row),
     path("db/orm/<int:row_id>", orm_row),
+    path("", include("bench.apps.rw_ninja")),  # /api/...: the RealWorld endpoints, last
 ]
 
 app = get_wsgi_application()

@@ -9,6 +9,7 @@ statement of a read is reused by the next request, and a server restart costs no
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import time
 from collections.abc import Iterator
@@ -16,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import String, bindparam, func, select
+from sqlalchemy import String, bindparam, func, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from faults._private import PrivatePostgres, find_postgres_bin, unavailable
 from prow import App, HTTPError
 from prow.db import Connection, Database, DBSession, Model, get_or_404
+from prow.tasks import Tasks, task
 from prow.testing import TestClient
 
 
@@ -255,3 +257,124 @@ def test_repeatable_read_begins_before_its_first_read(postgres: LoggedPostgres) 
         sent = postgres.statements_since(mark)
     assert sent[0].startswith("BEGIN ISOLATION LEVEL REPEATABLE READ"), sent
     assert db.url.startswith("postgresql+asyncpg")
+
+
+# -- enqueue() adds no round trip: its INSERT travels with the COMMIT ----------------------------
+
+ODD_TEXT = "it's a \\ back'slash, ünïcode; COMMIT; --"
+
+
+@task(name="trips.welcome")
+async def welcome(text: str) -> None:
+    pass
+
+
+def tasks_app(url: str) -> tuple[App, Tasks]:
+    app = App()
+    app.install(Database(url))
+    tasks = app.install(Tasks())
+
+    @app.post("/write-and-enqueue", status_code=201)
+    async def write_and_enqueue(session: DBSession) -> dict[str, object]:
+        note = TripNote(text="welcome")
+        session.add(note)
+        await session.flush()
+        handle = await welcome.enqueue(ODD_TEXT)
+        return {"id": note.id, "task": handle.id}
+
+    @app.post("/enqueue", status_code=201)
+    async def enqueue_only(session: DBSession) -> str:
+        return (await welcome.enqueue(ODD_TEXT)).id
+
+    @app.post("/enqueue-then-fail")
+    async def enqueue_then_fail(session: DBSession) -> None:
+        session.add(TripNote(text="never"))
+        await welcome.enqueue("never")
+        raise HTTPError(409, "changed my mind")
+
+    @app.post("/enqueue-in-savepoints", status_code=201)
+    async def enqueue_in_savepoints(session: DBSession) -> list[str]:
+        kept = []
+        async with session.begin_nested():
+            kept.append((await welcome.enqueue("kept")).id)
+        savepoint = await session.begin_nested()
+        await welcome.enqueue("rolled back")
+        await savepoint.rollback()
+        kept.append((await welcome.enqueue("after")).id)
+        return kept
+
+    @app.post("/core-enqueue", status_code=201)
+    async def core_enqueue(connection: Connection) -> str:
+        return (await welcome.enqueue("core")).id
+
+    @app.get("/queued")
+    async def queued(connection: Connection) -> list[list[str]]:
+        rows = await connection.execute(text("SELECT id, args FROM prow_task"))
+        return [[row.id, json.loads(row.args)["text"]] for row in rows]
+
+    return app, tasks
+
+
+@pytest.fixture(scope="module")
+def task_client(postgres: LoggedPostgres) -> Iterator[TestClient]:
+    app, tasks = tasks_app(postgres.url)
+    with TestClient(app) as test_client:
+        asyncio.run(_create_tables(postgres.url, tasks))
+        yield test_client
+
+
+async def _create_tables(url: str, tasks: Tasks) -> None:
+    db = Database(url)
+    await db.create_all(TripNote, *tasks.tables())
+    await db.dispose()
+
+
+def queued(client: TestClient) -> dict[str, str]:
+    return {task_id: text for task_id, text in client.get("/queued").json()}
+
+
+def test_enqueue_in_a_write_adds_no_round_trip(
+    task_client: TestClient, postgres: LoggedPostgres
+) -> None:
+    assert task_client.post("/write-and-enqueue").status_code == 201
+    mark = postgres.mark()
+    created = task_client.post("/write-and-enqueue")
+    assert created.status_code == 201
+    sent = postgres.statements_since(mark)
+    # BEGIN, the note's INSERT, then the task's INSERT in the COMMIT's own message
+    assert len(sent) == 3, sent
+    assert "INSERT INTO trip_note" in sent[1]
+    assert sent[2].startswith('INSERT INTO "prow_task"') and sent[2].endswith("COMMIT;"), sent
+    assert queued(task_client)[created.json()["task"]] == ODD_TEXT  # quotes survive as data
+
+
+def test_enqueue_alone_is_one_insert(task_client: TestClient, postgres: LoggedPostgres) -> None:
+    mark = postgres.mark()
+    created = task_client.post("/enqueue")
+    sent = postgres.statements_since(mark)
+    assert len(sent) == 1 and sent[0].startswith('INSERT INTO "prow_task"'), sent
+    # no transaction was begun: the INSERT is a statement on its own, no COMMIT after it
+    assert sent[0].endswith("ON CONFLICT DO NOTHING;"), sent
+    assert queued(task_client)[created.json()] == ODD_TEXT
+
+
+def test_a_failed_request_enqueues_nothing(task_client: TestClient) -> None:
+    assert task_client.post("/enqueue-then-fail").status_code == 409
+    assert "never" not in queued(task_client).values()
+    # the connection goes back to the pool with nothing held for a later COMMIT
+    task_client.post("/write-and-enqueue")
+    assert "never" not in queued(task_client).values()
+
+
+def test_a_rolled_back_savepoint_takes_its_task(task_client: TestClient) -> None:
+    created = task_client.post("/enqueue-in-savepoints")
+    assert created.status_code == 201, created.text
+    found = queued(task_client)
+    assert [found[task_id] for task_id in created.json()] == ["kept", "after"]
+    assert "rolled back" not in found.values()
+
+
+def test_enqueue_on_a_connection(task_client: TestClient) -> None:
+    created = task_client.post("/core-enqueue")
+    assert created.status_code == 201
+    assert queued(task_client)[created.json()] == "core"

@@ -303,3 +303,10 @@ def test_connection_requests_and_keys_inside_a_transaction(database_url: str) ->
         assert client.post("/core").json() == {"first": True, "second": False}
         assert client.portal.call(tasks.run_pending) == 1
     assert calls == [("add", 1, 1)]
+
+
+def test_tasks_adds_no_middleware() -> None:
+    # A request that does not enqueue pays nothing for Tasks: no ASGI layer is added.
+    app = App(extensions=[Database("sqlite+aiosqlite:///:memory:"), Tasks()])
+    app.build()
+    assert app.user_middleware == []

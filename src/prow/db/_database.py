@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
 from prow._exceptions import ConfigurationError
 from prow.db import _lean as lean
+from prow.db._at_commit import commit_connection_class
 from prow.db._errors import guard_engine, install_error_handlers
 from prow.db._model import Model
 from prow.db._timeouts import (
@@ -396,6 +397,10 @@ class Database(Extension):
         # Worked out from the URL in use (the app's setting may have replaced the default).
         timeouts = timeout_options(self._url, connect_args=self._connect_args, **self._timeouts)
         options = {**self._pool_options, **timeouts}
+        if self._url.drivername == "postgresql+asyncpg":
+            # Rows held for the COMMIT travel in its message (prow.db._at_commit).
+            connect_args = options.setdefault("connect_args", {})
+            connect_args.setdefault("connection_class", commit_connection_class())
         if self._default_pool and "pool_timeout" not in timeouts:
             # A pool of one shared connection (in-memory SQLite) takes no sizes; an explicit
             # size there is refused (prow.E504), the defaults are left out.

@@ -64,6 +64,8 @@ def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         # The server closed it while it sat in the pool; the pool opens another.
         raise DisconnectionError("the database server closed this pooled connection")
     record.info[_SENT] = _sent(driver)
+    if getattr(driver, "prow_before_commit", None) is not None:
+        driver.prow_before_commit = None  # held for a COMMIT that never came (prow.db._at_commit)
 
 
 def _sent(driver: Any) -> int:

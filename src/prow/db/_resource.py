@@ -37,7 +37,7 @@ from typing import Annotated, Any, Literal, TypedDict, Unpack, cast
 import pydantic
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload, undefer
+from sqlalchemy.orm import joinedload, selectinload, undefer
 
 from prow._exceptions import ConfigurationError, HTTPError
 from prow._params._markers import Body, Depends, Path
@@ -175,6 +175,12 @@ class Resource(Router, ResourceHooks):
         self._loads = self._setup_loads(self.load)
         self._setup_schemas(given)
         self._listing = self._setup_listing(plain_rows=given["read_schema"] is None)
+        # One row by its key, built once: SQLAlchemy then skips building the statement, its
+        # loader options and their cache key on every request (run with {"_pk": pk}).
+        self._by_pk = (
+            sa.select(self.model).where(self._pk == sa.bindparam("_pk")).options(*self._loads)
+        )
+        self._reread_by_pk = self._by_pk.execution_options(populate_existing=True)
         self.page_schema = self._listing.page_schema
         self._checks = self._setup_permissions(self.permissions or {})
         self._register()
@@ -216,7 +222,12 @@ class Resource(Router, ResourceHooks):
                     f"load names {name!r}, which is not a relationship of "
                     f"{self.model.__name__}; its relationships are {allowed}",
                 )
-        return [selectinload(getattr(self.model, name)) for name in load]
+        # A single related row (many-to-one, one-to-one) joins the row's own SELECT; a
+        # collection comes in one more SELECT per relationship (a join would repeat the row).
+        return [
+            (selectinload if relationships[name].uselist else joinedload)(getattr(self.model, name))
+            for name in load
+        ]
 
     def _setup_listing(self, *, plain_rows: bool) -> ListPlan:
         # A read schema of yours that shows a deferred column has it loaded with the row:
@@ -444,10 +455,10 @@ class Resource(Router, ResourceHooks):
 
     async def _get(self, request: Request, session: AsyncSession, pk: Any) -> Any:
         """The row ``pk`` as this request may see it (``get_query``), or a 404."""
-        statement = sa.select(self.model).where(self._pk == pk).options(*self._loads)
+        statement = self._by_pk
         if self._hooks.get_query:
             statement = await self.get_query(request, session, statement)
-        row = (await session.scalars(statement)).one_or_none()
+        row = (await session.scalars(statement, {"_pk": pk})).one_or_none()
         if row is None:
             raise HTTPError(404, f"{self.model.__name__} {pk!r} does not exist.")
         return row
@@ -471,13 +482,7 @@ class Resource(Router, ResourceHooks):
         # Read the row back: server defaults, onupdate values and loaded relationships
         # are only known to the database. Not through get_query: the client may just have
         # moved the row out of its own view, and should still see what it wrote.
-        statement = (
-            sa.select(self.model)
-            .where(self._pk == pk)
-            .options(*self._loads)
-            .execution_options(populate_existing=True)
-        )
-        return (await session.scalars(statement)).one()
+        return (await session.scalars(self._reread_by_pk, {"_pk": pk})).one()
 
     def _replacement(self, body: pydantic.BaseModel) -> dict[str, Any]:
         """PUT values: every field, unset ones back to their default, generated ones kept."""

@@ -30,6 +30,8 @@ otherwise.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, TypeVar
@@ -40,15 +42,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from prow._exceptions import HTTPError
 from prow._params import Depends
 from prow._request import Request
+from prow.db._at_commit import holds_rows
 from prow.db._database import Database, database
 from prow.db._lean import driver_in_transaction
 from prow.extensions import requires_extension
+from prow.types import Scope
 
 __all__ = ["Connection", "DBSession", "get_connection", "get_or_404", "get_session"]
 
 T = TypeVar("T")
 logger = logging.getLogger("prow.db")
 DB_SESSION = "prow.db.session"  # the scope key (see prow.scope)
+#: Scope key: callables run once the request's session or connection has committed.
+AFTER_COMMIT = "prow.db.after_commit"
+#: The scope of the request (or task) whose ``DBSession`` or ``Connection`` is open in this
+#: context: ``prow.tasks`` writes what a handler enqueues in that transaction.
+DB_SCOPE: contextvars.ContextVar[Scope | None] = contextvars.ContextVar(
+    "prow.db.scope", default=None
+)
 
 
 @requires_extension(Database)
@@ -58,14 +69,19 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     Commits when the handler returns, rolls back when it raises; always closes.
     """
     async with database(request.app).session() as session:
-        request.scope[DB_SESSION] = session  # for prow.tasks: enqueue in this transaction
+        scope = request.scope
+        scope[DB_SESSION] = session  # for prow.tasks: enqueue in this transaction
+        token = DB_SCOPE.set(scope)
         try:
             yield session
         except Exception:
             await _rollback_quietly(session)
             raise
+        finally:
+            _reset(token)
         if _session_has_work(session):
             await session.commit()
+            _after_commit(scope)
 
 
 @requires_extension(Database)
@@ -76,14 +92,30 @@ async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     raises; always goes back to the pool.
     """
     async with database(request.app).connect() as connection:
-        request.scope[DB_SESSION] = connection  # for prow.tasks: enqueue in this transaction
+        scope = request.scope
+        scope[DB_SESSION] = connection  # for prow.tasks: enqueue in this transaction
+        token = DB_SCOPE.set(scope)
         try:
             yield connection
         except Exception:
             await _rollback_quietly(connection)
             raise
+        finally:
+            _reset(token)
         if _uncommitted(connection.sync_connection):
             await connection.commit()
+            _after_commit(scope)
+
+
+def _reset(token: contextvars.Token[Scope | None]) -> None:
+    # Closed from another context (a cancelled request's generator): nothing to undo there.
+    with contextlib.suppress(ValueError):
+        DB_SCOPE.reset(token)
+
+
+def _after_commit(scope: Scope) -> None:
+    for callback in scope.pop(AFTER_COMMIT, ()):
+        callback()
 
 
 def _session_has_work(session: AsyncSession) -> bool:
@@ -115,6 +147,8 @@ def _uncommitted(connection: SyncConnection | None) -> bool:
     """
     if connection is None or not connection.in_transaction():
         return False
+    if holds_rows(connection):
+        return True  # rows held for the COMMIT (prow.db._at_commit)
     if connection.dialect.name in _EXACT_DIALECTS:
         return driver_in_transaction(connection.connection.driver_connection)
     return True

@@ -22,12 +22,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Table, and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from prow.db._at_commit import insert_at_commit, insert_ignore
 from prow.tasks._backend import Backend, Delivery, TaskInfo, TaskMessage, TaskState
 from prow.tasks._models import PeriodRow, TaskRow
 
 if TYPE_CHECKING:
-    from sqlalchemy.sql.dml import Insert
-
     from prow._app import App
     from prow.db import Database
 
@@ -97,19 +96,6 @@ def dialect_of(target: AsyncSession | AsyncConnection) -> str:
     return "sqlite" if bind is None else str(bind.dialect.name)
 
 
-def insert_ignore(dialect: str, table: Table) -> Insert:
-    """An INSERT that skips a row whose primary key exists (rowcount 0) instead of failing."""
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(table).on_conflict_do_nothing()
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table).on_conflict_do_nothing()
-    return insert(table).prefix_with("IGNORE")  # MySQL / MariaDB
-
-
 class DatabaseBackend(Backend):
     """Tasks in the ``prow_task`` table of the app's database (or of ``database``)."""
 
@@ -149,11 +135,13 @@ class DatabaseBackend(Backend):
     # -- enqueue ----------------------------------------------------------------------------
 
     async def add(self, session: AsyncSession | AsyncConnection, message: TaskMessage) -> bool:
-        # One core INSERT in the request's transaction. Measured (bench/tasks.py, callgrind,
-        # SQLite): cheaper than adding an ORM row to the request's flush, which costs a
-        # unit-of-work pass for one more table on top of the same INSERT.
-        statement = insert_ignore(dialect_of(session), TASKS)
-        result: Any = await session.execute(statement, _row_values(message))
+        # Held for the request's COMMIT (prow.db._at_commit): on PostgreSQL the INSERT travels
+        # in the COMMIT's message, no round trip of its own. A keyed task must know now whether
+        # its key was new, so it is inserted at once.
+        values = _row_values(message)
+        if message.key is None and await insert_at_commit(session, TASKS, values):
+            return True
+        result: Any = await session.execute(insert_ignore(dialect_of(session), TASKS), values)
         return bool(result.rowcount)
 
     async def send(self, messages: Sequence[TaskMessage]) -> list[bool]:

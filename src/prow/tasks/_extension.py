@@ -1,25 +1,23 @@
 """``Tasks``: the extension that gives an app a task backend, and where ``enqueue()`` goes.
 
 ``enqueue()`` is called on a task defined at module level, so it finds its app through the
-request or task being run: ``Tasks`` adds a tiny ASGI middleware that notes the request's scope
-in a context variable (``prow.db``'s ``DBSession`` notes the request's session in the scope),
-and the worker does the same for each task it runs. Then:
+request or task being run: ``prow.db``'s ``DBSession`` and ``Connection`` note the request's
+scope in a context variable while they are open (and the session in the scope), and the
+worker does the same for each task it runs. No middleware: a request that does not enqueue
+pays nothing for ``Tasks``. Then:
 
 - with the embedded backend, the task row is written in that session: it exists only if the
   request commits;
-- with a broker backend, an outbox row is written in that session instead; after the request,
-  a relay sends what the outbox holds (and retries later if the broker is down);
-- with no session (a request that does not use the database, a script), the task is sent now.
-
-Outside any request or task (a script, a shell), ``enqueue()`` uses the ``Tasks`` of the app
-started last in the process.
+- with a broker backend, an outbox row is written in that session instead; once the request
+  has committed, a relay sends what the outbox holds (and retries later if the broker is down);
+- with no session (a request that does not use the database, a script), the task is sent now,
+  through the ``Tasks`` of the app started last in the process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import datetime
 import importlib
 import logging
@@ -30,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from prow._exceptions import ConfigurationError
 from prow.db import Database
+from prow.db._session import AFTER_COMMIT, DB_SCOPE, DB_SESSION
 from prow.extensions import Extension
 from prow.tasks._backend import (
     BACKEND_SCHEMES,
@@ -48,19 +47,15 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
     from prow._app import App
-    from prow.types import ASGIApp, Receive, Scope, Send
+    from prow.types import Scope
 
 __all__ = ["CURRENT_SCOPE", "DB_SESSION", "Tasks", "enqueue"]
 
 logger = logging.getLogger("prow.tasks")
 
-#: The scope of the request (or task) being handled in this context, if any.
-CURRENT_SCOPE: contextvars.ContextVar[Scope | None] = contextvars.ContextVar(
-    "prow.tasks.scope", default=None
-)
-#: The scope key where ``DBSession``/``Connection`` note the request's session (``prow.scope``).
-DB_SESSION = "prow.db.session"
-_RELAY = "prow.tasks.relay"  # set in a scope whose request wrote outbox rows
+#: The scope of the request (or task) whose database session is open in this context, if any
+#: (``DBSession`` and ``Connection`` set it; so does the worker for the task it runs).
+CURRENT_SCOPE = DB_SCOPE
 _RELAY_EVERY = 5.0  # seconds between two looks at the outbox for rows left behind
 _started: list[Tasks] = []  # the started Tasks, newest last: for enqueue() outside requests
 
@@ -108,7 +103,6 @@ class Tasks(Extension):
             self._spec = configured_url(app)
             self._backend = None
         self.backend  # noqa: B018 - a wrong backend URL stops the set-up (prow.E233)
-        app.add_middleware(_TaskScope)
 
     async def startup(self, app: App) -> None:
         await self.backend.startup(app)
@@ -195,7 +189,9 @@ class Tasks(Extension):
                 added = await self.backend.add(session, message)
             else:
                 added = await _outbox_add(session, message)
-                scope[_RELAY] = True  # type: ignore[index]
+                after: list[Any] = scope.setdefault(AFTER_COMMIT, [])  # type: ignore[union-attr]
+                if self.relay_soon not in after:
+                    after.append(self.relay_soon)
         else:
             [added] = await self.backend.send([message])
         return TaskHandle(self, task, message.id, added)
@@ -281,15 +277,13 @@ async def enqueue(
 
 
 async def _outbox_add(session: AsyncSession | AsyncConnection, message: TaskMessage) -> bool:
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    values = {"id": message.id, "message": dump_message(message), "created_at": time.time()}
-    if message.key is None and isinstance(session, AsyncSession):
-        session.add(OutboxRow(**values))
-        return True
-    from prow.tasks._embedded import dialect_of, insert_ignore
+    from prow.db._at_commit import insert_at_commit, insert_ignore
+    from prow.tasks._embedded import dialect_of
 
     table: Any = OutboxRow.__table__
+    values = {"id": message.id, "message": dump_message(message), "created_at": time.time()}
+    if message.key is None and await insert_at_commit(session, table, values):
+        return True
     result: Any = await session.execute(insert_ignore(dialect_of(session), table), values)
     return bool(result.rowcount)
 
@@ -325,22 +319,3 @@ def _make_backend(spec: Backend | str | None) -> Backend:
         ) from exc
     made: Backend = backend_class(spec)
     return made
-
-
-class _TaskScope:
-    """Notes each HTTP request's scope for ``enqueue()``; relays the outbox after it."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        token = CURRENT_SCOPE.set(scope)
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            CURRENT_SCOPE.reset(token)
-            if scope.get(_RELAY):
-                scope["app"].extension(Tasks).relay_soon()

@@ -1,0 +1,1 @@
+"""The Django app of the RealWorld endpoints' models (``models.py``)."""
