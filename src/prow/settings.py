@@ -140,9 +140,9 @@ class Settings(BaseSettings):
     tasks_url: str | None = Field(default=None, repr=False)
     #: Connections each worker's pool keeps open; keep ``workers x (pool_size + max_overflow)``
     #: below the server's ``max_connections`` (PostgreSQL's default: 100).
-    database_pool_size: int = Field(default=10, ge=1)
+    database_pool_size: int = Field(default=20, ge=1)
     #: Connections opened beyond ``database_pool_size`` in a burst (closed when returned).
-    database_max_overflow: int = Field(default=10, ge=0)
+    database_max_overflow: int = Field(default=0, ge=0)
     #: ``auto`` writes readable text when ``debug`` is on and JSON lines otherwise.
     log_format: LogFormat = "auto"
     #: The least severe log level written (``DEBUG`` ... ``CRITICAL``), any letter case.

@@ -27,8 +27,8 @@ def test_mysql_pool_pings_before_lending() -> None:
     assert pool._pre_ping is True
 
 
-def test_pool_sizes_default_to_ten_and_ten() -> None:
+def test_pool_sizes_default_to_twenty_and_no_overflow() -> None:
     pool: Any = Database("postgresql://u@127.0.0.1/app").engine.pool
-    assert (pool.size(), pool._max_overflow) == (10, 10)
+    assert (pool.size(), pool._max_overflow) == (20, 0)
     sized: Any = Database("postgresql://u@127.0.0.1/app", pool_size=3, max_overflow=1).engine.pool
     assert (sized.size(), sized._max_overflow) == (3, 1)

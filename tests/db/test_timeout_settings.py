@@ -31,8 +31,8 @@ def test_defaults() -> None:
         "connect_timeout": 5.0,
         "pool_timeout": 5.0,
         "statement_timeout": 30.0,
-        "pool_size": 10,
-        "max_overflow": 10,
+        "pool_size": 20,
+        "max_overflow": 0,
     }
 
 
@@ -44,8 +44,8 @@ def test_read_from_the_environment_and_none_switches_off(monkeypatch: pytest.Mon
         "connect_timeout": 2.5,
         "pool_timeout": 1.0,
         "statement_timeout": None,
-        "pool_size": 10,
-        "max_overflow": 10,
+        "pool_size": 20,
+        "max_overflow": 0,
     }
 
 

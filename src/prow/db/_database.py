@@ -46,8 +46,8 @@ __all__ = ["DEFAULT_DATABASE_URL", "ENV_VAR", "Database", "async_url", "database
 #: The URL used when nothing else is configured: a SQLite file in the working directory.
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./prow.sqlite3"
 #: Connections a pool keeps open, and how many more it opens in a burst (per worker process).
-DEFAULT_POOL_SIZE = 10
-DEFAULT_MAX_OVERFLOW = 10
+DEFAULT_POOL_SIZE = 20
+DEFAULT_MAX_OVERFLOW = 0
 #: The environment variable read when neither the code nor the app names a URL.
 ENV_VAR = "PROW_DATABASE_URL"
 
@@ -118,7 +118,9 @@ class Database(Extension):
     URL it uses the app's ``database_url``, then ``PROW_DATABASE_URL``, then a SQLite file.
 
     The pool keeps ``pool_size`` connections open and opens up to ``max_overflow`` more in a
-    burst (defaults: the ``database_pool_size``/``database_max_overflow`` settings, 10 and 10);
+    burst (defaults: the ``database_pool_size``/``database_max_overflow`` settings, 20 and 0:
+    an overflow connection is closed when it comes back, so a steady load above the pool's
+    size would open a new server session per request);
     every worker process has its own pool, so ``workers x (pool_size + max_overflow)`` must stay
     below the server's ``max_connections`` (PostgreSQL: 100 by default).
 
