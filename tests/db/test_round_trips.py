@@ -123,6 +123,12 @@ def build_app(url: str, **options: Any) -> App:
         await session.flush()
         return {"id": note.id}
 
+    @app.post("/many")
+    async def many(connection: Connection, fail: bool = False) -> None:
+        await connection.execute(NOTE_TABLE.insert(), [{"text": "many"}, {"text": "many"}])
+        if fail:
+            raise HTTPError(409, "changed my mind")
+
     @app.get("/pid")
     async def pid(connection: Connection) -> int:
         return int(await connection.scalar(select(func.pg_backend_pid())) or 0)
@@ -199,6 +205,28 @@ def test_a_write_is_one_transaction(client: TestClient, postgres: LoggedPostgres
     assert "INSERT INTO trip_note" in sent[1]
     assert sent[2].startswith("COMMIT"), sent
     assert client.get(f"/orm/{created.json()['id']}").json()["text"] == "added"
+
+
+def test_a_write_of_many_rows_is_one_transaction(
+    client: TestClient, postgres: LoggedPostgres
+) -> None:
+    mark = postgres.mark()
+    assert client.post("/many").status_code == 200
+    sent = postgres.statements_since(mark)
+    assert sent[0].startswith("BEGIN") and sent[-1].startswith("COMMIT"), sent
+    count = asyncio.run(_count_many(postgres.url))
+    assert client.post("/many?fail=true").status_code == 409
+    assert asyncio.run(_count_many(postgres.url)) == count  # rolled back, both rows
+
+
+async def _count_many(url: str) -> int:
+    db = Database(url)
+    async with db.connect() as connection:
+        found = await connection.scalar(
+            select(func.count()).select_from(NOTE_TABLE).where(NOTE_TABLE.c.text == "many")
+        )
+    await db.dispose()
+    return int(found or 0)
 
 
 def test_a_restarted_server_costs_no_request(client: TestClient, postgres: LoggedPostgres) -> None:

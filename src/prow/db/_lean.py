@@ -53,9 +53,14 @@ def install(engine: AsyncEngine, *, lazy_begin: bool) -> None:
     if sync.dialect.name != "postgresql" or sync.dialect.driver != "asyncpg":
         return
     event.listen(sync, "checkout", _checkout_lazy if lazy_begin else _checkout)
-    event.listen(sync, "do_execute", _execute_or_reconnect)
+    # The dialect's own hooks, not the engine's before_cursor_execute: an engine-level listener
+    # costs every statement ~33k instructions of event dispatch (bench/, /queries).
     if lazy_begin:
-        event.listen(sync, "before_cursor_execute", _before_execute)
+        event.listen(sync, "do_execute", _lazy_execute_or_reconnect)
+        event.listen(sync, "do_executemany", _begin_unless_plain_read)
+        event.listen(sync, "do_execute_no_params", _begin_unless_plain_read)
+    else:
+        event.listen(sync, "do_execute", _execute_or_reconnect)
 
 
 def _checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
@@ -139,15 +144,15 @@ def _checkout_lazy(dbapi_connection: Any, record: Any, proxy: Any) -> None:
         dbapi_connection.isolation_level = _AUTOCOMMIT
 
 
-def _before_execute(
-    connection: Any,
-    _cursor: Any,
-    _statement: str,
-    _parameters: Any,
-    context: Any,
-    _executemany: bool,
-) -> None:
-    dbapi_connection = connection.connection.dbapi_connection
+def _lazy_execute_or_reconnect(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+    _begin_unless_plain_read(cursor, statement, parameters, context)
+    return _execute_or_reconnect(cursor, statement, parameters, context)
+
+
+def _begin_unless_plain_read(cursor: Any, _statement: str, *args: Any) -> None:
+    """Before a statement: begin the transaction (the adapter's BEGIN) unless it is a plain read."""
+    context = args[-1]  # do_execute(many): (parameters, context); do_execute_no_params: (context)
+    dbapi_connection = context.root_connection.connection.dbapi_connection
     if dbapi_connection.isolation_level != _AUTOCOMMIT:
         return  # in a transaction already, or at a level that is not lazy
     chosen = getattr(dbapi_connection, "_isolation_setting", _AUTOCOMMIT)
