@@ -420,7 +420,7 @@ in-process measures (same rows); `wrk -t1 -c32` from 127.0.0.1, 5 s per run, aft
 checked and a one-second run that warms the app (its pool opened to the concurrency, the cache of
 `/cached-queries` filled). Three rounds, apps interleaved with the order rotating; each figure is
 the median of its rounds. Every app keeps its defaults: SQLAlchemy's pool (5 + 10 overflow) in the
-SQLAlchemy apps, prow's (10 + 10), Django's one connection per thread kept open
+SQLAlchemy apps, prow's (20, no overflow), Django's one connection per thread kept open
 (`CONN_MAX_AGE=None`); 32 concurrent requests wait for a connection where a pool is smaller, as
 they would in production. One exception: the WSGI apps (Flask, Django) run 32 granian threads,
 one per connection, instead of granian's up to 512: with a connection per thread, Django went
