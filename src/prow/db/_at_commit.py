@@ -42,6 +42,7 @@ __all__ = [
     "holds_rows",
     "insert_at_commit",
     "insert_ignore",
+    "insert_once",
 ]
 
 _ROWS = "_prow_rows_at_commit"  # the Connection's held rows: [(table, values), ...]
@@ -215,3 +216,20 @@ async def insert_at_commit(
         return False
     add_at_commit(sync, table, values)
     return True
+
+
+async def insert_once(
+    target: AsyncSession | AsyncConnection, table: Table, values: dict[str, Any], *, hold: bool
+) -> bool:
+    """Insert ``values`` in ``target``'s transaction unless its primary key exists.
+
+    ``hold``: the caller needs no answer, so the row waits for the COMMIT (``insert_at_commit``)
+    and True is returned; otherwise, or inside a savepoint, it is inserted now and the answer
+    is whether it was new.
+    """
+    if hold and await insert_at_commit(target, table, values):
+        return True
+    bind = target.bind if isinstance(target, AsyncSession) else target
+    dialect = "sqlite" if bind is None else str(bind.dialect.name)
+    result: Any = await target.execute(insert_ignore(dialect, table), values)
+    return bool(result.rowcount)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Table, and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from prow.db._at_commit import insert_at_commit, insert_ignore
+from prow.db._at_commit import insert_ignore, insert_once
 from prow.tasks._backend import Backend, Delivery, TaskInfo, TaskMessage, TaskState
 from prow.tasks._models import PeriodRow, TaskRow
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from prow._app import App
     from prow.db import Database
 
-__all__ = ["DatabaseBackend", "dialect_of", "insert_ignore"]
+__all__ = ["DatabaseBackend", "insert_ignore"]
 
 TASKS: Table = TaskRow.__table__  # type: ignore[assignment]
 PERIODS: Table = PeriodRow.__table__  # type: ignore[assignment]
@@ -88,14 +88,6 @@ def _info(row: Any) -> TaskInfo:
     )
 
 
-def dialect_of(target: AsyncSession | AsyncConnection) -> str:
-    """The dialect name ("sqlite", "postgresql", "mysql"...) a session or connection talks."""
-    if isinstance(target, AsyncConnection):
-        return str(target.dialect.name)
-    bind = target.bind
-    return "sqlite" if bind is None else str(bind.dialect.name)
-
-
 class DatabaseBackend(Backend):
     """Tasks in the ``prow_task`` table of the app's database (or of ``database``)."""
 
@@ -138,11 +130,7 @@ class DatabaseBackend(Backend):
         # Held for the request's COMMIT (prow.db._at_commit): on PostgreSQL the INSERT travels
         # in the COMMIT's message, no round trip of its own. A keyed task must know now whether
         # its key was new, so it is inserted at once.
-        values = _row_values(message)
-        if message.key is None and await insert_at_commit(session, TASKS, values):
-            return True
-        result: Any = await session.execute(insert_ignore(dialect_of(session), TASKS), values)
-        return bool(result.rowcount)
+        return await insert_once(session, TASKS, _row_values(message), hold=message.key is None)
 
     async def send(self, messages: Sequence[TaskMessage]) -> list[bool]:
         added: list[bool] = []

@@ -277,15 +277,10 @@ async def enqueue(
 
 
 async def _outbox_add(session: AsyncSession | AsyncConnection, message: TaskMessage) -> bool:
-    from prow.db._at_commit import insert_at_commit, insert_ignore
-    from prow.tasks._embedded import dialect_of
+    from prow.db._at_commit import insert_once
 
-    table: Any = OutboxRow.__table__
     values = {"id": message.id, "message": dump_message(message), "created_at": time.time()}
-    if message.key is None and await insert_at_commit(session, table, values):
-        return True
-    result: Any = await session.execute(insert_ignore(dialect_of(session), table), values)
-    return bool(result.rowcount)
+    return await insert_once(session, OutboxRow.__table__, values, hold=message.key is None)  # type: ignore[arg-type]
 
 
 def configured_url(app: App) -> str | None:
